@@ -1,0 +1,72 @@
+/** The records that cross the seams: stored in etcd, read by CLI and router alike. */
+import type {DriverData, MachineState} from '../drivers/driver.js'
+
+export type Backend = 'wireguard' | 'vxlan' | 'host-gw'
+
+/** Chosen once per cluster (by `cluster init` or the first create) and kept in etcd. */
+export interface ClusterSettings {
+  name: string
+  /** Overlay range every host subnet is carved from. */
+  range: string
+  /** Prefix length of each host's subnet. */
+  subnetSize: number
+  backend: Backend
+  /** DNS domain answered by the routers. */
+  domain: string
+  /** ed25519 public key (base64) that signs peer records; its secret stays with the CLI. */
+  signingKey?: string
+  createdAt: string
+}
+
+export const DEFAULT_SETTINGS = {
+  range: '10.32.0.0/12',
+  subnetSize: 24,
+  backend: 'wireguard' as Backend,
+  domain: 'cluster.internal',
+}
+
+/** What etcd holds about a machine. Secrets (keys, tokens, passwords) never go here. */
+export interface MachineRecord {
+  name: string
+  driver: string
+  driverData: DriverData
+  addresses: {public: string; private?: string}
+  /** tcp://host:2376 */
+  dockerUrl: string
+  sshUser: string
+  sshPort: number
+  labels: Record<string, string>
+  engine: EngineOptions
+  /** SHA-256 fingerprints (hex) of the server certificate and of the CA that signed it. */
+  certFingerprint: string
+  caFingerprint: string
+  /** Pinned SSH host key, as `<algo> <base64>`. */
+  hostKey?: string
+  state: 'creating' | 'ready' | 'error' | 'removing'
+  error?: string
+  swarm?: {role: 'master' | 'manager' | 'worker'; master?: string}
+  createdAt: string
+  /** Who made it (user@host), for clusters shared between people. */
+  createdBy: string
+}
+
+export interface EngineOptions {
+  labels: string[]
+  opts: string[]
+  env: string[]
+  insecureRegistries: string[]
+  registryMirrors: string[]
+  tlsSans: string[]
+}
+
+/** A row of `cluster ls`. */
+export interface MachineStatus {
+  name: string
+  active: boolean
+  driver: string
+  state: MachineState
+  url: string
+  swarm: string
+  docker: string
+  errors: string
+}
