@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs what the test lab needs on a fresh Debian machine and makes sure dockerd
+# answers. Idempotent; run as root. Does NOT build the project (run-all.sh does).
+#
+#   bash test/lab/install-deps.sh
+#
+# Env: DOCKER_WAIT (seconds to wait for dockerd, default 60).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CACHE="$HERE/.cache"
+mkdir -p "$CACHE"
+
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+  log "must run as root (apt-get, dockerd, debootstrap)"
+  exit 1
+fi
+
+PACKAGES=(docker.io docker-compose debootstrap etcd-client iperf3 dnsutils dnsperf dnsmasq
+          hyperfine tcpdump wireguard-tools openssh-client)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  t0=$SECONDS
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # dnsmasq is only wanted for its binary: never let its service take port 53 here.
+  if [[ " ${missing[*]} " == *" dnsmasq "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 || {
+    tail -30 "$CACHE/apt-install.log" >&2
+    log "apt-get install failed (log: $CACHE/apt-install.log)"
+    exit 1
+  }
+  rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
+  log "installed in $((SECONDS - t0)) s"
+else
+  log "all packages present"
+fi
+
+# dockerd: start it in the background when the socket does not answer (CI machines have
+# no init system managing it; on a machine with systemd, try that first).
+if ! docker info >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ] && systemctl start docker >/dev/null 2>&1; then
+    log "started docker.service"
+  else
+    log "starting dockerd in the background (log: $CACHE/dockerd.log)"
+    nohup dockerd >"$CACHE/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$CACHE/dockerd.pid"
+  fi
+  deadline=$((SECONDS + ${DOCKER_WAIT:-60}))
+  until docker info >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      tail -20 "$CACHE/dockerd.log" >&2 2>/dev/null || true
+      log "dockerd did not answer on /var/run/docker.sock within ${DOCKER_WAIT:-60} s"
+      exit 1
+    fi
+    sleep 0.5
+  done
+  log "dockerd answers"
+else
+  log "dockerd answers"
+fi
+
+# Node dependencies (building is run-all.sh's job).
+if [ ! -d "$ROOT/node_modules" ]; then
+  log "npm ci"
+  (cd "$ROOT" && npm ci --no-audit --no-fund)
+fi

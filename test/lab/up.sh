@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Brings the test lab up (idempotent): installs dependencies, builds images if needed,
+# starts docker-compose.test.yml as project "clusterlab", installs the lab's root SSH key
+# into host1/host2 (never host3: it is password-only), and waits until every host answers
+# SSH (and the Docker hosts answer `docker info`) and etcd is healthy.
+#
+#   bash test/lab/up.sh            # SKIP_DEPS=1 skips install-deps.sh
+#
+# Prints a summary at the end. Exits non-zero with a clear message on any timeout.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CACHE="$HERE/.cache"
+KEY="$CACHE/id_ed25519"
+COMPOSE=(docker-compose -f "$ROOT/docker-compose.test.yml" -p clusterlab)
+ETCD=http://198.18.0.2:2379
+KEY_HOSTS=(host1:198.18.0.11 host2:198.18.0.12)
+ALL_HOSTS=(host1:198.18.0.11 host2:198.18.0.12 host3:198.18.0.13)
+DOCKER_HOSTS=(host1 host2)
+WAIT="${LAB_WAIT:-120}"
+
+log() { printf '[lab up] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+t_start=$SECONDS
+mkdir -p "$CACHE"
+[ "${SKIP_DEPS:-0}" = 1 ] || bash "$HERE/install-deps.sh"
+bash "$HERE/build-images.sh"
+t_images=$SECONDS
+
+if [ ! -s "$KEY" ]; then
+  ssh-keygen -q -t ed25519 -N '' -C cluster-lab -f "$KEY"
+fi
+chmod 600 "$KEY"
+
+log "starting containers"
+"${COMPOSE[@]}" up -d --remove-orphans >&2
+
+# $1 = deadline (SECONDS), $2 = description, rest = command that succeeds when ready.
+wait_for() {
+  local deadline="$1" what="$2"; shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt "$deadline" ] || die "timed out after ${WAIT} s waiting for $what"
+    sleep 0.5
+  done
+}
+
+ssh_banner() { timeout 3 bash -c "exec 3<>/dev/tcp/$1/22 && head -c 4 <&3 | grep -q SSH-"; }
+
+deadline=$((SECONDS + WAIT))
+for h in "${KEY_HOSTS[@]}"; do
+  name="${h%%:*}"
+  # /root/.ssh exists in the image; install the key idempotently.
+  wait_for "$deadline" "$name to accept docker exec" docker exec "$name" true
+  docker exec -i "$name" sh -c 'mkdir -p /root/.ssh && chmod 700 /root/.ssh &&
+    k="$(cat)"; grep -qxF "$k" /root/.ssh/authorized_keys 2>/dev/null || echo "$k" >>/root/.ssh/authorized_keys;
+    chmod 600 /root/.ssh/authorized_keys' <"$KEY.pub"
+done
+
+SSH_OPTS=(-i "$KEY" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+          -o LogLevel=ERROR -o ConnectTimeout=3)
+for h in "${ALL_HOSTS[@]}"; do
+  name="${h%%:*}" ip="${h#*:}"
+  wait_for "$deadline" "sshd on $name ($ip:22)" ssh_banner "$ip"
+done
+for h in "${KEY_HOSTS[@]}"; do
+  name="${h%%:*}" ip="${h#*:}"
+  wait_for "$deadline" "key login to root@$name" ssh "${SSH_OPTS[@]}" "root@$ip" :
+done
+for name in "${DOCKER_HOSTS[@]}"; do
+  wait_for "$deadline" "dockerd inside $name" docker exec "$name" docker info
+done
+wait_for "$deadline" "etcd at $ETCD" env ETCDCTL_API=3 etcdctl --endpoints "$ETCD" --command-timeout=2s endpoint health
+wait_for "$deadline" "dnsmasq at 198.18.0.3" bash -c 'docker exec lab-dns sh -c "exec 3<>/dev/udp/198.18.0.3/53" 2>/dev/null || docker exec lab-dns test -d /proc/1'
+
+t_end=$SECONDS
+{
+  echo "lab up in $((t_end - t_start)) s (images $((t_images - t_start)) s, boot+wait $((t_end - t_images)) s)"
+  echo "  network   cluster-lab 198.18.0.0/24 (gateway 198.18.0.1)"
+  echo "  etcd      $ETCD (plaintext)"
+  echo "  dns       198.18.0.3:53 (zone upstream.test, no forwarding)"
+  for h in "${ALL_HOSTS[@]}"; do
+    name="${h%%:*}" ip="${h#*:}"
+    os="$(docker exec "$name" sh -c '. /etc/os-release; echo "$PRETTY_NAME"')"
+    dv="$(docker exec "$name" sh -c 'docker version -f "{{.Server.Version}}" 2>/dev/null || echo none')"
+    echo "  $name     $ip  $os, docker: $dv"
+  done
+  echo "  ssh key   $KEY (root@host1, root@host2); host3: root password only"
+} >&2
