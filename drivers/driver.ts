@@ -56,6 +56,8 @@ export interface DriverContext {
   save(data: DriverData): Promise<void>
   /** Aborted when the user presses Ctrl-C. */
   signal: AbortSignal
+  /** The machine's pinned SSH host key, once known, for drivers that act over SSH. */
+  hostKey?: string
 }
 
 export interface Driver {

@@ -1,0 +1,96 @@
+/**
+ * Opening etcd: where the endpoints and credentials come from, and the one place that
+ * turns the etcd3/gRPC transport's errors into ClusterErrors a user can act on.
+ */
+import {readFileSync} from 'node:fs'
+import type {Etcd3, IOptions} from 'etcd3'
+import {KvUnavailableError, ClusterError, InputError} from '../errors.js'
+import {LocalStore, type LocalConfig} from '../store/local.js'
+import {clusterPrefix, keys, type KeyLayout, DEFAULT_CLUSTER_NAME} from './keys.js'
+
+export interface KvOptions {
+  endpoints?: string[]
+  cacert?: string
+  cert?: string
+  key?: string
+  clusterName?: string
+  /** Per-call deadline; etcd that does not answer in time counts as unreachable. */
+  timeoutMs?: number
+}
+
+export interface Kv {
+  client: Etcd3
+  layout: KeyLayout
+  endpoints: string[]
+  clusterName: string
+  close(): void
+}
+
+const HINT = 'pass --kv-endpoint or set CLUSTER_KV_ENDPOINTS (or bootstrap one with `cluster kv create`)'
+
+/** Flag > environment > local config. Pure, so it is unit-tested. */
+export function resolveKvOptions(flags: KvOptions, env: NodeJS.ProcessEnv, cfg: LocalConfig): Required<Pick<KvOptions, 'endpoints' | 'clusterName'>> & KvOptions {
+  const fromEnv = env.CLUSTER_KV_ENDPOINTS?.split(',').map(s => s.trim()).filter(Boolean)
+  const endpoints = flags.endpoints?.length ? flags.endpoints : fromEnv?.length ? fromEnv : cfg.kv?.endpoints ?? []
+  for (const e of endpoints) {
+    if (!/^https?:\/\/[^/\s]+$/.test(e)) throw new InputError(`invalid etcd endpoint "${e}"`, 'use http(s)://host:port, e.g. http://198.18.0.2:2379')
+  }
+  return {
+    ...flags,
+    endpoints,
+    cacert: flags.cacert ?? env.CLUSTER_KV_CACERT ?? cfg.kv?.cacert,
+    cert: flags.cert ?? env.CLUSTER_KV_CERT ?? cfg.kv?.cert,
+    key: flags.key ?? env.CLUSTER_KV_KEY ?? cfg.kv?.key,
+    clusterName: flags.clusterName ?? env.CLUSTER_NAME ?? cfg.clusterName ?? DEFAULT_CLUSTER_NAME,
+  }
+}
+
+export async function openKv(flags: KvOptions = {}, store = new LocalStore()): Promise<Kv> {
+  const opts = resolveKvOptions(flags, process.env, store.readConfig())
+  if (opts.endpoints.length === 0) throw new KvUnavailableError('no etcd endpoint is configured', {hint: HINT})
+  const timeoutMs = opts.timeoutMs ?? 5000
+  const {Etcd3} = await import('etcd3')
+  const options: IOptions = {
+    hosts: opts.endpoints,
+    dialTimeout: timeoutMs,
+    defaultCallOptions: ctx => (ctx.isStream ? {} : {deadline: Date.now() + timeoutMs}),
+  }
+  if (opts.cacert) {
+    options.credentials = {
+      rootCertificate: readFileSync(opts.cacert),
+      certChain: opts.cert ? readFileSync(opts.cert) : undefined,
+      privateKey: opts.key ? readFileSync(opts.key) : undefined,
+    }
+  }
+  const client = new Etcd3(options)
+  return {
+    client,
+    layout: keys(clusterPrefix(opts.clusterName)),
+    endpoints: opts.endpoints,
+    clusterName: opts.clusterName,
+    close: () => client.close(),
+  }
+}
+
+/** Runs one etcd operation, translating transport failures into one actionable line. */
+export async function kvCall<T>(kv: Pick<Kv, 'endpoints'>, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (error) {
+    throw translateKvError(error, kv.endpoints, what)
+  }
+}
+
+export function translateKvError(error: unknown, endpoints: string[], what: string): Error {
+  if (error instanceof ClusterError) return error
+  const name = (error as Error)?.constructor?.name ?? ''
+  const msg = (error as Error)?.message ?? String(error)
+  const where = endpoints.join(',')
+  if (/Unavailable|DeadlineExceeded|ClientClosed/.test(name) || /ECONNREFUSED|UNAVAILABLE|deadline/i.test(msg)) {
+    return new KvUnavailableError(`cannot reach etcd at ${where} (${what})`, {hint: `check that etcd runs there, or ${HINT}`, cause: error})
+  }
+  if (/PermissionDenied|Unauthenticated|AuthenticationFailed/.test(name)) {
+    return new ClusterError(`etcd at ${where} refused ${what}: ${msg}`, {hint: 'check --kv-cert/--kv-key (CLUSTER_KV_CERT/CLUSTER_KV_KEY)', cause: error})
+  }
+  return new ClusterError(`etcd ${what} failed: ${msg}`, {cause: error})
+}

@@ -1,0 +1,26 @@
+import {InputError} from './errors.js'
+
+/**
+ * Machine names become host names, etcd key segments and DNS labels, so they follow the
+ * DNS label rules: letters, digits and inner dashes, at most 63 characters.
+ */
+const MACHINE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+
+export function validateMachineName(name: string): string {
+  if (!MACHINE_NAME.test(name)) {
+    throw new InputError(`invalid machine name "${name}"`,
+      'use 1-63 letters, digits or dashes, starting and ending with a letter or digit (e.g. node-1)')
+  }
+  return name
+}
+
+/** `k=v` pairs from repeatable flags, with a clear error naming the flag. */
+export function parseKeyValues(values: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=')
+    if (eq <= 0) throw new InputError(`--${flag} "${v}" is not key=value`, `write it as --${flag} key=value`)
+    out[v.slice(0, eq)] = v.slice(eq + 1)
+  }
+  return out
+}
