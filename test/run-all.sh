@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's test command, and CI's .ci/run), as root on a Debian
+# machine: installs dependencies, builds the project, runs the unit tests, brings the lab
+# up, runs the e2e tests one file at a time, and always tears the lab down.
+#
+#   bash test/run-all.sh
+#
+# Env: KEEP_LAB=1 leaves the lab running afterwards (for debugging);
+#      SKIP_BUILD=1 tests the dist/ already there (for debugging; CI always builds);
+#      E2E_FILTER=REGEX runs only e2e files whose name matches.
+# Exit status: non-zero when the build or any test failed.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LAB="$ROOT/test/lab"
+LOGS="$LAB/.cache/logs"
+cd "$ROOT"
+mkdir -p "$LOGS"
+
+log() { printf '\n[run-all] %s\n' "$*" >&2; }
+t_start=$SECONDS
+failed=()
+summaries=()
+
+teardown() {
+  if [ "${KEEP_LAB:-0}" = 1 ]; then
+    log "KEEP_LAB=1: lab left running (bash test/lab/down.sh removes it)"
+  else
+    log "tearing the lab down"
+    bash "$LAB/down.sh" || failed+=("lab teardown")
+  fi
+}
+
+report() {
+  log "summary ($((SECONDS - t_start)) s)"
+  local s
+  for s in "${summaries[@]}"; do echo "  $s" >&2; done
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "  FAILED: ${failed[*]}" >&2
+  else
+    echo "  all passed" >&2
+  fi
+}
+
+# Runs `node --test` over one folder of compiled tests, prints its output and keeps a summary.
+# $1 = label, $2 = folder, rest = extra node options.
+node_tests() {
+  local label="$1" dir="$2"; shift 2
+  local out="$LOGS/$label.tap" t0=$SECONDS
+  if [ ! -d "$dir" ]; then
+    summaries+=("$label: no tests ($dir missing)")
+    return
+  fi
+  local files=()
+  mapfile -t files < <(find "$dir" -name '*.test.js' | sort | grep -E "${E2E_FILTER:-.}" )
+  if [ ${#files[@]} -eq 0 ]; then
+    summaries+=("$label: no test files in $dir")
+    return
+  fi
+  log "$label tests: ${#files[@]} file(s)"
+  node --test "$@" "${files[@]}" 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line="$(grep -E '^# (tests|pass|fail|cancelled|skipped|todo) ' "$out" | sed 's/^# //' | paste -sd ' ' -)"
+  summaries+=("$label: ${line:-no summary} ($((SECONDS - t0)) s, rc $rc, log $out)")
+  [ "$rc" = 0 ] || failed+=("$label tests")
+}
+
+log "installing dependencies"
+if ! bash "$LAB/install-deps.sh"; then
+  failed+=("install-deps"); report; exit 1
+fi
+
+# npm ci when node_modules is missing or older than package-lock.json (npm rewrites its
+# hidden lockfile node_modules/.package-lock.json on every install).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund || { failed+=("npm ci"); report; exit 1; }
+fi
+
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+  log "SKIP_BUILD=1: using the existing dist/"
+else
+  log "building (npm run build)"
+  if ! npm run build 2>&1 | tee "$LOGS/build.log"; then
+    failed+=("build"); report; exit 1
+  fi
+fi
+
+node_tests unit dist/test/unit
+
+trap 'teardown; report' EXIT
+log "bringing the lab up"
+if SKIP_DEPS=1 bash "$LAB/up.sh"; then
+  node_tests e2e dist/test/e2e --test-concurrency=1
+else
+  failed+=("lab up")
+fi
+
+trap - EXIT
+teardown
+report
+[ ${#failed[@]} -eq 0 ]
