@@ -1,0 +1,119 @@
+/**
+ * Relays queries outside the cluster domain to the host's upstream resolvers, unchanged.
+ *
+ * Each UDP query goes out from its own fresh socket (a random source port per query, as any
+ * resolver should, so an off-path attacker cannot guess where to aim a forged answer), and
+ * only a reply from the upstream's address carrying the query's id is accepted. Upstreams
+ * are tried in order, each with its own timeout.
+ */
+import {createSocket} from 'node:dgram'
+import {readFileSync} from 'node:fs'
+import {connect, isIPv4} from 'node:net'
+import {decode} from 'dns-packet'
+import {TcpFramer, frame} from './framing.js'
+
+export interface Upstream {
+  host: string
+  port: number
+}
+
+const UPSTREAM_TIMEOUT_MS = 2000
+
+/** `1.2.3.4` or `1.2.3.4:5353`. */
+export function parseUpstream(spec: string): Upstream {
+  const [host, port] = spec.includes(':') ? spec.split(':') : [spec, '53']
+  const portNumber = Number(port)
+  if (!isIPv4(host) || !Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) {
+    throw new Error(`invalid upstream resolver '${spec}' (expected IPv4[:port])`)
+  }
+  return {host, port: portNumber}
+}
+
+/** IPv4 nameservers of a resolv.conf, minus our own listening address (we must not ask ourselves). */
+export function upstreamsFromResolvConf(text: string, exclude: readonly string[]): Upstream[] {
+  const servers: Upstream[] = []
+  for (const line of text.split('\n')) {
+    const [keyword, address] = line.trim().split(/\s+/)
+    if (keyword === 'nameserver' && address && isIPv4(address) && !exclude.includes(address)) {
+      servers.push({host: address, port: 53})
+    }
+  }
+  return servers
+}
+
+export function hostUpstreams(exclude: readonly string[], path = '/etc/resolv.conf'): Upstream[] {
+  try {
+    return upstreamsFromResolvConf(readFileSync(path, 'utf8'), exclude)
+  } catch {
+    return []
+  }
+}
+
+/** Resolves to the first upstream's raw answer, or undefined when none answered in time. */
+export async function forwardUdp(query: Buffer, id: number, upstreams: readonly Upstream[]): Promise<Buffer | undefined> {
+  for (const upstream of upstreams) {
+    const reply = await askUdp(query, id, upstream)
+    if (reply) return reply
+  }
+  return undefined
+}
+
+export async function forwardTcp(query: Buffer, upstreams: readonly Upstream[]): Promise<Buffer | undefined> {
+  for (const upstream of upstreams) {
+    const reply = await askTcp(query, upstream)
+    if (reply) return reply
+  }
+  return undefined
+}
+
+function askUdp(query: Buffer, id: number, upstream: Upstream): Promise<Buffer | undefined> {
+  return new Promise(resolve => {
+    const socket = createSocket('udp4')
+    const finish = (reply: Buffer | undefined) => {
+      clearTimeout(timer)
+      socket.close()
+      resolve(reply)
+    }
+    const timer = setTimeout(() => finish(undefined), UPSTREAM_TIMEOUT_MS)
+    socket.on('error', () => finish(undefined))
+    socket.on('message', (msg, from) => {
+      if (from.address !== upstream.host || from.port !== upstream.port) return
+      if (idOf(msg) === id) finish(msg)
+    })
+    socket.send(query, upstream.port, upstream.host, err => {
+      if (err) finish(undefined)
+    })
+  })
+}
+
+function askTcp(query: Buffer, upstream: Upstream): Promise<Buffer | undefined> {
+  return new Promise(resolve => {
+    const socket = connect({host: upstream.host, port: upstream.port})
+    const framer = new TcpFramer(UPSTREAM_MAX_MESSAGE)
+    const finish = (reply: Buffer | undefined) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(reply)
+    }
+    const timer = setTimeout(() => finish(undefined), UPSTREAM_TIMEOUT_MS)
+    socket.on('error', () => finish(undefined))
+    socket.on('end', () => finish(undefined))
+    socket.on('connect', () => socket.write(frame(query)))
+    socket.on('data', chunk => {
+      const messages = framer.push(chunk)
+      if (messages === undefined) finish(undefined)
+      else if (messages.length > 0) finish(messages[0])
+    })
+  })
+}
+
+/** Answers over TCP may be up to 64 KiB. */
+const UPSTREAM_MAX_MESSAGE = 65535
+
+function idOf(message: Buffer): number | undefined {
+  try {
+    return decode(message).id
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The DNS server of one router: UDP and TCP on one address, answers from the record index,
+ * everything else relayed to the upstream resolvers.
+ *
+ * Whatever arrives, the server keeps serving: packets dns-packet cannot decode and oversized
+ * ones are dropped, decodable nonsense gets FORMERR/NOTIMP (see answer.ts), and a failure while
+ * handling one packet is logged and never reaches the socket's event loop.
+ */
+import {createSocket, type Socket} from 'node:dgram'
+import {createServer, type Server, type Socket as TcpSocket} from 'node:net'
+import {containsCidr} from 'cidr-tools'
+import {encode, type DecodedPacket} from 'dns-packet'
+import {MAX_UDP_PAYLOAD, servfail, udpLimit, type Lookup, type Zone} from './answer.js'
+import {forwardTcp, forwardUdp, hostUpstreams, parseUpstream, type Upstream} from './forward.js'
+import {TcpFramer, frame} from './framing.js'
+import {Responder} from './responder.js'
+
+export interface DnsLog {
+  info(message: string): void
+  warn(message: string): void
+}
+
+export interface DnsServerOptions {
+  address: string
+  /** Default 53. 0 picks a free port (tests). */
+  port?: number
+  /** Cluster domain, e.g. `cluster.internal`. */
+  domain: string
+  /** The record index; its onChange (when present) drops cached answers. */
+  index: Lookup & {onChange?(listener: () => void): void}
+  /** `ip[:port]` of resolvers for everything outside the domain; default: the host's resolv.conf. */
+  upstreams?: string[]
+  /** Overlay range: PTR queries for unknown addresses inside it get NXDOMAIN instead of being forwarded. */
+  range?: string
+  log?: DnsLog
+}
+
+export interface DnsServer {
+  address: string
+  port: number
+  upstreams: readonly Upstream[]
+  close(): Promise<void>
+}
+
+/** A query is a question and maybe an OPT record: anything this big is not a query of ours. */
+const MAX_QUERY_BYTES = MAX_UDP_PAYLOAD
+/** Forwarded queries in flight at once; beyond that, SERVFAIL at once rather than piling up sockets. */
+const MAX_FORWARDS = 512
+const MAX_TCP_MESSAGE = 65535
+const TCP_IDLE_MS = 10_000
+const MAX_TCP_CONNECTIONS = 256
+
+const silent: DnsLog = {info() {}, warn() {}}
+
+export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const log = options.log ?? silent
+  const upstreams = options.upstreams
+    ? options.upstreams.map(parseUpstream)
+    : hostUpstreams([options.address])
+  const range = options.range
+  const zone: Zone = {
+    domain: options.domain.toLowerCase().replace(/\.$/, ''),
+    inRange: range ? ip => containsCidr(range, ip) : () => false,
+  }
+  const handler = new QueryHandler(zone, options.index, upstreams, log)
+
+  const udp = createSocket('udp4')
+  udp.on('message', (msg, from) => handler.onUdp(msg, reply => udp.send(reply, from.port, from.address, ignore)))
+  await listen(udp, options.address, options.port ?? 53)
+  const port = udp.address().port
+
+  const tcp = createServer(socket => handler.onTcpConnection(socket))
+  tcp.maxConnections = MAX_TCP_CONNECTIONS
+  try {
+    await listenTcp(tcp, options.address, port)
+  } catch (err) {
+    udp.close()
+    throw err
+  }
+  log.info(`dns: serving ${zone.domain} on ${options.address}:${port} (udp, tcp); upstreams: ${upstreams.map(u => `${u.host}:${u.port}`).join(', ') || 'none'}`)
+
+  return {
+    address: options.address,
+    port,
+    upstreams,
+    close: () => Promise.all([
+      new Promise<void>(resolve => udp.close(() => resolve())),
+      new Promise<void>(resolve => tcp.close(() => resolve())),
+      handler.closeConnections(),
+    ]).then(() => undefined),
+  }
+}
+
+class QueryHandler {
+  private readonly responder: Responder
+  private forwards = 0
+  private readonly connections = new Set<TcpSocket>()
+
+  constructor(zone: Zone, index: DnsServerOptions['index'], private readonly upstreams: readonly Upstream[], private readonly log: DnsLog) {
+    this.responder = new Responder(zone, index)
+  }
+
+  onUdp(msg: Buffer, send: (reply: Buffer | Buffer[]) => void): void {
+    this.handle(msg, 'udp', send, query => forwardUdp(msg, query.id ?? 0, this.upstreams))
+  }
+
+  onTcpConnection(socket: TcpSocket): void {
+    this.connections.add(socket)
+    const framer = new TcpFramer(MAX_QUERY_BYTES)
+    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy())
+    socket.on('error', ignore)
+    socket.on('close', () => this.connections.delete(socket))
+    socket.on('data', chunk => {
+      const messages = framer.push(chunk)
+      if (messages === undefined) return socket.destroy()
+      const send = (reply: Buffer | Buffer[]) => {
+        if (socket.writable) socket.write(frame(Array.isArray(reply) ? Buffer.concat(reply) : reply))
+      }
+      for (const msg of messages) this.handle(msg, 'tcp', send, () => forwardTcp(msg, this.upstreams))
+    })
+  }
+
+  closeConnections(): Promise<void> {
+    for (const socket of this.connections) socket.destroy()
+    return Promise.resolve()
+  }
+
+  private handle(msg: Buffer, transport: 'udp' | 'tcp', send: (reply: Buffer | Buffer[]) => void, forward: (query: DecodedPacket) => Promise<Buffer | undefined>): void {
+    if (msg.length > MAX_QUERY_BYTES) return
+    try {
+      const outcome = this.responder.respond(msg, transport === 'udp' ? udpLimit : () => MAX_TCP_MESSAGE, transport)
+      if (outcome.action === 'reply') send(outcome.reply)
+      else if (outcome.action === 'forward') this.forward(outcome.query, send, forward)
+    } catch (err) {
+      // A name dns-packet decoded but cannot encode back, for one: answer nothing, keep serving.
+      this.log.warn(`dns: dropped a query that failed: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  private forward(query: DecodedPacket, send: (reply: Buffer) => void, forward: (query: DecodedPacket) => Promise<Buffer | undefined>): void {
+    if (this.upstreams.length === 0 || this.forwards >= MAX_FORWARDS) return send(encode(servfail(query)))
+    this.forwards++
+    forward(query)
+      .then(reply => send(reply ?? encode(servfail(query))))
+      .catch(err => this.log.warn(`dns: forwarding failed: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => this.forwards--)
+  }
+}
+
+function listen(socket: Socket, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject)
+    socket.bind(port, address, () => {
+      socket.off('error', reject)
+      socket.on('error', ignore)
+      resolve()
+    })
+  })
+}
+
+function listenTcp(server: Server, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, address, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+function ignore(): void {}
