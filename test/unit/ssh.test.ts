@@ -1,0 +1,197 @@
+/**
+ * SshConnection against a real OpenSSH sshd started for this test on 127.0.0.1, with its own
+ * config, host key and authorized_keys in a temp folder (the system's sshd is never touched).
+ * Needs /usr/sbin/sshd (Debian package openssh-server) and root (sshd must start as root).
+ */
+import {test, before, after} from 'node:test'
+import assert from 'node:assert/strict'
+import {spawn, spawnSync, execFileSync, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, writeFileSync, readFileSync, rmSync, statSync, mkdirSync} from 'node:fs'
+import {createServer, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {connectSsh, waitForSsh, UnreachableError, type SshConnection} from '../../src/ssh/client.js'
+import {generateSshKeyPair, installAuthorizedKey, removeAuthorizedKey} from '../../src/ssh/keys.js'
+import {HostKeyMismatchError, ProvisionError, SshError} from '../../src/errors.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'cluster-sshd-'))
+const home = join(dir, 'home')
+let sshd: ChildProcess
+let port: number
+let hostKey: string
+let conn: SshConnection
+const clientKey = join(dir, 'client_key')
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as {port: number}).port
+      s.close(() => resolve(p))
+    }).on('error', reject)
+  })
+}
+
+function target(extra: Record<string, unknown> = {}) {
+  return {host: '127.0.0.1', port, user: 'root', privateKeyPath: clientKey, ...extra}
+}
+
+before(async () => {
+  port = await freePort()
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')])
+  const pair = generateSshKeyPair('test@cluster')
+  writeFileSync(clientKey, pair.privateKey, {mode: 0o600})
+  writeFileSync(join(dir, 'authorized_keys'), pair.publicKey + '\n', {mode: 0o600})
+  mkdirSync(home, {mode: 0o700})
+  mkdirSync('/run/sshd', {recursive: true, mode: 0o755})
+  writeFileSync(join(dir, 'sshd_config'), [
+    `ListenAddress 127.0.0.1:${port}`,
+    `HostKey ${join(dir, 'host_key')}`,
+    `PidFile ${join(dir, 'sshd.pid')}`,
+    // The second file is $HOME/.ssh/authorized_keys of the session, where installAuthorizedKey writes.
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')} ${join(home, '.ssh/authorized_keys')}`,
+    `SetEnv HOME=${home}`,
+    'StrictModes no',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PermitRootLogin prohibit-password',
+    'UsePAM no',
+    'LogLevel ERROR',
+  ].join('\n') + '\n')
+  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {stdio: ['ignore', 'ignore', 'inherit']})
+  const [algo, key] = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ')
+  hostKey = `${algo} ${key}`
+  conn = await waitForSsh(target(), 10_000, 100)
+})
+
+after(() => {
+  conn?.close()
+  sshd?.kill()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+test('first contact exposes the host key the server presented', () => {
+  assert.equal(conn.hostKey, hostKey)
+})
+
+test('exec returns exit code, stdout, stderr and feeds stdin', async () => {
+  const r = await conn.exec('cat; echo oops >&2; exit 3', {stdin: 'hello\n'})
+  assert.deepEqual(r, {code: 3, stdout: 'hello\n', stderr: 'oops\n'})
+})
+
+test('run returns stdout and names the step and stderr when the command fails', async () => {
+  assert.equal(await conn.run('echo fine', 'saying fine'), 'fine\n')
+  await assert.rejects(conn.run('echo first >&2; echo "no such package foo" >&2; exit 100', 'installing foo'), (err: unknown) => {
+    assert.ok(err instanceof ProvisionError)
+    assert.equal(err.message, 'installing foo failed on 127.0.0.1 (exit 100): first | no such package foo')
+    return true
+  })
+})
+
+test('exec with a timeout kills the command and says so', async () => {
+  const t0 = Date.now()
+  await assert.rejects(conn.exec('sleep 31.5', {timeoutMs: 300}), /command timed out after 0.3 s on root@127.0.0.1:\d+: sleep 31.5/)
+  assert.ok(Date.now() - t0 < 2000)
+  assert.equal(spawnSync('pgrep', ['-f', 'sleep 31.5']).status, 1, 'the remote command was killed')
+})
+
+test('writeFile is atomic, creates the folder and sets the mode; readFile reads it back', async () => {
+  const path = join(dir, 'remote', "it's a dir", 'key.pem')
+  const content = Buffer.from([0, 1, 2, 255, 10, 39, 34])
+  await conn.writeFile(path, content, 0o600)
+  assert.deepEqual(readFileSync(path), content)
+  assert.equal(statSync(path).mode & 0o777, 0o600)
+  await conn.writeFile(path, 'replaced\n', 0o644)
+  assert.equal(statSync(path).mode & 0o777, 0o644)
+  assert.equal(await conn.readFile(path), 'replaced\n')
+  assert.equal(execFileSync('ls', ['-A', join(dir, 'remote', "it's a dir")], {encoding: 'utf8'}), 'key.pem\n')
+  assert.equal(await conn.readFile(join(dir, 'absent')), undefined)
+})
+
+test('the pinned host key is accepted when it matches', async () => {
+  const c = await connectSsh(target({pinnedHostKey: hostKey + ' comment'}))
+  assert.equal(c.hostKey, hostKey)
+  c.close()
+})
+
+test('a changed host key is refused with both fingerprints and the ways out', async () => {
+  const other = execFileSync('sh', ['-c', `ssh-keygen -q -t ed25519 -N '' -f ${dir}/other && cat ${dir}/other.pub`], {encoding: 'utf8'})
+  const pinned = other.split(' ').slice(0, 2).join(' ')
+  await assert.rejects(connectSsh(target({pinnedHostKey: pinned, machineName: 'web1'})), (err: unknown) => {
+    assert.ok(err instanceof HostKeyMismatchError)
+    assert.match(err.oneLine(), new RegExp(`^host key of 127\\.0\\.0\\.1:${port} changed \\(was ssh-ed25519 SHA256:[\\w+/]{43}, now ssh-ed25519 SHA256:[\\w+/]{43}\\): if the host was rebuilt run \`cluster regenerate-certs --accept-host-key web1\`, otherwise \`cluster rm web1\`$`))
+    return true
+  })
+})
+
+test('a refused key is a login failure naming the flags to check', async () => {
+  const wrong = join(dir, 'wrong_key')
+  writeFileSync(wrong, generateSshKeyPair('wrong').privateKey, {mode: 0o600})
+  await assert.rejects(connectSsh(target({privateKeyPath: wrong})), (err: unknown) => {
+    assert.ok(err instanceof SshError && !(err instanceof UnreachableError))
+    assert.equal(err.oneLine(), `SSH login root@127.0.0.1:${port} failed: the password or key was refused: check --generic-ssh-key / --generic-ssh-password`)
+    return true
+  })
+})
+
+test('a closed port is unreachable, and waitForSsh gives up after its budget', async () => {
+  const closed = await freePort()
+  await assert.rejects(connectSsh(target({port: closed})), (err: unknown) => {
+    assert.ok(err instanceof UnreachableError)
+    assert.equal(err.oneLine(), `cannot reach 127.0.0.1:${closed} over SSH (connection refused): check --generic-ip-address and that sshd runs`)
+    assert.equal((err.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED')
+    return true
+  })
+  const t0 = Date.now()
+  await assert.rejects(waitForSsh(target({port: closed}), 1500, 200), UnreachableError)
+  const waited = Date.now() - t0
+  assert.ok(waited >= 1200 && waited < 3000, `waited ${waited} ms`)
+})
+
+test('a server that never speaks SSH times out after timeoutMs', async () => {
+  const silent: Server = createServer(() => {}).listen(0, '127.0.0.1')
+  await new Promise(r => silent.once('listening', r))
+  const silentPort = (silent.address() as {port: number}).port
+  try {
+    const t0 = Date.now()
+    await assert.rejects(connectSsh(target({port: silentPort, timeoutMs: 500})),
+      new RegExp(`^UnreachableError: cannot reach 127\\.0\\.0\\.1:${silentPort} over SSH \\(connect timed out\\)`))
+    assert.ok(Date.now() - t0 < 3000)
+  } finally {
+    silent.close()
+  }
+})
+
+test('an aborted signal stops the connect with the abort reason', async () => {
+  const ac = new AbortController()
+  ac.abort(new Error('interrupted'))
+  await assert.rejects(connectSsh(target({signal: ac.signal})), /interrupted/)
+})
+
+test('installAuthorizedKey appends once, keeps other lines, and the new key logs in; removeAuthorizedKey takes it out', async () => {
+  mkdirSync(join(home, '.ssh'), {recursive: true})
+  writeFileSync(join(home, '.ssh/authorized_keys'), 'ssh-ed25519 AAAAexisting user@elsewhere') // no final newline
+  const fresh = generateSshKeyPair('cluster@web1')
+  await installAuthorizedKey(conn, fresh.publicKey)
+  await installAuthorizedKey(conn, fresh.publicKey)
+  const file = join(home, '.ssh/authorized_keys')
+  assert.equal(readFileSync(file, 'utf8'), `ssh-ed25519 AAAAexisting user@elsewhere\n${fresh.publicKey}\n`)
+  assert.equal(statSync(file).mode & 0o777, 0o600)
+  assert.equal(statSync(join(home, '.ssh')).mode & 0o777, 0o700)
+  const freshPath = join(dir, 'fresh_key')
+  writeFileSync(freshPath, fresh.privateKey, {mode: 0o600})
+  const c = await connectSsh(target({privateKeyPath: freshPath, pinnedHostKey: hostKey}))
+  assert.equal((await c.exec('echo in')).stdout, 'in\n')
+  c.close()
+  await removeAuthorizedKey(conn, fresh.publicKey)
+  assert.equal(readFileSync(file, 'utf8'), 'ssh-ed25519 AAAAexisting user@elsewhere\n')
+  await assert.rejects(connectSsh(target({privateKeyPath: freshPath})), /password or key was refused/)
+})
+
+test('generateSshKeyPair makes an OpenSSH ed25519 key ssh-keygen accepts', () => {
+  const pair = generateSshKeyPair('me@here')
+  assert.match(pair.publicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[\w+/]+=* me@here$/)
+  const path = join(dir, 'gen_key')
+  writeFileSync(path, pair.privateKey, {mode: 0o600})
+  const derived = execFileSync('ssh-keygen', ['-y', '-f', path], {encoding: 'utf8'}).trim()
+  assert.equal(derived.split(' ').slice(0, 2).join(' '), pair.publicKey.split(' ').slice(0, 2).join(' '))
+})
