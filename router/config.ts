@@ -1,0 +1,42 @@
+/**
+ * /etc/cluster/router.json: everything a router needs, written by the CLI (0600) when it
+ * provisions the host. The cluster signing PUBLIC key is pinned here and never read from
+ * etcd, so whoever can write etcd still cannot make routers trust a record.
+ */
+import {readFileSync} from 'node:fs'
+import type {Backend as BackendName} from '../src/model.js'
+import type {SignedPeer} from '../src/membership.js'
+
+export const CONFIG_PATH = '/etc/cluster/router.json'
+export const WG_KEY_PATH = '/etc/cluster/wg.key'
+export const RUN_DIR = '/run/cluster'
+export const STATUS_PATH = `${RUN_DIR}/status.json`
+
+export interface RouterConfig {
+  clusterName: string
+  /** etcd key prefix of the cluster (clusterPrefix(clusterName)). */
+  prefix: string
+  kv: {endpoints: string[]; cacert?: string; cert?: string; key?: string}
+  /** base64 ed25519 public key that signs every peer record. */
+  signingPublicKey: string
+  /** This host's record, signed by the CLI. */
+  self: SignedPeer
+  backend: BackendName
+  /** The cluster's overlay range. */
+  range: string
+  domain: string
+  underlay: {interface: string; mtu: number}
+}
+
+export function readRouterConfig(path = CONFIG_PATH): RouterConfig {
+  let config: RouterConfig
+  try {
+    config = JSON.parse(readFileSync(path, 'utf8')) as RouterConfig
+  } catch (error) {
+    throw new Error(`cannot read ${path}: ${(error as Error).message} (re-provision the host with \`cluster provision\`)`, {cause: error})
+  }
+  for (const field of ['clusterName', 'prefix', 'kv', 'signingPublicKey', 'self', 'backend', 'range', 'underlay'] as const) {
+    if (config[field] === undefined) throw new Error(`${path} has no "${field}" (re-provision the host with \`cluster provision\`)`)
+  }
+  return config
+}

@@ -1,0 +1,201 @@
+/**
+ * The router agent, bundled into one file (dist/router.cjs) and run on every host by the
+ * `cluster-router` systemd unit:
+ *
+ *   node router.cjs              serve: announce this host, follow the peers, keep the datapath in line
+ *   node router.cjs keygen       make /etc/cluster/wg.key if missing; print its public key
+ *   node router.cjs underlay IP  print {interface, mtu} of the interface holding IP
+ *   node router.cjs teardown     remove every interface, route and iptables rule the router made
+ *
+ * Stopping the router does not tear anything down: the overlay keeps running on the last
+ * known peers until the router comes back (or `teardown` runs, from `cluster rm`).
+ */
+import {rmSync} from 'node:fs'
+import {isPeerError, verifyPeer, type PeerRecord} from '../src/membership.js'
+import {keys} from '../src/kv/keys.js'
+import {CONFIG_PATH, STATUS_PATH, WG_KEY_PATH, readRouterConfig, type RouterConfig} from './config.js'
+import {ensureWireguardKey} from './keygen.js'
+import {makeBackend, BACKENDS} from './backends/registry.js'
+import type {Backend} from './backends/backend.js'
+import {ensureFirewall, removeFirewall} from './firewall.js'
+import {isEmpty, plan, type AppliedPeer, type Rejection} from './plan.js'
+import {PeerSet} from './peers.js'
+import {announce, connectKv, follow} from './kv.js'
+import {peerReports, writeStatus} from './status.js'
+import {ipJson} from './exec.js'
+import {log} from './log.js'
+
+/** How often the router re-checks what others may have changed (Docker's iptables chains, a dead wireguard-go). */
+const MAINTAIN_EVERY_MS = 5000
+
+function selfRecord(config: RouterConfig): PeerRecord {
+  const self = verifyPeer(config.self, config.signingPublicKey)
+  if (isPeerError(self)) throw new Error(`this host's own record in ${CONFIG_PATH} is invalid: ${self.error} (re-provision the host)`)
+  if (self.backend !== config.backend) throw new Error(`this host's record says backend ${self.backend}, the config ${config.backend} (re-provision the host)`)
+  return self
+}
+
+class Router {
+  private applied: AppliedPeer[] = []
+  private rejected: Rejection[] = []
+  private etcd = {connected: false, since: new Date().toISOString()}
+  private dirty = false
+  private running: Promise<void> | null = null
+  private readonly peers: PeerSet
+
+  constructor(private readonly config: RouterConfig, private readonly self: PeerRecord, private readonly backend: Backend) {
+    this.peers = new PeerSet(config.signingPublicKey, log)
+  }
+
+  async start(): Promise<void> {
+    const {config, self, backend} = this
+    this.applied = (await backend.setup(self)).peers
+    await ensureFirewall(self.subnet, config.range)
+    log.info(`router ${self.name}: subnet ${self.subnet}, backend ${backend.name} (${backend.datapath()}), mtu ${backend.mtu(config.underlay.mtu)}, ${this.applied.length} peers already in place`)
+    await this.writeStatus()
+
+    const client = connectKv(config.kv)
+    const layout = keys(config.prefix)
+    const health = (ok: boolean) => {
+      if (ok !== this.etcd.connected) {
+        this.etcd = {connected: ok, since: new Date().toISOString()}
+        log.info(ok ? 'etcd reachable' : 'etcd unreachable: keeping the last known peers')
+      }
+    }
+    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health)
+    void follow(client, layout.peers, {
+      reset: all => this.changed(this.peers.replace(all)),
+      put: (name, raw) => this.changed(this.peers.put(name, raw)),
+      delete: name => this.changed(this.peers.delete(name)),
+    }, log, health)
+    // DNS: the lead wires the DNS helper's startDiscovery(...) (router/dns/) here, with
+    // `client`, `layout`, `self` and `config.domain`.
+
+    setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS).unref()
+    // Keep the process alive on the loops above; the interval is unref'd.
+    await new Promise<never>(() => undefined)
+  }
+
+  private changed(yes: boolean): void {
+    if (!yes) return
+    this.dirty = true
+    this.running ??= this.reconcileWhileDirty().finally(() => {
+      this.running = null
+    })
+  }
+
+  /** One reconcile at a time; changes arriving meanwhile are folded into the next one. */
+  private async reconcileWhileDirty(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false
+      try {
+        await this.reconcile()
+      } catch (error) {
+        log.warn(`reconcile failed: ${(error as Error).message}; retrying`)
+        this.dirty = true
+        await new Promise(resolve => setTimeout(resolve, 1000))
+      }
+    }
+  }
+
+  private async reconcile(): Promise<void> {
+    const started = performance.now()
+    const actions = plan(this.peers.records(), {peers: this.applied}, this.self, this.config.range)
+    const failed = isEmpty(actions) ? [] : await this.backend.apply(actions)
+    const failedNames = new Set(failed.map(f => f.name))
+    this.applied = [...actions.keep, ...actions.add, ...actions.update.map(u => u.to)].filter(p => !failedNames.has(p.name))
+    this.logRejections([...actions.rejected, ...failed])
+    if (!isEmpty(actions)) {
+      const names = (ps: AppliedPeer[]) => ps.length <= 10 ? ` [${ps.map(p => `${p.name}@${p.endpoint}`).join(' ')}]` : ''
+      log.info(`applied +${actions.add.length}${names(actions.add)} ~${actions.update.length}${names(actions.update.map(u => u.to))} -${actions.remove.length}${names(actions.remove)}: ${this.applied.length} peers, ${(performance.now() - started).toFixed(1)} ms`)
+    }
+    await this.writeStatus()
+  }
+
+  private logRejections(now: Rejection[]): void {
+    const before = new Set(this.rejected.map(r => `${r.name}: ${r.reason}`))
+    for (const r of now) if (!before.has(`${r.name}: ${r.reason}`)) log.warn(`ignoring peer ${r.name}: ${r.reason}`)
+    this.rejected = now
+  }
+
+  private async maintain(): Promise<void> {
+    try {
+      if (!(await this.backend.healthy())) {
+        log.warn(`the ${this.backend.name} datapath is gone; exiting so systemd restarts the router`)
+        process.exit(1)
+      }
+      await ensureFirewall(this.self.subnet, this.config.range)
+      await this.writeStatus()
+    } catch (error) {
+      log.warn(`maintenance failed: ${(error as Error).message}`)
+    }
+  }
+
+  private async writeStatus(): Promise<void> {
+    try {
+      writeStatus({
+        name: this.self.name,
+        backend: this.backend.name,
+        encrypted: this.backend.encrypted,
+        datapath: this.backend.datapath(),
+        subnet: this.self.subnet,
+        mtu: this.backend.mtu(this.config.underlay.mtu),
+        etcd: this.etcd,
+        peers: peerReports(this.applied, await this.backend.status()),
+        rejected: this.rejected,
+        updatedAt: new Date().toISOString(),
+      })
+    } catch (error) {
+      log.warn(`cannot write ${STATUS_PATH}: ${(error as Error).message}`)
+    }
+  }
+}
+
+async function serve(): Promise<void> {
+  const config = readRouterConfig()
+  const self = selfRecord(config)
+  const backend = makeBackend(config.backend, {range: config.range, underlay: config.underlay, log})
+  // SIGTERM (systemctl stop/restart): leave the datapath as it is, just go.
+  process.on('SIGTERM', () => process.exit(0))
+  await new Router(config, self, backend).start()
+}
+
+interface AddrInfo {
+  ifname: string
+  mtu: number
+  addr_info: Array<{family: string; local: string}>
+}
+
+async function underlay(address: string | undefined): Promise<void> {
+  const links = await ipJson<AddrInfo>(['-4', 'addr', 'show'])
+  const link = links.find(l => l.addr_info.some(a => a.local === address))
+  if (!link) throw new Error(`no interface holds ${address ?? '(no address given)'}`)
+  process.stdout.write(JSON.stringify({interface: link.ifname, mtu: link.mtu}) + '\n')
+}
+
+/** Removes what every backend could have made: the config may be gone or name another backend. */
+async function teardown(): Promise<void> {
+  const options = {range: '0.0.0.0/32', underlay: {interface: 'lo', mtu: 1500}, log}
+  for (const make of Object.values(BACKENDS)) await new make(options).teardown()
+  await removeFirewall()
+  rmSync(STATUS_PATH, {force: true})
+  log.info('router state removed')
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, arg] = argv
+  switch (command ?? 'serve') {
+    case 'serve': return serve()
+    case 'keygen':
+      process.stdout.write(ensureWireguardKey(WG_KEY_PATH) + '\n')
+      return
+    case 'underlay': return underlay(arg)
+    case 'teardown': return teardown()
+    default: throw new Error(`unknown command "${command}" (serve, keygen, underlay IP, teardown)`)
+  }
+}
+
+main(process.argv.slice(2)).catch(error => {
+  log.warn((error as Error).message)
+  process.exit(1)
+})

@@ -1,0 +1,175 @@
+/**
+ * Peer records: what each host publishes about itself under `<prefix>/peers/<name>`, and
+ * how every router decides to believe one.
+ *
+ * The CLI holds the cluster's ed25519 signing key and signs each host's record when it
+ * provisions the host; routers hold only the public half, pinned in their local config.
+ * A record in etcd that does not carry a valid signature is ignored, so write access to
+ * etcd alone cannot add a peer to the overlay.
+ *
+ * The signature covers the exact JSON text of the record (no canonical form to get wrong):
+ * SignedPeer carries that text and its detached signature.
+ */
+import {existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {isIPv4} from 'node:net'
+import nacl from 'tweetnacl'
+import {containsCidr} from 'cidr-tools'
+import type {Etcd3} from 'etcd3'
+import type {Backend} from './model.js'
+import type {KeyLayout} from './kv/keys.js'
+import {ClusterError, wrap} from './errors.js'
+import {writeSecret} from './store/local.js'
+
+export interface PeerEndpoints {
+  /** Address every other host can reach. */
+  public: string
+  /** Address on a private network shared with some other hosts. */
+  private?: string
+  /** CIDR of that private network; hosts in the same one talk over it. */
+  privateNet?: string
+}
+
+export interface PeerRecord {
+  name: string
+  /** The host's overlay subnet (its Docker bridge's network). */
+  subnet: string
+  /** WireGuard public key (base64); made on the host, its private half never leaves it. */
+  publicKey: string
+  endpoints: PeerEndpoints
+  /** Address given with --advertise-addr: used by every peer, whatever the networks. */
+  advertise?: string
+  backend: Backend
+  issuedAt: string
+}
+
+export interface SignedPeer {
+  /** The record as JSON text, exactly as signed. */
+  record: string
+  /** ed25519 detached signature of `record` (base64). */
+  signature: string
+}
+
+export interface SigningKey {
+  /** 64-byte ed25519 secret key. */
+  secretKey: Uint8Array
+  /** base64 public key, as kept in ClusterSettings.signingKey and each router's config. */
+  publicKey: string
+}
+
+const BACKENDS: readonly Backend[] = ['wireguard', 'vxlan', 'host-gw']
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/
+
+/** The cluster signing key of this store, made on first use (0600). */
+export function loadOrCreateSigningKey(storeRoot: string): SigningKey {
+  const path = `${storeRoot}/signing.key`
+  if (existsSync(path)) {
+    let secretKey: Uint8Array
+    try {
+      secretKey = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
+    } catch (error) {
+      throw wrap(error, `cannot read the cluster signing key ${path}`)
+    }
+    if (secretKey.length !== nacl.sign.secretKeyLength) {
+      throw new ClusterError(`the cluster signing key ${path} is damaged`,
+        {hint: 'restore it from a backup of this store; without it no new host can join the overlay'})
+    }
+    return {secretKey, publicKey: Buffer.from(nacl.sign.keyPair.fromSecretKey(secretKey).publicKey).toString('base64')}
+  }
+  const pair = nacl.sign.keyPair()
+  mkdirSync(storeRoot, {recursive: true, mode: 0o700})
+  writeSecret(path, Buffer.from(pair.secretKey).toString('base64') + '\n')
+  return {secretKey: pair.secretKey, publicKey: Buffer.from(pair.publicKey).toString('base64')}
+}
+
+export function signPeer(record: PeerRecord, secretKey: Uint8Array): SignedPeer {
+  const text = JSON.stringify(record)
+  const signature = nacl.sign.detached(Buffer.from(text, 'utf8'), secretKey)
+  return {record: text, signature: Buffer.from(signature).toString('base64')}
+}
+
+/**
+ * The record inside `signed` if its signature is valid for `publicKey` (base64) and its
+ * fields are well formed; else why not. Never throws: what etcd holds may be anything.
+ */
+export function verifyPeer(signed: unknown, publicKey: string): PeerRecord | {error: string} {
+  if (!isObject(signed) || typeof signed.record !== 'string' || typeof signed.signature !== 'string') {
+    return {error: 'not a signed peer record ({record, signature})'}
+  }
+  const key = Buffer.from(publicKey, 'base64')
+  const signature = Buffer.from(signed.signature, 'base64')
+  if (key.length !== nacl.sign.publicKeyLength) return {error: 'the cluster signing key is not a 32-byte ed25519 key'}
+  if (signature.length !== nacl.sign.signatureLength) return {error: 'signature is not 64 bytes of base64'}
+  if (!nacl.sign.detached.verify(Buffer.from(signed.record, 'utf8'), signature, key)) {
+    return {error: 'signature does not match the cluster signing key'}
+  }
+  let record: unknown
+  try {
+    record = JSON.parse(signed.record)
+  } catch {
+    return {error: 'signed record is not JSON'}
+  }
+  const problem = recordProblem(record)
+  return problem ? {error: problem} : record as PeerRecord
+}
+
+export function isPeerError(v: PeerRecord | {error: string}): v is {error: string} {
+  return 'error' in v
+}
+
+/** What is wrong with a (signed, so trusted) record's shape, if anything. */
+function recordProblem(r: unknown): string | undefined {
+  if (!isObject(r)) return 'record is not an object'
+  if (typeof r.name !== 'string' || !NAME.test(r.name)) return 'name is missing or malformed'
+  if (typeof r.subnet !== 'string' || !isIPv4Cidr(r.subnet)) return 'subnet is not an IPv4 CIDR'
+  if (typeof r.publicKey !== 'string' || Buffer.from(r.publicKey, 'base64').length !== 32) {
+    return 'publicKey is not a 32-byte base64 key'
+  }
+  if (!BACKENDS.includes(r.backend as Backend)) return `backend is not one of ${BACKENDS.join(', ')}`
+  if (typeof r.issuedAt !== 'string' || Number.isNaN(Date.parse(r.issuedAt))) return 'issuedAt is not a date'
+  if (r.advertise !== undefined && (typeof r.advertise !== 'string' || !isIPv4(r.advertise))) {
+    return 'advertise is not an IPv4 address'
+  }
+  const e = r.endpoints
+  if (!isObject(e) || typeof e.public !== 'string' || !isIPv4(e.public)) return 'endpoints.public is not an IPv4 address'
+  if (e.private !== undefined && (typeof e.private !== 'string' || !isIPv4(e.private))) {
+    return 'endpoints.private is not an IPv4 address'
+  }
+  if (e.privateNet !== undefined && (typeof e.privateNet !== 'string' || !isIPv4Cidr(e.privateNet))) {
+    return 'endpoints.privateNet is not an IPv4 CIDR'
+  }
+  return undefined
+}
+
+function isIPv4Cidr(s: string): boolean {
+  const [ip, len, extra] = s.split('/')
+  return extra === undefined && isIPv4(ip ?? '') && /^\d{1,2}$/.test(len ?? '') && Number(len) <= 32
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** Forgets a host's record (for `cluster rm`); its router's lease would expire it anyway. */
+export async function removePeerRecord(client: Etcd3, layout: KeyLayout, name: string): Promise<void> {
+  try {
+    await client.delete().key(layout.peer(name)).exec()
+  } catch (error) {
+    throw wrap(error, `cannot remove the overlay record of ${name} from etcd`, 'check that etcd is reachable (`cluster kv status`)')
+  }
+}
+
+/**
+ * The address `self` sends to `peer` on. Decided per pair: two hosts on the same private
+ * network talk over it (cheaper, and often the only path allowed between them), others
+ * over the peer's public address. A peer's --advertise-addr wins over both.
+ */
+export function chooseEndpoint(self: PeerRecord, peer: PeerRecord): string {
+  if (peer.advertise) return peer.advertise
+  const mine = self.endpoints
+  const theirs = peer.endpoints
+  if (mine.private && mine.privateNet && theirs.private && theirs.privateNet
+    && containsCidr(mine.privateNet, theirs.private) && containsCidr(theirs.privateNet, mine.private)) {
+    return theirs.private
+  }
+  return theirs.public
+}
