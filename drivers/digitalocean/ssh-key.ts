@@ -1,6 +1,6 @@
 /**
- * The SSH key a driver makes for a new machine: an ed25519 pair in the machine's folder,
- * the private half mode 0600, generated in-process (no ssh-keygen needed).
+ * The SSH key a driver makes for a new machine (an ed25519 pair in the machine's folder,
+ * the private half mode 0600), and DigitalOcean's fingerprint of a public key.
  */
 import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
@@ -24,11 +24,11 @@ export async function ensureKeyPair(dir: string, comment: string): Promise<KeyPa
     return {privateKeyPath, publicKey: readFileSync(publicPath, 'utf8').trim()}
   }
   // ssh2 is heavy; load it only when a key is really made.
-  const {utils} = await import('ssh2')
-  const pair = utils.generateKeyPairSync('ed25519', {comment})
-  writeSecret(privateKeyPath, pair.private)
-  writeFileSafe(publicPath, `${pair.public}\n`)
-  return {privateKeyPath, publicKey: pair.public.trim()}
+  const {generateSshKeyPair} = await import('../../src/ssh/keys.js')
+  const pair = generateSshKeyPair(comment)
+  writeSecret(privateKeyPath, pair.privateKey)
+  writeFileSafe(publicPath, `${pair.publicKey}\n`)
+  return {privateKeyPath, publicKey: pair.publicKey}
 }
 
 /** The blob of an OpenSSH public key line (`<type> <base64> [comment]`). */
