@@ -26,8 +26,11 @@ export interface DriverFlag {
 
 export type FlagValues = Record<string, string | number | boolean | string[] | undefined>
 
-/** Serializable driver state: saved in the local store and (minus secrets) in etcd. */
-export type DriverData = Record<string, unknown>
+/**
+ * Serializable driver state, saved in the local store and in etcd. Whatever sits under the
+ * key `secret` (tokens, passwords) is kept only in the local store and never sent to etcd.
+ */
+export type DriverData = Record<string, unknown> & {secret?: Record<string, unknown>}
 
 export interface Addresses {
   /** Address the CLI reaches the machine on (SSH, Docker TLS). */
@@ -82,6 +85,11 @@ export interface Driver {
 export interface DriverFactory {
   name: string
   description: string
+  /**
+   * True when the driver adopts machines it did not make (generic): `rm` then undoes our
+   * setup on the host (engine config, router) instead of relying on the machine's destruction.
+   */
+  adopts?: boolean
   flags: DriverFlag[]
   /** A driver for a new machine, from its parsed create flags. */
   fromFlags(flags: FlagValues, ctx: DriverContext): Driver

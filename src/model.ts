@@ -1,7 +1,8 @@
 /** The records that cross the seams: stored in etcd, read by CLI and router alike. */
 import type {DriverData, MachineState} from '../drivers/driver.js'
 
-export type Backend = 'wireguard' | 'vxlan' | 'host-gw'
+export const BACKENDS = ['wireguard', 'vxlan', 'host-gw'] as const
+export type Backend = typeof BACKENDS[number]
 
 /** Chosen once per cluster (by `cluster init` or the first create) and kept in etcd. */
 export interface ClusterSettings {
@@ -15,6 +16,8 @@ export interface ClusterSettings {
   domain: string
   /** ed25519 public key (base64) that signs peer records; its secret stays with the CLI. */
   signingKey?: string
+  /** SHA-256 of the CA certificate every engine and etcd of the cluster trusts. */
+  caFingerprint?: string
   createdAt: string
 }
 

@@ -95,6 +95,7 @@ export function probeTcp(host: string, port: number, timeoutMs: number): Promise
 export const genericDriver: DriverFactory = {
   name: 'generic',
   description: 'adopt an existing machine reachable over SSH',
+  adopts: true,
   flags: [
     {name: 'generic-ip-address', type: 'string', description: 'IP address of the machine', env: 'GENERIC_IP_ADDRESS'},
     {name: 'generic-ssh-user', type: 'string', description: 'SSH user', env: 'GENERIC_SSH_USER', default: 'root'},

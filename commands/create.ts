@@ -1,0 +1,74 @@
+import {Args, Flags} from '@oclif/core'
+import {KvCommand} from '../src/cli/base.js'
+import {oclifFlagsOf, driverValues} from '../src/cli/driver-flags.js'
+import {stderrProgress} from '../src/cli/progress.js'
+import {listDrivers, getDriver} from '../drivers/registry.js'
+import {createMachine} from '../src/lifecycle/create.js'
+import {parseKeyValues} from '../src/names.js'
+import {LocalStore} from '../src/store/local.js'
+import {BACKENDS, type Backend} from '../src/model.js'
+
+// Every driver's flags are create's flags, third-party drivers included.
+const drivers = await Promise.all((await listDrivers()).map(d => getDriver(d.name)))
+
+export default class Create extends KvCommand {
+  static summary = 'Create (or adopt) a machine, secure its Docker engine with TLS, record it in etcd and join it to the overlay'
+  static examples = [
+    'cluster create -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key ~/.ssh/id_ed25519 node1',
+    'cluster create -d digitalocean --digitalocean-region ams3 node2',
+  ]
+  static args = {name: Args.string({description: 'machine name', required: true})}
+  static flags = {
+    driver: Flags.string({char: 'd', description: 'driver that makes the machine', required: true, options: drivers.map(d => d.name), env: 'CLUSTER_DRIVER'}),
+    'engine-label': Flags.string({description: 'engine label key=value (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
+    'engine-opt': Flags.string({description: 'dockerd flag key=value, passed as --key=value (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
+    'engine-env': Flags.string({description: 'environment variable key=value for dockerd (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
+    'engine-insecure-registry': Flags.string({description: 'insecure registry host:port (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
+    'engine-registry-mirror': Flags.string({description: 'registry mirror URL (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
+    'tls-san': Flags.string({description: 'extra name or address for the server certificate (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
+    'advertise-addr': Flags.string({description: 'address other hosts reach this one on (overrides the per-pair choice)', helpGroup: 'NETWORK'}),
+    'overlay-range': Flags.string({description: 'cluster overlay range, set by the first machine only (default 10.32.0.0/12)', helpGroup: 'NETWORK'}),
+    'subnet-size': Flags.integer({description: 'prefix length of each host subnet, first machine only (default 24)', min: 8, max: 30, helpGroup: 'NETWORK'}),
+    backend: Flags.string({description: 'overlay datapath, first machine only (default wireguard)', options: [...BACKENDS], helpGroup: 'NETWORK'}),
+    domain: Flags.string({description: 'cluster DNS domain, first machine only (default cluster.internal)', helpGroup: 'NETWORK'}),
+    quiet: Flags.boolean({char: 'q', description: 'print no progress'}),
+    ...oclifFlagsOf(drivers),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Create)
+    const factory = await getDriver(flags.driver)
+    const driverFlags = driverValues(factory, drivers, flags as Record<string, unknown>, this.argv)
+    const controller = new AbortController()
+    // First Ctrl-C rolls back cleanly; a second one is ignored until the rollback is done.
+    const onSigint = () => {
+      if (!controller.signal.aborted) process.stderr.write('\nInterrupted: rolling back, please wait\n')
+      controller.abort(new Error('interrupted by the user'))
+    }
+    process.on('SIGINT', onSigint)
+    process.on('SIGTERM', onSigint)
+    try {
+      await createMachine({
+        name: args.name,
+        driver: factory.name,
+        driverFlags,
+        labels: parseKeyValues(flags['engine-label'], 'engine-label'),
+        engine: {
+          labels: flags['engine-label'] ?? [],
+          opts: flags['engine-opt'] ?? [],
+          env: flags['engine-env'] ?? [],
+          insecureRegistries: flags['engine-insecure-registry'] ?? [],
+          registryMirrors: flags['engine-registry-mirror'] ?? [],
+          tlsSans: flags['tls-san'] ?? [],
+        },
+        settings: {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend | undefined, domain: flags.domain},
+        advertiseAddr: flags['advertise-addr'],
+        kv: this.kvOptions(flags),
+      }, {store: new LocalStore(), progress: stderrProgress(args.name, flags.quiet), signal: controller.signal})
+    } finally {
+      process.off('SIGINT', onSigint)
+      process.off('SIGTERM', onSigint)
+    }
+    if (controller.signal.aborted) this.exit(130)
+  }
+}

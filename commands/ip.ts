@@ -1,0 +1,20 @@
+import {Args, Flags} from '@oclif/core'
+import {MachineCommand} from '../src/cli/machine-command.js'
+import {NotFoundError} from '../src/errors.js'
+
+export default class Ip extends MachineCommand {
+  static summary = 'Print the address of one or more machines'
+  static strict = false
+  static args = {names: Args.string({description: 'machine names', required: true})}
+  static flags = {private: Flags.boolean({description: 'print the private-network address instead'})}
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(Ip)
+    for (const name of argv as string[]) {
+      const r = await this.record(name, flags)
+      const ip = flags.private ? r.addresses.private : r.addresses.public
+      if (!ip) throw new NotFoundError(`machine "${name}" has no private address`, {hint: 'its driver reported none; drop --private'})
+      process.stdout.write(ip + '\n')
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import {Args, Flags} from '@oclif/core'
+import {ClusterCommand} from '../src/cli/base.js'
+import {LocalStore} from '../src/store/local.js'
+import {checkMachineFiles, parseScpPath, runOpenSsh, scpArgv, scpMachineName, sshMachine} from '../src/ssh/external.js'
+
+export default class Scp extends ClusterCommand {
+  static summary = 'Copy files between this computer and a machine'
+  static description = 'Runs the system scp with the machine\'s own key and pinned host key. '
+    + 'NAME:PATH is a path on machine NAME; a path with no NAME: (or starting with ./ or /) is local. '
+    + 'Both sides may name the same machine; copying between two machines goes through this computer in two steps.'
+  static args = {
+    source: Args.string({description: '[NAME:]SRC', required: true}),
+    destination: Args.string({description: '[NAME:]DST', required: true}),
+  }
+  static flags = {
+    recursive: Flags.boolean({char: 'r', description: 'copy folders recursively'}),
+  }
+  static examples = [
+    '<%= config.bin %> scp ./app.tar web1:/tmp/',
+    '<%= config.bin %> scp -r web1:/var/log/nginx ./logs',
+  ]
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Scp)
+    const opts = {recursive: flags.recursive, source: parseScpPath(args.source), destination: parseScpPath(args.destination)}
+    const name = scpMachineName(opts)
+    const store = new LocalStore()
+    const machine = sshMachine(store.getMachine(name).record, store.machineDir(name))
+    checkMachineFiles(machine)
+    const code = await runOpenSsh('scp', scpArgv(machine, opts))
+    if (code !== 0) this.exit(code)
+  }
+}

@@ -1,0 +1,18 @@
+/** Commands that act on named machines: where a machine's record comes from. */
+import {KvCommand} from './base.js'
+import {LocalStore} from '../store/local.js'
+import {getMachine} from '../kv/machines.js'
+import type {MachineRecord} from '../model.js'
+
+export abstract class MachineCommand extends KvCommand {
+  protected store = new LocalStore()
+
+  /**
+   * The local store's copy when there is one (no network needed); otherwise etcd's,
+   * for machines someone else created.
+   */
+  protected async record(name: string, flags: Parameters<KvCommand['openKv']>[0]): Promise<MachineRecord> {
+    if (this.store.hasMachine(name)) return this.store.getMachine(name).record
+    return getMachine(await this.openKv(flags), name)
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * `cluster create`, orchestrated once for every driver (libmachine's order, with its flaw
+ * fixed): validate, take the name in etcd, let the driver make the machine (it saves after
+ * each resource), reach it over SSH and pin its host key, set the host up, record it ready.
+ * Any failure or Ctrl-C rolls back through the same code as `cluster rm`; if the rollback
+ * itself fails the record stays in etcd in state "error", which `cluster rm -f` finishes.
+ */
+import type {DriverData, FlagValues} from '../../drivers/driver.js'
+import {getDriver} from '../../drivers/registry.js'
+import {ClusterError, describeCause} from '../errors.js'
+import {openKv, type KvOptions} from '../kv/client.js'
+import {claimMachine, deleteMachine, ensureSettings, putMachine} from '../kv/machines.js'
+import type {ClusterSettings, EngineOptions, MachineRecord} from '../model.js'
+import {validateMachineName} from '../names.js'
+import {LocalStore, type LocalMachine} from '../store/local.js'
+import type {Progress} from '../cli/progress.js'
+import {driverContext, splitDriverData, whoAmI} from './machine.js'
+import {checkIdentity, clusterIdentity} from './identity.js'
+import {removeMachine} from './remove.js'
+import {connectToMachine, setupHost} from './setup-host.js'
+
+export interface CreateRequest {
+  name: string
+  driver: string
+  driverFlags: FlagValues
+  engine: EngineOptions
+  labels: Record<string, string>
+  /** Only used by the first machine of a cluster (`cluster init` settings). */
+  settings?: Partial<ClusterSettings>
+  advertiseAddr?: string
+  kv: KvOptions
+}
+
+export interface CreateEnv {
+  store: LocalStore
+  progress: Progress
+  signal: AbortSignal
+}
+
+const SSH_WAIT_MS = 5 * 60_000
+
+export async function createMachine(req: CreateRequest, env: CreateEnv): Promise<MachineRecord> {
+  const {store, progress, signal} = env
+  validateMachineName(req.name)
+  const factory = await getDriver(req.driver)
+  const kv = await openKv(req.kv, store)
+  try {
+    progress.step(`Checking etcd at ${kv.endpoints.join(',')}`)
+    const settings = await ensureSettings(kv, {...req.settings, ...clusterIdentity(store)})
+    checkIdentity(settings, store)
+    const record: MachineRecord = {
+      name: req.name,
+      driver: factory.name,
+      driverData: {},
+      addresses: {public: ''},
+      dockerUrl: '',
+      sshUser: '',
+      sshPort: 0,
+      labels: req.labels,
+      engine: req.engine,
+      certFingerprint: '',
+      caFingerprint: '',
+      state: 'creating',
+      createdAt: new Date().toISOString(),
+      createdBy: whoAmI(),
+    }
+    await claimMachine(kv, record)
+    try {
+      store.claimMachineDir(req.name)
+    } catch (error) {
+      await deleteMachine(kv, req.name)
+      throw error
+    }
+    const local: LocalMachine = {record}
+    const save = async (data?: DriverData) => {
+      if (data) {
+        const {shared, secret} = splitDriverData(data)
+        record.driverData = shared
+        local.localDriverData = secret
+      }
+      store.saveMachine(local)
+      await putMachine(kv, record)
+    }
+    try {
+      await save()
+      const driver = factory.fromFlags(req.driverFlags, driverContext(store, req.name, undefined, {progress, signal, onSave: save}))
+      progress.step('Running pre-create checks')
+      await driver.preCreateCheck()
+      signal.throwIfAborted()
+      progress.step(`Creating machine with driver ${driver.name}`)
+      await driver.create()
+      await save(driver.data())
+      signal.throwIfAborted()
+
+      const addresses = await driver.addresses()
+      const target = driver.ssh()
+      Object.assign(record, {addresses, sshUser: target.user, sshPort: target.port, dockerUrl: `tcp://${addresses.public}:2376`})
+      await save(driver.data())
+
+      progress.step(`Waiting for SSH on ${target.host}:${target.port}`)
+      const conn = await connectToMachine(store, record, target, {signal, waitMs: SSH_WAIT_MS, progress})
+      await save()
+      try {
+        await setupHost({store, kv, settings, record, conn, progress, signal, advertiseAddr: req.advertiseAddr})
+      } finally {
+        conn.close()
+      }
+      record.state = 'ready'
+      await save(driver.data())
+      progress.step(`Machine ${req.name} is ready: eval "$(cluster env ${req.name})"`)
+      return record
+    } catch (error) {
+      await rollBack(error, record, {store, progress, kvOptions: req.kv, save})
+      throw error
+    }
+  } finally {
+    kv.close()
+  }
+}
+
+async function rollBack(error: unknown, record: MachineRecord, o: {store: LocalStore; progress: Progress; kvOptions: KvOptions; save: () => Promise<void>}) {
+  const why = error instanceof ClusterError ? error.oneLine() : describeCause(error)
+  o.progress.step(`Create failed (${why}); rolling back`)
+  try {
+    await removeMachine(record.name, {store: o.store, progress: o.progress, kv: o.kvOptions, force: false, signal: new AbortController().signal})
+  } catch (rollbackError) {
+    record.state = 'error'
+    record.error = why
+    await o.save().catch(() => {})
+    throw new ClusterError(`${why}; rolling back failed too (${describeCause(rollbackError)})`,
+      {hint: `run \`cluster rm -f ${record.name}\` to remove what is left`, cause: error})
+  }
+}

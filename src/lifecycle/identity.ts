@@ -1,0 +1,20 @@
+/** The keys that make a local store an administrator of a cluster: its CA and its signing key. */
+import {ClusterError} from '../errors.js'
+import {loadOrCreateSigningKey} from '../membership.js'
+import type {ClusterSettings} from '../model.js'
+import {LocalStore} from '../store/local.js'
+import {certFingerprint} from '../tls/certs.js'
+import {loadOrCreateClusterCerts} from '../tls/cluster-certs.js'
+
+export function clusterIdentity(store: LocalStore): Pick<ClusterSettings, 'signingKey' | 'caFingerprint'> {
+  return {signingKey: loadOrCreateSigningKey(store.root).publicKey, caFingerprint: certFingerprint(loadOrCreateClusterCerts(store).ca.certPem)}
+}
+
+/** A second store on the same etcd must share the first one's CA and signing key, or its hosts could not join. */
+export function checkIdentity(settings: ClusterSettings, store: LocalStore): void {
+  const mine = clusterIdentity(store)
+  if (settings.signingKey !== mine.signingKey || settings.caFingerprint !== mine.caFingerprint) {
+    throw new ClusterError(`this store (${store.root}) does not hold the CA and signing key of cluster ${settings.name}`,
+      {hint: 'copy certs/ and signing.key from the store that created the cluster, or use another --cluster-name'})
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Joining a host to the overlay at provisioning time: its subnet (IPAM in etcd), the Docker
+ * bridge settings that put its containers in that subnet, and the router agent with a peer
+ * record signed by the cluster key this CLI holds.
+ */
+import type {SshConnection} from '../ssh/client.js'
+import type {Provisioner} from '../provision/provisioner.js'
+import {allocateSubnet} from '../ipam.js'
+import {loadOrCreateSigningKey, signPeer, type PeerRecord} from '../membership.js'
+import {dockerBridgeSettings, prepareRouter, startRouter, stopRouter} from '../router-deploy.js'
+import {ClusterError} from '../errors.js'
+import type {SetupContext} from './setup-host.js'
+
+export interface Underlay {
+  interface: string
+  mtu: number
+  /** CIDR of the network the address sits in. */
+  network: string
+}
+
+/** Finds the interface holding `address` in `ip -o -4 addr show` output, and its MTU from `ip -o link`. */
+export function parseUnderlay(addrOutput: string, linkOutput: string, address: string): Underlay | undefined {
+  for (const line of addrOutput.split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet\s+(\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(line)
+    if (!m || m[2] !== address) continue
+    const ifname = m[1].replace(/@.*$/, '')
+    const mtu = new RegExp(`^\\d+:\\s+${ifname.replace(/[.]/g, '\\.')}(@\\S+)?:.*\\smtu\\s+(\\d+)`, 'm').exec(linkOutput)?.[2]
+    return {interface: ifname, mtu: Number(mtu ?? 1500), network: networkCidr(address, Number(m[3]))}
+  }
+  return undefined
+}
+
+function networkCidr(ip: string, len: number): string {
+  const n = ip.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0
+  const net = (n & mask) >>> 0
+  return `${[24, 16, 8, 0].map(s => (net >>> s) & 255).join('.')}/${len}`
+}
+
+async function underlayOf(conn: SshConnection, address: string): Promise<Underlay> {
+  const out = await conn.run('ip -o -4 addr show; echo ===; ip -o link show', 'reading network interfaces', {sudo: false})
+  const [addrs, links] = out.split('===\n')
+  const u = parseUnderlay(addrs, links ?? '', address)
+  if (!u) {
+    throw new ClusterError(`no interface of the host holds ${address}`,
+      {hint: 'the host is behind NAT: pass the address its peers reach it on with --advertise-addr'})
+  }
+  return u
+}
+
+export interface OverlayJoin {
+  /** daemon.json keys that put the Docker bridge in the host's subnet. */
+  dockerDaemon: Record<string, unknown>
+  /** Starts (or restarts) the router once Docker runs with those settings. */
+  start(): Promise<void>
+}
+
+export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Promise<OverlayJoin> {
+  const {conn, record, settings, kv} = c
+  const subnet = await allocateSubnet(kv.client, kv.layout, settings, record.name)
+  const privateAddr = record.addresses.private
+  const underlay = await underlayOf(conn, c.advertiseAddr && !privateAddr ? record.addresses.public : privateAddr ?? record.addresses.public)
+  const publicUnderlay = privateAddr ? await underlayOf(conn, record.addresses.public).catch(() => underlay) : underlay
+  const {wgPublicKey} = await prepareRouter(conn, provisioner)
+  const peer: PeerRecord = {
+    name: record.name,
+    subnet,
+    publicKey: wgPublicKey,
+    endpoints: {public: record.addresses.public, ...(privateAddr ? {private: privateAddr, privateNet: underlay.network} : {})},
+    ...(c.advertiseAddr ? {advertise: c.advertiseAddr} : {}),
+    backend: settings.backend,
+    issuedAt: new Date().toISOString(),
+  }
+  const signing = loadOrCreateSigningKey(c.store.root)
+  return {
+    dockerDaemon: dockerBridgeSettings(subnet, settings.backend, Math.min(underlay.mtu, publicUnderlay.mtu), settings.domain),
+    start: () => startRouter(conn, {
+      clusterName: kv.clusterName,
+      prefix: kv.layout.prefix,
+      kv: {endpoints: kv.endpoints},
+      signingPublicKey: signing.publicKey,
+      self: signPeer(peer, signing.secretKey),
+      backend: settings.backend,
+      range: settings.range,
+      domain: settings.domain,
+      underlay: {interface: underlay.interface, mtu: underlay.mtu},
+    }),
+  }
+}
+
+export async function leaveOverlay(conn: SshConnection): Promise<void> {
+  await stopRouter(conn)
+}

@@ -1,0 +1,78 @@
+/**
+ * `cluster rm`, also the rollback of a failed create. Order matters: undo our setup on the
+ * host while we still hold its SSH key, let the driver destroy what it made, then free the
+ * machine's etcd keys (subnet, peer and DNS records, the record itself), and the local
+ * folder last. Each step tolerates "already gone", so `rm` can always be run again.
+ * With `force`, failures of the host and driver steps are reported but do not stop the
+ * local and etcd clean-up (Docker Machine's `rm -f`).
+ */
+import {getDriver} from '../../drivers/registry.js'
+import {ClusterError, describeCause} from '../errors.js'
+import {openKv, kvCall, type KvOptions, type Kv} from '../kv/client.js'
+import {deleteMachine, findMachine} from '../kv/machines.js'
+import type {MachineRecord} from '../model.js'
+import {LocalStore} from '../store/local.js'
+import type {Progress} from '../cli/progress.js'
+import {machineFrom} from './machine.js'
+import {teardownHost} from './setup-host.js'
+
+export interface RemoveOptions {
+  store: LocalStore
+  progress: Progress
+  kv: KvOptions
+  force: boolean
+  signal: AbortSignal
+}
+
+export async function removeMachine(name: string, o: RemoveOptions): Promise<void> {
+  const kv = await openKv(o.kv, o.store)
+  try {
+    const local = o.store.hasMachine(name) ? o.store.getMachine(name) : undefined
+    let record: MachineRecord | undefined
+    try {
+      record = (await findMachine(kv, name)) ?? local?.record
+    } catch (error) {
+      if (!o.force) throw error
+      record = local?.record
+      o.progress.step(`etcd unreachable, removing local state only: ${describeCause(error)}`)
+    }
+    if (!record) {
+      throw new ClusterError(`machine "${name}" does not exist`, {hint: 'run `cluster ls` to see machine names'})
+    }
+    const failures: string[] = []
+    const attempt = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn()
+      } catch (error) {
+        const msg = error instanceof ClusterError ? error.oneLine() : describeCause(error)
+        if (!o.force) throw new ClusterError(`${what} of ${name} failed: ${msg}`, {hint: `retry, or run \`cluster rm -f ${name}\` to remove the record anyway`, cause: error})
+        failures.push(`${what}: ${msg}`)
+        o.progress.step(`${what} failed (${msg}); continuing because of --force`)
+      }
+    }
+    const machine = await machineFrom(o.store, record, local, {progress: o.progress, signal: o.signal})
+    const factory = await getDriver(record.driver)
+    if (factory.adopts && record.hostKey && local) {
+      await attempt('undoing the host setup', () => teardownHost(o.store, record!, machine.driver.ssh(), o.progress))
+    }
+    o.progress.step(`Removing machine with driver ${record.driver}`)
+    await attempt('driver removal', () => machine.driver.remove())
+    o.progress.step('Removing etcd records')
+    await attempt('etcd clean-up', () => forgetInEtcd(kv, name))
+    o.store.removeMachine(name)
+    if (failures.length) o.progress.step(`Removed ${name} with --force; not cleaned: ${failures.join('; ')}`)
+  } finally {
+    kv.close()
+  }
+}
+
+/** Everything etcd holds for a machine: its subnet lease, peer and DNS records, the record. */
+export async function forgetInEtcd(kv: Kv, name: string): Promise<void> {
+  const {releaseSubnet} = await import('../ipam.js')
+  await kvCall(kv, `release the subnet of ${name}`, () => releaseSubnet(kv.client, kv.layout, name))
+  await kvCall(kv, `delete peer and DNS records of ${name}`, async () => {
+    await kv.client.delete().key(kv.layout.peer(name)).exec()
+    await kv.client.delete().prefix(kv.layout.dnsHost(name)).exec()
+  })
+  await deleteMachine(kv, name)
+}

@@ -1,0 +1,32 @@
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {oneLine} from '../support/errors.js'
+import {resolveKvOptions, translateKvError} from '../../src/kv/client.js'
+import {KvUnavailableError} from '../../src/errors.js'
+import {keys, clusterPrefix, subnetFromKey} from '../../src/kv/keys.js'
+
+test('etcd endpoints: flag, then environment, then local config', () => {
+  const cfg = {kv: {endpoints: ['http://198.18.0.2:2379']}, clusterName: 'c'}
+  assert.deepEqual(resolveKvOptions({endpoints: ['http://198.18.0.5:2379']}, {CLUSTER_KV_ENDPOINTS: 'http://198.18.0.3:2379'}, cfg).endpoints, ['http://198.18.0.5:2379'])
+  assert.deepEqual(resolveKvOptions({}, {CLUSTER_KV_ENDPOINTS: 'http://198.18.0.3:2379, http://198.18.0.4:2379'}, cfg).endpoints, ['http://198.18.0.3:2379', 'http://198.18.0.4:2379'])
+  assert.deepEqual(resolveKvOptions({}, {}, cfg).endpoints, ['http://198.18.0.2:2379'])
+  assert.equal(resolveKvOptions({}, {}, cfg).clusterName, 'c')
+  assert.equal(resolveKvOptions({}, {CLUSTER_NAME: 'e'}, cfg).clusterName, 'e')
+  assert.equal(resolveKvOptions({}, {}, {}).clusterName, 'default')
+  assert.throws(() => resolveKvOptions({endpoints: ['198.18.0.2:2379']}, {}, {}), oneLine(/invalid etcd endpoint "198\.18\.0\.2:2379": use http\(s\):\/\/host:port/))
+})
+
+test('transport errors become one actionable line', () => {
+  class GRPCUnavailableError extends Error {}
+  const e = translateKvError(new GRPCUnavailableError('No connection established'), ['http://198.18.0.2:2379'], 'list machines')
+  assert.ok(e instanceof KvUnavailableError)
+  assert.match((e as KvUnavailableError).oneLine(), /^cannot reach etcd at http:\/\/198\.18\.0\.2:2379 \(list machines\): check that etcd runs there/)
+})
+
+test('key layout: per-cluster prefix, subnets without slashes in key segments', () => {
+  const k = keys(clusterPrefix('prod'))
+  assert.equal(k.machine('n1'), '/cluster/prod/machines/n1')
+  assert.equal(k.subnet('198.19.3.0/24'), '/cluster/prod/subnets/198.19.3.0-24')
+  assert.equal(subnetFromKey(k.subnet('198.19.3.0/24')), '198.19.3.0/24')
+  assert.ok(k.dnsRecord('n1', 'abc').startsWith(k.dnsHost('n1')))
+})
