@@ -171,6 +171,7 @@ build_debian() {
     --change "LABEL cluster.lab.image=$kind cluster.lab.hash=$SELF_HASH" \
     - "$hash_tag" >/dev/null
   docker tag "$hash_tag" "$image"
+  prune_old_tags "${image%%:*}" "$hash_tag"
   rm -rf "$dir"
   [ "${CLEAN_ROOTFS_CACHE:-0}" != 1 ] || rm -f "$tarball"
   log "$image: built in $((SECONDS - t0)) s"
@@ -207,8 +208,19 @@ build_busybox() {
     --change "LABEL cluster.lab.image=busybox" \
     - "$hash_tag" >/dev/null
   docker tag "$hash_tag" "$BUSYBOX_IMAGE"
+  prune_old_tags cluster-lab/busybox "$hash_tag"
   rm -rf "$dir"
   log "$BUSYBOX_IMAGE: built in $((SECONDS - t0)) s"
+}
+
+# Drops the hash tags of older builds of one repository. The tag of an image a container
+# still uses stays (docker refuses) and goes with a later build.
+prune_old_tags() {
+  local repo="$1" keep="$2" t
+  for t in $(docker images --format '{{.Repository}}:{{.Tag}}' "$repo"); do
+    case "$t" in "$keep"|*:latest|*:trixie|*:bookworm) continue ;; esac
+    docker rmi "$t" >/dev/null 2>&1 || true
+  done
 }
 
 main() {

@@ -47,6 +47,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   }
   rm -f /usr/sbin/policy-rc.d
   trap - EXIT
+  if [[ " ${missing[*]} " == *" dnsmasq "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable dnsmasq.service >/dev/null 2>&1 || true
+  fi
   log "installed in $((SECONDS - t0)) s"
 else
   log "all packages present"

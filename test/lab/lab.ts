@@ -230,8 +230,12 @@ const reserved = new Set<string>()
 
 /** A lab address no container uses, from 198.18.0.20-250. */
 export async function freeLabIp(): Promise<string> {
-  const out = await docker(['network', 'inspect', LAB_NETWORK, '-f',
+  const r = await run('docker', ['network', 'inspect', LAB_NETWORK, '-f',
     '{{range .Containers}}{{.IPv4Address}} {{end}}'])
+  if (r.code !== 0) {
+    throw new Error(`lab network ${LAB_NETWORK} not found (${r.stderr.trim()}): run \`bash test/lab/up.sh\` first`)
+  }
+  const out = r.stdout
   const used = new Set(out.split(/\s+/).filter(Boolean).map(a => a.split('/')[0]))
   for (const ip of Object.values(HOSTS)) used.add(ip)
   used.add(ETCD_IP).add(DNS_IP).add(LAB_GATEWAY)
