@@ -1,0 +1,116 @@
+/** The record index, record checks, container → record mapping and the etcd sync plan. */
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {isValidLabel, isValidName, parseRecord, RecordIndex, staticRecord} from '../../router/dns/records.js'
+import {containerRecord, planSync, type InspectedContainer} from '../../router/containers/record.js'
+import {upstreamsFromResolvConf, parseUpstream} from '../../router/dns/forward.js'
+import {TcpFramer, frame} from '../../router/dns/framing.js'
+import {parseStaticArgs} from '../../router/dns/static.js'
+import {InputError} from '../../src/errors.js'
+
+test('index: lookups both ways, duplicates merged, deletes and replaceAll', () => {
+  const index = new RecordIndex()
+  let changes = 0
+  index.onChange(() => changes++)
+  index.put('/c/dns/h1/a', {name: 'web', aliases: ['front'], ip: '198.19.1.2', host: 'h1', containerId: 'a'})
+  index.put('/c/dns/h2/b', {name: 'web', aliases: [], ip: '198.19.2.2', host: 'h2', containerId: 'b'})
+  index.put('/c/dns-static/web/198.19.2.2', staticRecord('WEB', '198.19.2.2'))
+  assert.deepEqual(index.addressesOf('web'), ['198.19.1.2', '198.19.2.2'])
+  assert.deepEqual(index.addressesOf('front'), ['198.19.1.2'])
+  assert.deepEqual(index.namesAt('198.19.1.2'), ['web', 'front'])
+  assert.deepEqual(index.addressesOf('nope'), [])
+  index.delete('/c/dns/h1/a')
+  assert.deepEqual(index.addressesOf('web'), ['198.19.2.2'])
+  assert.deepEqual(index.addressesOf('front'), [])
+  assert.deepEqual(index.namesAt('198.19.1.2'), [])
+  index.replaceAll([{key: 'x', record: staticRecord('db', '198.19.9.9')}])
+  assert.deepEqual(index.addressesOf('web'), [])
+  assert.equal(index.size, 1)
+  assert.equal(changes, 5)
+})
+
+test('index: lookups stay cheap with 10 000 records', () => {
+  const index = new RecordIndex()
+  index.replaceAll(Array.from({length: 10_000}, (_, i) => ({key: `k${i}`, record: staticRecord(`svc${i % 1000}`, `198.19.${i >> 8}.${i & 255}`)})))
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < 100_000; i++) index.addressesOf(`svc${i % 1000}`)
+  const perLookupNs = Number(process.hrtime.bigint() - t0) / 100_000
+  assert.equal(index.addressesOf('svc7').length, 10)
+  assert.ok(perLookupNs < 2000, `lookup took ${perLookupNs} ns`)
+})
+
+test('labels and names: Docker-style names pass, junk does not', () => {
+  for (const ok of ['web', 'app_on_host1', 'db-1', 'A1', 'x'.repeat(63)]) assert.ok(isValidLabel(ok), ok)
+  for (const bad of ['', '-web', 'web-', 'a.b', 'we b', 'x'.repeat(64), 'ünï', 'a/b']) assert.ok(!isValidLabel(bad), bad)
+  assert.ok(isValidName('my.app'))
+  assert.ok(!isValidName('my..app'))
+})
+
+test('parseRecord accepts what the router writes and rejects the rest', () => {
+  const r = {name: 'Web', aliases: ['DB', 'bad name'], ip: '198.19.1.2', host: 'h1', containerId: 'abc'}
+  assert.deepEqual(parseRecord(JSON.stringify(r)), {name: 'web', aliases: ['db'], ip: '198.19.1.2', host: 'h1', containerId: 'abc'})
+  for (const bad of ['not json', 'null', '{"name":"web"}', '{"name":"-x","ip":"1.2.3.4"}', '{"name":"web","ip":"1.2.3"}']) {
+    assert.equal(parseRecord(bad), undefined, bad)
+  }
+})
+
+function inspected(overrides: {name?: string; running?: boolean; labels?: Record<string, string>; networks?: InspectedContainer['NetworkSettings']['Networks']}): InspectedContainer {
+  return {
+    Id: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    Name: `/${overrides.name ?? 'app_on_host1'}`,
+    State: {Running: overrides.running ?? true},
+    Config: {Labels: overrides.labels ?? {}},
+    NetworkSettings: {Networks: overrides.networks ?? {bridge: {IPAddress: '198.19.1.5', Aliases: null}}},
+  }
+}
+
+const ctx = {hostName: 'host1', range: '198.19.0.0/16'}
+
+test('containerRecord: a running overlay container with its label and network aliases', () => {
+  const r = containerRecord(inspected({
+    labels: {'cluster.dns.alias': 'db, Primary,bad name'},
+    networks: {other: {IPAddress: '198.18.64.3', Aliases: ['x']}, cluster: {IPAddress: '198.19.1.5', Aliases: ['0123456789ab', 'web', 'app_on_host1']}},
+  }), ctx)
+  assert.deepEqual(r, {name: 'app_on_host1', aliases: ['db', 'primary', 'web'], ip: '198.19.1.5', host: 'host1',
+    containerId: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'})
+})
+
+test('containerRecord: stopped, off-overlay and unnameable containers are not published', () => {
+  assert.equal(containerRecord(inspected({running: false}), ctx), undefined)
+  assert.equal(containerRecord(inspected({networks: {bridge: {IPAddress: '198.18.64.3'}}}), ctx), undefined)
+  assert.equal(containerRecord(inspected({networks: {host: {IPAddress: ''}}}), ctx), undefined)
+  assert.equal(containerRecord(inspected({name: 'x'.repeat(70)}), ctx), undefined)
+})
+
+test('planSync: puts what changed, removes what is gone, leaves the rest', () => {
+  const rec = (id: string, ip: string) => ({name: id, aliases: [], ip, host: 'h', containerId: id})
+  const same = rec('a', '198.19.1.1')
+  const desired = new Map([['a', same], ['b', rec('b', '198.19.1.2')], ['c', rec('c', '198.19.1.3')]])
+  const published = new Map([['a', JSON.stringify(same)], ['b', JSON.stringify(rec('b', '198.19.1.99'))], ['d', '']])
+  const plan = planSync(desired, published)
+  assert.deepEqual(plan.put.map(r => r.containerId).sort(), ['b', 'c'])
+  assert.deepEqual(plan.remove, ['d'])
+})
+
+test('upstreams: from resolv.conf minus our own address; explicit specs checked', () => {
+  const conf = '# generated\nsearch cluster.internal\nnameserver 198.19.1.1\nnameserver 198.18.0.3\nnameserver fe80::1\noptions ndots:0\n'
+  assert.deepEqual(upstreamsFromResolvConf(conf, ['198.19.1.1']), [{host: '198.18.0.3', port: 53}])
+  assert.deepEqual(parseUpstream('127.0.0.9:5300'), {host: '127.0.0.9', port: 5300})
+  assert.throws(() => parseUpstream('resolver.example'), /invalid upstream/)
+  assert.throws(() => parseUpstream('127.0.0.1:99999'), /invalid upstream/)
+})
+
+test('TCP framing: split and joined frames; oversized frames refused', () => {
+  const framer = new TcpFramer(100)
+  const two = Buffer.concat([frame(Buffer.from('hello')), frame(Buffer.from('world!'))])
+  assert.deepEqual(framer.push(two.subarray(0, 4)), [])
+  assert.deepEqual(framer.push(two.subarray(4))?.map(String), ['hello', 'world!'])
+  assert.equal(new TcpFramer(10).push(frame(Buffer.alloc(11))), undefined)
+})
+
+test('dns add arguments: a label and an IPv4 address, or one clear InputError', () => {
+  assert.deepEqual(parseStaticArgs('DB', '198.18.0.50'), {name: 'db', ip: '198.18.0.50'})
+  assert.throws(() => parseStaticArgs('bad.name', '198.18.0.50'), (e: unknown) => e instanceof InputError && /not a valid DNS label/.test(e.oneLine()))
+  assert.throws(() => parseStaticArgs('-db', '198.18.0.50'), InputError)
+  assert.throws(() => parseStaticArgs('db', '198.18.0'), /not an IPv4 address/)
+})
