@@ -228,17 +228,23 @@ export interface StartHostOptions {
 /** Addresses handed out by this process and not yet seen by Docker. */
 const reserved = new Set<string>()
 
-/** A lab address no container uses, from 198.18.0.20-250. */
+/**
+ * A lab address no container uses, from 198.18.0.20-250. Stopped containers keep their
+ * address (they get it back on start), so their configured addresses count as used too.
+ */
 export async function freeLabIp(): Promise<string> {
-  const r = await run('docker', ['network', 'inspect', LAB_NETWORK, '-f',
-    '{{range .Containers}}{{.IPv4Address}} {{end}}'])
-  if (r.code !== 0) {
-    throw new Error(`lab network ${LAB_NETWORK} not found (${r.stderr.trim()}): run \`bash test/lab/up.sh\` first`)
+  const net = await run('docker', ['network', 'inspect', LAB_NETWORK, '-f', '{{.Id}}'])
+  if (net.code !== 0) {
+    throw new Error(`lab network ${LAB_NETWORK} not found (${net.stderr.trim()}): run \`bash test/lab/up.sh\` first`)
   }
-  const out = r.stdout
-  const used = new Set(out.split(/\s+/).filter(Boolean).map(a => a.split('/')[0]))
-  for (const ip of Object.values(HOSTS)) used.add(ip)
-  used.add(ETCD_IP).add(DNS_IP).add(LAB_GATEWAY)
+  const ids = (await docker(['ps', '-aq', '--filter', `network=${LAB_NETWORK}`])).split(/\s+/).filter(Boolean)
+  const used = new Set<string>([...Object.values(HOSTS), ETCD_IP, DNS_IP, LAB_GATEWAY])
+  if (ids.length > 0) {
+    const r = await run('docker', ['inspect', '-f',
+      `{{with index .NetworkSettings.Networks "${LAB_NETWORK}"}}{{if .IPAMConfig}}{{.IPAMConfig.IPv4Address}}{{end}} {{.IPAddress}}{{end}}`, ...ids])
+    // A container removed between ps and inspect makes inspect fail for it only: use what came back.
+    for (const ip of r.stdout.split(/\s+/).filter(Boolean)) used.add(ip)
+  }
   for (let i = DYNAMIC_IP_FIRST; i <= DYNAMIC_IP_LAST; i++) {
     const ip = `198.18.0.${i}`
     if (!used.has(ip) && !reserved.has(ip)) {
@@ -255,19 +261,30 @@ export async function freeLabIp(): Promise<string> {
  * earlier run is removed first.
  */
 export async function startHost(opts: StartHostOptions): Promise<LabHost> {
-  const ip = opts.ip ?? (await freeLabIp())
-  try {
-    await removeHost(opts.name)
-    const labels = {[LAB_LABEL]: '1', ...opts.labels}
-    const id = (await docker(['run', '-d', '--name', opts.name, '--hostname', opts.name,
-      '--network', LAB_NETWORK, '--ip', ip,
-      ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-      ...HOST_RUN_FLAGS, IMAGES[opts.image], '/sbin/init'])).trim()
-    if (opts.installKey ?? true) await installKey(opts.name)
-    await waitForSsh(ip, opts.timeoutMs ?? 60_000)
-    return {name: opts.name, id, ip}
-  } finally {
-    reserved.delete(ip)
+  await removeHost(opts.name)
+  const labels = {[LAB_LABEL]: '1', ...opts.labels}
+  // Another process may take a free address between freeLabIp and docker run: then pick again.
+  for (let attempt = 1; ; attempt++) {
+    const ip = opts.ip ?? (await freeLabIp())
+    try {
+      const r = await run('docker', ['run', '-d', '--name', opts.name, '--hostname', opts.name,
+        '--network', LAB_NETWORK, '--ip', ip,
+        ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+        ...HOST_RUN_FLAGS, IMAGES[opts.image], '/sbin/init'])
+      if (r.code !== 0) {
+        if (!opts.ip && attempt < 5 && /address already in use|already allocated/i.test(r.stderr)) {
+          await removeHost(opts.name)
+          continue
+        }
+        throw new Error(`starting lab host ${opts.name} (${ip}): ${r.stderr.trim()}`)
+      }
+      const id = r.stdout.trim()
+      if (opts.installKey ?? true) await installKey(opts.name)
+      await waitForSsh(ip, opts.timeoutMs ?? 60_000)
+      return {name: opts.name, id, ip}
+    } finally {
+      reserved.delete(ip)
+    }
   }
 }
 
