@@ -72,7 +72,8 @@ for name in "${DOCKER_HOSTS[@]}"; do
   wait_for "$deadline" "dockerd inside $name" docker exec "$name" docker info
 done
 wait_for "$deadline" "etcd at $ETCD" env ETCDCTL_API=3 etcdctl --endpoints "$ETCD" --command-timeout=2s endpoint health
-wait_for "$deadline" "dnsmasq at 198.18.0.3" bash -c 'docker exec lab-dns sh -c "exec 3<>/dev/udp/198.18.0.3/53" 2>/dev/null || docker exec lab-dns test -d /proc/1'
+dns_answers() { [ "$(dig +short +time=1 +tries=1 @198.18.0.3 upstream.test A)" = 198.18.0.3 ]; }
+wait_for "$deadline" "dnsmasq at 198.18.0.3 (upstream.test)" dns_answers
 
 t_end=$SECONDS
 {
