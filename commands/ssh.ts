@@ -11,8 +11,8 @@ export default class Ssh extends ClusterCommand {
   static strict = false
   static args = {name: Args.string({description: 'machine name', required: true})}
   static flags = {
-    'local-forward': Flags.string({char: 'L', multiple: true, description: 'forward a local port: [bind:]port:host:hostport (as ssh -L); repeatable'}),
-    'remote-forward': Flags.string({char: 'R', multiple: true, description: 'forward a remote port: [bind:]port:host:hostport (as ssh -R); repeatable'}),
+    'local-forward': Flags.string({char: 'L', multiple: true, multipleNonGreedy: true, description: 'forward a local port: [bind:]port:host:hostport (as ssh -L); repeatable'}),
+    'remote-forward': Flags.string({char: 'R', multiple: true, multipleNonGreedy: true, description: 'forward a remote port: [bind:]port:host:hostport (as ssh -R); repeatable'}),
   }
   static examples = [
     '<%= config.bin %> ssh web1',

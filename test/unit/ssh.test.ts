@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {connectSsh, waitForSsh, UnreachableError, type SshConnection} from '../../src/ssh/client.js'
 import {generateSshKeyPair, installAuthorizedKey, removeAuthorizedKey} from '../../src/ssh/keys.js'
+import {hostKeyFingerprint} from '../../src/ssh/host-key.js'
 import {HostKeyMismatchError, ProvisionError, SshError} from '../../src/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-sshd-'))
@@ -69,8 +70,10 @@ after(() => {
   rmSync(dir, {recursive: true, force: true})
 })
 
-test('first contact exposes the host key the server presented', () => {
+test('first contact exposes the host key the server presented; its fingerprint is ssh-keygen\'s', () => {
   assert.equal(conn.hostKey, hostKey)
+  const keygen = execFileSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')], {encoding: 'utf8'}).split(' ')[1]
+  assert.equal(hostKeyFingerprint(hostKey), `ssh-ed25519 ${keygen}`)
 })
 
 test('exec returns exit code, stdout, stderr and feeds stdin', async () => {

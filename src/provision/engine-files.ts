@@ -1,0 +1,234 @@
+/**
+ * The Docker engine configuration we write, computed without touching a host: the merged
+ * /etc/docker/daemon.json and the systemd drop-in that starts dockerd with it.
+ *
+ * We own only our keys in daemon.json. The user's keys (the lab image sets bip and
+ * default-address-pools, a cloud image may set log options) stay, and `state.json`
+ * remembers what the file held before our first change, so `unconfigure` gives it back.
+ */
+import {InputError} from '../errors.js'
+import type {EngineOptions} from '../model.js'
+
+export const ENGINE_DIR = '/etc/docker/cluster'
+export const DAEMON_JSON = '/etc/docker/daemon.json'
+export const DROP_IN_DIR = '/etc/systemd/system/docker.service.d'
+export const DROP_IN = `${DROP_IN_DIR}/10-cluster.conf`
+export const STATE_JSON = `${ENGINE_DIR}/state.json`
+export const ENGINE_CERTS = {ca: `${ENGINE_DIR}/ca.pem`, cert: `${ENGINE_DIR}/server.pem`, key: `${ENGINE_DIR}/server-key.pem`}
+export const DOCKER_TLS_PORT = 2376
+export const DOCKER_SOCKET = 'unix:///var/run/docker.sock'
+
+export type DaemonConfig = Record<string, unknown>
+
+/** What we remember on the host between configure and unconfigure. */
+export interface EngineState {
+  /** daemon.json as it was before our first change; null when there was none. */
+  original: DaemonConfig | null
+  /** daemon.json keys we set or removed. */
+  managedKeys: string[]
+}
+
+export interface EngineFilesInput {
+  engine: EngineOptions
+  /** The user's own daemon.json (see userDaemonConfig); null when there is none. */
+  user: DaemonConfig | null
+  /** Keys the router work adds (bip, mtu, dns, dns-search…); they win over the user's. */
+  extraDaemon?: DaemonConfig
+  /** The unit's own ExecStart (see baseExecStart). */
+  execStart: string
+}
+
+export interface EngineFiles {
+  daemonJson: DaemonConfig
+  dropIn: string
+  /** The dockerd command line of the drop-in, as words (for `dockerd --validate`). */
+  dockerdArgs: string[]
+  managedKeys: string[]
+}
+
+/** Engine opts whose value we set ourselves: the user would break TLS or fight our keys. */
+const RESERVED_OPTS: Record<string, string> = {
+  'host': 'the Docker hosts are set by cluster',
+  'H': 'the Docker hosts are set by cluster',
+  'tls': 'TLS is always on',
+  'tlsverify': 'TLS is always on',
+  'tlscacert': 'the TLS files are set by cluster',
+  'tlscert': 'the TLS files are set by cluster',
+  'tlskey': 'the TLS files are set by cluster',
+  'config-file': 'cluster writes /etc/docker/daemon.json',
+  'label': 'use --engine-label',
+  'insecure-registry': 'use --engine-insecure-registry',
+  'registry-mirror': 'use --engine-registry-mirror',
+}
+
+/** dockerd flags whose daemon.json key is not the flag's own name (dockerd refuses a setting given both ways). */
+const FLAG_CONFIG_KEYS: Record<string, string> = {
+  'add-runtime': 'runtimes',
+  'authorization-plugin': 'authorization-plugins',
+  'default-ulimit': 'default-ulimits',
+  'dns-opt': 'dns-opts',
+  'exec-opt': 'exec-opts',
+  'feature': 'features',
+  'log-opt': 'log-opts',
+  'node-generic-resource': 'node-generic-resources',
+  'storage-opt': 'storage-opts',
+}
+
+export function engineFiles(input: EngineFilesInput): EngineFiles {
+  const opts = input.engine.opts.map(parseEngineOpt)
+  const env = input.engine.env.map(parseEngineEnv)
+  const labels = input.engine.labels.map(parseLabel)
+  const user: DaemonConfig = {...input.user}
+  const extra = input.extraDaemon ?? {}
+
+  // A flag wins over the user's daemon.json key of the same setting (the key goes, and comes
+  // back on unconfigure); a clash with our own or the router's keys is the user's to fix.
+  const flagKeys = opts.map(o => FLAG_CONFIG_KEYS[o.name] ?? o.name)
+  for (const [i, key] of flagKeys.entries()) {
+    if (key in extra) {
+      throw new InputError(`--engine-opt ${opts[i].name} conflicts with the cluster's own "${key}" setting`, 'remove that --engine-opt')
+    }
+    delete user[key]
+  }
+
+  const ours: DaemonConfig = {
+    'tls': true,
+    'tlsverify': true,
+    'tlscacert': ENGINE_CERTS.ca,
+    'tlscert': ENGINE_CERTS.cert,
+    'tlskey': ENGINE_CERTS.key,
+    // fd:// needs systemd socket activation, which our ExecStart no longer asks for.
+    'hosts': union([DOCKER_SOCKET, `tcp://0.0.0.0:${DOCKER_TLS_PORT}`], asStrings(user.hosts).filter(h => !h.startsWith('fd://'))),
+  }
+  const mergedLabels = mergeLabels(asStrings(user.labels), labels)
+  if (mergedLabels.length > 0) ours.labels = mergedLabels
+  const registries = union(asStrings(user['insecure-registries']), input.engine.insecureRegistries)
+  if (registries.length > 0) ours['insecure-registries'] = registries
+  const mirrors = union(asStrings(user['registry-mirrors']), input.engine.registryMirrors)
+  if (mirrors.length > 0) ours['registry-mirrors'] = mirrors
+
+  const daemonJson = {...user, ...ours, ...extra}
+  const managedKeys = [...new Set([...Object.keys(ours), ...Object.keys(extra), ...flagKeys])].sort()
+
+  const dockerdArgs = [...stripFdHost(splitWords(input.execStart)), ...opts.map(o => o.value === undefined ? `--${o.name}` : `--${o.name}=${o.value}`)]
+  const dropIn = [
+    '# Written by cluster: dockerd serves the API over mutual TLS, as set in /etc/docker/daemon.json.',
+    '# `cluster rm` removes this file. -H fd:// is gone: it conflicts with "hosts" in daemon.json.',
+    '[Service]',
+    ...env.map(e => `Environment=${systemdQuote(e)}`),
+    'ExecStart=',
+    `ExecStart=${dockerdArgs.map(a => a.startsWith('$') ? a : systemdQuote(a, true)).join(' ')}`,
+    '',
+  ].join('\n')
+  return {daemonJson, dropIn, dockerdArgs, managedKeys}
+}
+
+/**
+ * The user's daemon.json: the current file without our keys, with the values those keys
+ * had before we came. Null when there was no file and nothing of the user's remains.
+ */
+export function userDaemonConfig(current: DaemonConfig | null, state: EngineState | null): DaemonConfig | null {
+  if (state === null) return current
+  const user: DaemonConfig = {...current}
+  for (const key of state.managedKeys) {
+    delete user[key]
+    if (state.original !== null && key in state.original) user[key] = state.original[key]
+  }
+  return state.original === null && Object.keys(user).length === 0 ? null : user
+}
+
+/**
+ * The ExecStart the docker unit would run without our drop-in, from `systemctl cat
+ * docker.service` (the unit, then its drop-ins, each after a `# /path` line). An empty
+ * `ExecStart=` resets the list, as systemd does.
+ */
+export function baseExecStart(systemctlCat: string): string {
+  let execStart: string | undefined
+  let ours = false
+  for (const raw of systemctlCat.split('\n')) {
+    const line = raw.trim()
+    if (line.startsWith('# /')) ours = line.slice(2) === DROP_IN
+    if (ours) continue
+    const m = /^ExecStart\s*=\s*(.*)$/.exec(line)
+    if (m) execStart = m[1] === '' ? undefined : m[1]
+  }
+  if (execStart === undefined) throw new InputError('docker.service has no ExecStart', 'reinstall the docker package on the host')
+  // Prefixes such as "-" or "@" change how systemd runs the command, not which command.
+  return execStart.replace(/^[-@:+!]+/, '')
+}
+
+/** The dockerd program path, first word of the command line. */
+export function dockerdPath(execStart: string): string {
+  return splitWords(execStart)[0]
+}
+
+interface EngineOpt {
+  name: string
+  value?: string
+}
+
+export function parseEngineOpt(opt: string): EngineOpt {
+  const eq = opt.indexOf('=')
+  const name = (eq < 0 ? opt : opt.slice(0, eq)).replace(/^--?/, '')
+  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(name)) {
+    throw new InputError(`--engine-opt "${opt}" is not a dockerd flag`, 'write it as name=value, e.g. --engine-opt log-level=debug')
+  }
+  if (name in RESERVED_OPTS) throw new InputError(`--engine-opt ${name} cannot be set`, RESERVED_OPTS[name])
+  return eq < 0 ? {name} : {name, value: opt.slice(eq + 1)}
+}
+
+function parseEngineEnv(env: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(env)) {
+    throw new InputError(`--engine-env "${env}" is not NAME=value`, 'e.g. --engine-env HTTP_PROXY=http://proxy:3128')
+  }
+  return env
+}
+
+function parseLabel(label: string): string {
+  if (!/^[^=\s]+=/.test(label)) throw new InputError(`--engine-label "${label}" is not key=value`, 'e.g. --engine-label zone=a')
+  return label
+}
+
+/** Labels by key: ours replace the user's label of the same key. */
+function mergeLabels(user: string[], ours: string[]): string[] {
+  const byKey = new Map<string, string>()
+  for (const label of [...user, ...ours]) byKey.set(label.split('=')[0], label)
+  return [...byKey.values()]
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])]
+}
+
+function asStrings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+}
+
+function splitWords(commandLine: string): string[] {
+  return commandLine.trim().split(/\s+/).filter(Boolean)
+}
+
+/** Drops `-H fd://` in any of its spellings. */
+function stripFdHost(words: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]
+    if ((w === '-H' || w === '--host') && words[i + 1]?.startsWith('fd://')) {
+      i++
+      continue
+    }
+    if (/^(-H|--host)=?fd:\/\//.test(w)) continue
+    out.push(w)
+  }
+  return out
+}
+
+/**
+ * One word for a systemd command line (`inExec`: `$` expands there) or an Environment=
+ * value: quoted when needed, `%` specifiers and `$` expansion disarmed.
+ */
+export function systemdQuote(word: string, inExec = false): string {
+  let escaped = word.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%')
+  if (inExec) escaped = escaped.replace(/\$/g, '$$$$')
+  return /^[\w@+=:,./-]+$/.test(word) ? escaped : `"${escaped}"`
+}

@@ -1,0 +1,146 @@
+/**
+ * Configuring the host's Docker engine for the cluster: mutual TLS on :2376, labels,
+ * registries and dockerd flags; and taking it all back off when a generic host leaves.
+ * The files themselves are computed in engine-files.ts.
+ */
+import Docker from 'dockerode'
+import type {SshConnection} from '../ssh/client.js'
+import {lastLines} from '../ssh/client.js'
+import {shq} from '../ssh/shell.js'
+import {ProvisionError} from '../errors.js'
+import type {EngineOptions} from '../model.js'
+import {
+  baseExecStart, dockerdPath, engineFiles, userDaemonConfig,
+  DAEMON_JSON, DROP_IN, DROP_IN_DIR, ENGINE_CERTS, ENGINE_DIR, STATE_JSON,
+  type DaemonConfig, type EngineState,
+} from './engine-files.js'
+import {discardSnapshotScript, restoreScript, snapshotScript} from './file-snapshot.js'
+
+export interface ConfigureEngineOptions {
+  caPem: string
+  serverCertPem: string
+  /** Absent when the host made its own key at ENGINE_CERTS.key (it then never leaves the host). */
+  serverKeyPem?: string
+  engine: EngineOptions
+  /** daemon.json keys of the router work (bip, mtu, dns, dns-search…). */
+  extraDaemon?: DaemonConfig
+}
+
+const TOUCHED = [DAEMON_JSON, DROP_IN, STATE_JSON, ENGINE_CERTS.ca, ENGINE_CERTS.cert, ENGINE_CERTS.key]
+const RESTART = 'systemctl daemon-reload && systemctl restart docker.service'
+const RESTART_TIMEOUT_MS = 120_000
+
+/**
+ * Writes certificates, daemon.json and the drop-in, then restarts docker. The new config is
+ * checked with `dockerd --validate` first where dockerd has it (23+); if it is refused or
+ * docker does not come back, every file is put back as it was and docker restarted on the
+ * old config before the error is thrown.
+ */
+export async function configureEngine(conn: SshConnection, opts: ConfigureEngineOptions): Promise<void> {
+  const current = await readJson(conn, DAEMON_JSON)
+  const state = await readJson(conn, STATE_JSON) as EngineState | null
+  const execStart = baseExecStart(await conn.run('systemctl cat docker.service', 'reading docker.service'))
+  const files = engineFiles({engine: opts.engine, user: userDaemonConfig(current, state), extraDaemon: opts.extraDaemon, execStart})
+  const newState: EngineState = {
+    original: state ? state.original : current,
+    managedKeys: [...new Set([...state?.managedKeys ?? [], ...files.managedKeys])].sort(),
+  }
+  const daemonJson = JSON.stringify(files.daemonJson, null, 2) + '\n'
+
+  if (opts.serverKeyPem === undefined) {
+    await conn.run(`test -s ${ENGINE_CERTS.key}`, `looking for the host's TLS key ${ENGINE_CERTS.key}`)
+  }
+  await validateDaemonConfig(conn, dockerdPath(execStart), daemonJson, files.dockerdArgs.slice(1))
+
+  await conn.run(snapshotScript(TOUCHED), 'saving the current docker configuration')
+  try {
+    await conn.writeFile(ENGINE_CERTS.ca, opts.caPem, 0o644)
+    await conn.writeFile(ENGINE_CERTS.cert, opts.serverCertPem, 0o644)
+    if (opts.serverKeyPem !== undefined) await conn.writeFile(ENGINE_CERTS.key, opts.serverKeyPem, 0o600)
+    await conn.writeFile(STATE_JSON, JSON.stringify(newState, null, 2) + '\n', 0o600)
+    await conn.writeFile(DAEMON_JSON, daemonJson, 0o644)
+    await conn.writeFile(DROP_IN, files.dropIn, 0o644)
+    await restartDocker(conn, 'restarting docker with the cluster configuration')
+  } catch (error) {
+    await conn.run(`${restoreScript(TOUCHED)}; ${RESTART}`, 'restoring the previous docker configuration', {timeoutMs: RESTART_TIMEOUT_MS})
+    throw error
+  }
+  await conn.run(discardSnapshotScript(TOUCHED), 'cleaning up the configuration backup')
+}
+
+/**
+ * Removes our drop-in, certificates and daemon.json keys (the user's own keys and values
+ * come back) and restarts docker. Docker stays installed. A host we never configured is
+ * left alone.
+ */
+export async function unconfigureEngine(conn: SshConnection): Promise<{changed: boolean}> {
+  const state = await readJson(conn, STATE_JSON) as EngineState | null
+  if (state === null) return {changed: false}
+  const user = userDaemonConfig(await readJson(conn, DAEMON_JSON), state)
+  if (user === null) {
+    await conn.run(`rm -f ${DAEMON_JSON}`, `removing ${DAEMON_JSON}`)
+  } else {
+    await conn.writeFile(DAEMON_JSON, JSON.stringify(user, null, 2) + '\n', 0o644)
+  }
+  await conn.run(`rm -f ${DROP_IN} && rm -rf ${ENGINE_DIR} && (rmdir ${DROP_IN_DIR} 2>/dev/null || true)`, 'removing the cluster docker files')
+  await restartDocker(conn, 'restarting docker without the cluster configuration')
+  return {changed: true}
+}
+
+export interface EngineTls {
+  ca: string | Buffer
+  cert: string | Buffer
+  key: string | Buffer
+}
+
+/** Polls `docker version` over TLS until the engine answers; returns what it says. */
+export async function waitForEngine(url: string, tls: EngineTls, timeoutMs = 60_000): Promise<Docker.DockerVersion> {
+  const {hostname, port} = new URL(url.replace(/^tcp:/, 'https:'))
+  const docker = new Docker({host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 2376), protocol: 'https', ...tls, timeout: 5000})
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await docker.version()
+    } catch (error) {
+      if (Date.now() >= deadline) {
+        throw new ProvisionError(`Docker at ${url} did not answer over TLS within ${Math.round(timeoutMs / 1000)} s: ${(error as Error).message}`,
+          {hint: 'check that port 2376 is open and the host address is in the certificate', cause: error})
+      }
+      await new Promise(r => setTimeout(r, 500))
+    }
+  }
+}
+
+/** Runs `dockerd --validate` on the new config and flags, when this dockerd has it (Docker 23+). */
+async function validateDaemonConfig(conn: SshConnection, dockerd: string, daemonJson: string, flags: string[]): Promise<void> {
+  const help = await conn.exec(`${shq(dockerd)} --help`)
+  if (!help.stdout.includes('--validate')) return
+  const staged = `${DAEMON_JSON}.cluster-new`
+  await conn.writeFile(staged, daemonJson, 0o600)
+  const words = flags.filter(f => !f.startsWith('$')).map(shq).join(' ')
+  const result = await conn.exec(`${shq(dockerd)} --validate --config-file ${staged} ${words}; rc=$?; rm -f ${staged}; exit $rc`)
+  if (result.code !== 0) {
+    throw new ProvisionError(`dockerd on ${conn.target.host} refused the engine configuration: ${lastLines(result.stderr || result.stdout)}`,
+      {hint: 'fix the --engine-opt / --engine-* values'})
+  }
+}
+
+async function restartDocker(conn: SshConnection, what: string): Promise<void> {
+  const result = await conn.exec(RESTART, {timeoutMs: RESTART_TIMEOUT_MS})
+  if (result.code === 0) return
+  const journal = await conn.exec('journalctl -u docker.service -n 5 --no-pager -o cat')
+  throw new ProvisionError(`${what} failed on ${conn.target.host}: ${lastLines(journal.stdout, 2) || lastLines(result.stderr)}`,
+    {hint: 'fix the --engine-opt / --engine-* values'})
+}
+
+async function readJson(conn: SshConnection, path: string): Promise<DaemonConfig | null> {
+  const text = await conn.readFile(path)
+  if (text === undefined || text.trim() === '') return null
+  try {
+    const value = JSON.parse(text) as unknown
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object')
+    return value as DaemonConfig
+  } catch (error) {
+    throw new ProvisionError(`${path} on ${conn.target.host} is not valid JSON`, {hint: 'fix or remove the file, then try again', cause: error})
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * `cluster ssh` and `cluster scp` run the system's OpenSSH client with the machine's own key
+ * and pinned host key, so the user gets a real terminal, agent-free port forwarding and
+ * scp's progress bar. The argument lists are built by pure functions.
+ */
+import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {constants} from 'node:os'
+import {join} from 'node:path'
+import {ClusterError, InputError} from '../errors.js'
+import type {MachineRecord} from '../model.js'
+
+/** What ssh needs to know of one machine. */
+export interface SshMachine {
+  name: string
+  host: string
+  port: number
+  user: string
+  /** The machine's folder in the local store (holds id_ed25519 and known_hosts). */
+  dir: string
+}
+
+export function sshMachine(record: MachineRecord, dir: string): SshMachine {
+  return {name: record.name, host: record.addresses.public, port: record.sshPort, user: record.sshUser, dir}
+}
+
+/** A known_hosts line pinning `hostKey` (`<algo> <base64>`): `[host]:port` unless the port is 22. */
+export function knownHostsLine(host: string, port: number, hostKey: string): string {
+  const [algo, key] = hostKey.trim().split(/\s+/)
+  const name = port === 22 ? host : `[${host}]:${port}`
+  return `${name} ${algo} ${key}\n`
+}
+
+/** Options every ssh/scp run gets: only this machine's key, only its pinned host key. */
+function commonOptions(m: SshMachine, batch: boolean): string[] {
+  return [
+    '-i', join(m.dir, 'id_ed25519'),
+    '-o', 'IdentitiesOnly=yes',
+    '-o', `UserKnownHostsFile=${join(m.dir, 'known_hosts')}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'ConnectTimeout=10',
+    ...(batch ? ['-o', 'BatchMode=yes'] : []),
+  ]
+}
+
+export interface SshCommandOptions {
+  /** Remote command words; none means an interactive shell. ssh joins them with spaces, as a shell line. */
+  command: string[]
+  /** `-L` specs ([bind:]port:host:hostport), passed through. */
+  localForwards?: string[]
+  /** `-R` specs, passed through. */
+  remoteForwards?: string[]
+}
+
+export function sshArgv(m: SshMachine, opts: SshCommandOptions): string[] {
+  const interactive = opts.command.length === 0
+  return [
+    ...commonOptions(m, !interactive),
+    '-p', String(m.port),
+    ...(opts.localForwards ?? []).flatMap(f => ['-L', f]),
+    ...(opts.remoteForwards ?? []).flatMap(f => ['-R', f]),
+    // `--` so that nothing after the destination is read as an ssh option.
+    '--', `${m.user}@${m.host}`,
+    ...opts.command,
+  ]
+}
+
+/** One side of an scp: a local path, or a path on a named machine (`NAME:PATH`). */
+export interface ScpPath {
+  machine?: string
+  path: string
+}
+
+/**
+ * Reads `[NAME:]PATH` the way scp does: a colon before any slash makes it remote.
+ * `./a:b` and `/x:y` are local files.
+ */
+export function parseScpPath(arg: string): ScpPath {
+  const colon = arg.indexOf(':')
+  const slash = arg.indexOf('/')
+  if (colon <= 0 || (slash >= 0 && slash < colon)) return {path: arg}
+  const machine = arg.slice(0, colon)
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(machine)) {
+    throw new InputError(`"${machine}" in "${arg}" is not a machine name`, 'write NAME:PATH, or ./PATH for a local file whose name has a colon')
+  }
+  return {machine, path: arg.slice(colon + 1)}
+}
+
+export interface ScpOptions {
+  recursive: boolean
+  source: ScpPath
+  destination: ScpPath
+}
+
+/** scp arguments; `machine` is the (one) machine named in source and/or destination. */
+export function scpArgv(m: SshMachine, opts: ScpOptions): string[] {
+  const side = (p: ScpPath) => p.machine === undefined ? p.path : `${m.user}@${bracketIPv6(m.host)}:${p.path}`
+  return [
+    ...commonOptions(m, true),
+    '-P', String(m.port),
+    ...(opts.recursive ? ['-r'] : []),
+    // Both ends on one machine: let scp relay through here instead of the host logging into itself.
+    ...(opts.source.machine !== undefined && opts.destination.machine !== undefined ? ['-3'] : []),
+    '--', side(opts.source), side(opts.destination),
+  ]
+}
+
+/** The one machine an scp names; copying between two different machines is refused. */
+export function scpMachineName(opts: ScpOptions): string {
+  const names = [...new Set([opts.source.machine, opts.destination.machine].filter((n): n is string => n !== undefined))]
+  if (names.length === 0) throw new InputError('neither path names a machine', 'write NAME:PATH for the remote side, e.g. `cluster scp ./app.tar web1:/tmp/`')
+  if (names.length > 1) {
+    throw new InputError(`cannot copy between two machines (${names.join(', ')}) in one scp`, 'copy to this computer first, then on to the other machine')
+  }
+  return names[0]
+}
+
+function bracketIPv6(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
+/** Fails early, with the fix, when the machine's key or pinned host key is missing. */
+export function checkMachineFiles(m: SshMachine): void {
+  for (const file of ['id_ed25519', 'known_hosts']) {
+    if (!existsSync(join(m.dir, file))) {
+      throw new ClusterError(`${join(m.dir, file)} is missing, so ssh cannot log in to ${m.name} safely`,
+        {hint: `run \`cluster regenerate-certs ${m.name}\` on the computer that created it, or copy the machine folder from there`})
+    }
+  }
+}
+
+/** Runs ssh or scp on this terminal; resolves with its exit code (the remote command's, for ssh). */
+export function runOpenSsh(program: 'ssh' | 'scp', argv: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, argv, {stdio: 'inherit'})
+    child.on('error', err => reject((err as NodeJS.ErrnoException).code === 'ENOENT'
+      ? new ClusterError(`${program} is not installed on this computer`, {hint: 'install the OpenSSH client (Debian: apt-get install openssh-client)', cause: err})
+      : err))
+    // Killed by a signal: report it as a shell would, 128 + the signal's number.
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)))
+  })
+}
