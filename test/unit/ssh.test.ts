@@ -10,8 +10,10 @@ import {mkdtempSync, writeFileSync, readFileSync, rmSync, statSync, mkdirSync} f
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {connectSsh, waitForSsh, UnreachableError, type SshConnection} from '../../src/ssh/client.js'
 import {generateSshKeyPair, installAuthorizedKey, removeAuthorizedKey} from '../../src/ssh/keys.js'
+import {knownHostsLine} from '../../src/ssh/external.js'
 import {hostKeyFingerprint} from '../../src/ssh/host-key.js'
 import {HostKeyMismatchError, ProvisionError, SshError} from '../../src/errors.js'
 
@@ -56,6 +58,8 @@ before(async () => {
     'KbdInteractiveAuthentication no',
     'PermitRootLogin prohibit-password',
     'UsePAM no',
+    // scp speaks SFTP since OpenSSH 9.0.
+    'Subsystem sftp internal-sftp',
     'LogLevel ERROR',
   ].join('\n') + '\n')
   sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {stdio: ['ignore', 'ignore', 'inherit']})
@@ -197,4 +201,57 @@ test('generateSshKeyPair makes an OpenSSH ed25519 key ssh-keygen accepts', () =>
   writeFileSync(path, pair.privateKey, {mode: 0o600})
   const derived = execFileSync('ssh-keygen', ['-y', '-f', path], {encoding: 'utf8'}).trim()
   assert.equal(derived.split(' ').slice(0, 2).join(' '), pair.publicKey.split(' ').slice(0, 2).join(' '))
+})
+
+/** Runs the built CLI (bin/run.js) with a store holding one machine "web1" that points at our sshd. */
+function cli(args: string[], store: string): {status: number | null; stdout: string; stderr: string} {
+  const bin = join(fileURLToPath(import.meta.url), '../../../../bin/run.js')
+  const r = spawnSync(process.execPath, [bin, ...args], {env: {...process.env, CLUSTER_STORAGE_PATH: store}, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})
+  return {status: r.status, stdout: r.stdout, stderr: r.stderr}
+}
+
+function storeWithMachine(pinned: string): string {
+  const store = mkdtempSync(join(dir, 'store-'))
+  const machineDir = join(store, 'machines', 'web1')
+  mkdirSync(machineDir, {recursive: true, mode: 0o700})
+  const record = {name: 'web1', driver: 'generic', driverData: {}, addresses: {public: '127.0.0.1'}, dockerUrl: 'tcp://127.0.0.1:2376',
+    sshUser: 'root', sshPort: port, labels: {}, engine: {}, certFingerprint: '', caFingerprint: '', hostKey: pinned,
+    state: 'ready', createdAt: new Date().toISOString(), createdBy: 'test'}
+  writeFileSync(join(machineDir, 'machine.json'), JSON.stringify({record}))
+  writeFileSync(join(machineDir, 'id_ed25519'), readFileSync(clientKey), {mode: 0o600})
+  writeFileSync(join(machineDir, 'known_hosts'), knownHostsLine('127.0.0.1', port, pinned), {mode: 0o600})
+  return store
+}
+
+test('`cluster ssh NAME -- cmd` runs with the machine key and pinned host key and returns the remote exit code', () => {
+  const store = storeWithMachine(hostKey)
+  const r = cli(['ssh', 'web1', '--', 'echo', 'hi from $(hostname)', ';', 'exit', '7'], store)
+  assert.equal(r.status, 7, r.stderr)
+  assert.equal(r.stdout, `hi from ${execFileSync('hostname', {encoding: 'utf8'}).trim()}\n`)
+  assert.equal(cli(['ssh', 'web1', '--', 'true'], store).status, 0)
+})
+
+test('`cluster ssh` refuses a host whose key differs from the pinned one', () => {
+  const other = readFileSync(join(dir, 'other.pub'), 'utf8').split(' ').slice(0, 2).join(' ')
+  const r = cli(['ssh', 'web1', '--', 'true'], storeWithMachine(other))
+  assert.equal(r.status, 255)
+  assert.match(r.stderr, /Host key verification failed/)
+})
+
+test('`cluster scp` copies to and from the machine; a missing machine is one clear line', () => {
+  const store = storeWithMachine(hostKey)
+  const local = join(dir, 'upload.txt')
+  writeFileSync(local, 'payload\n')
+  const remote = join(dir, 'remote-copy.txt')
+  let r = cli(['scp', local, `web1:${remote}`], store)
+  assert.equal(r.status, 0, r.stderr)
+  assert.equal(readFileSync(remote, 'utf8'), 'payload\n')
+  mkdirSync(join(dir, 'tree/sub'), {recursive: true})
+  writeFileSync(join(dir, 'tree/sub/f'), 'deep\n')
+  r = cli(['scp', '-r', `web1:${join(dir, 'tree')}`, join(dir, 'tree-copy')], store)
+  assert.equal(r.status, 0, r.stderr)
+  assert.equal(readFileSync(join(dir, 'tree-copy/sub/f'), 'utf8'), 'deep\n')
+  r = cli(['scp', local, 'nosuch:/tmp/x'], store)
+  assert.equal(r.status, 1)
+  assert.match(r.stderr, /^Error: machine "nosuch" is not in this store \(.*\): run `cluster ls` to see machine names$/m)
 })
