@@ -20,12 +20,12 @@ export default class Create extends KvCommand {
   static args = {name: Args.string({description: 'machine name', required: true})}
   static flags = {
     driver: Flags.string({char: 'd', description: 'driver that makes the machine', required: true, options: drivers.map(d => d.name), env: 'CLUSTER_DRIVER'}),
-    'engine-label': Flags.string({description: 'engine label key=value (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
-    'engine-opt': Flags.string({description: 'dockerd flag key=value, passed as --key=value (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
-    'engine-env': Flags.string({description: 'environment variable key=value for dockerd (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
-    'engine-insecure-registry': Flags.string({description: 'insecure registry host:port (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
-    'engine-registry-mirror': Flags.string({description: 'registry mirror URL (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
-    'tls-san': Flags.string({description: 'extra name or address for the server certificate (repeatable)', multiple: true, helpGroup: 'ENGINE'}),
+    'engine-label': Flags.string({description: 'engine label key=value (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
+    'engine-opt': Flags.string({description: 'dockerd flag key=value, passed as --key=value (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
+    'engine-env': Flags.string({description: 'environment variable key=value for dockerd (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
+    'engine-insecure-registry': Flags.string({description: 'insecure registry host:port (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
+    'engine-registry-mirror': Flags.string({description: 'registry mirror URL (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
+    'tls-san': Flags.string({description: 'extra name or address for the server certificate (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
     'advertise-addr': Flags.string({description: 'address other hosts reach this one on (overrides the per-pair choice)', helpGroup: 'NETWORK'}),
     'overlay-range': Flags.string({description: 'cluster overlay range, set by the first machine only (default 10.32.0.0/12)', helpGroup: 'NETWORK'}),
     'subnet-size': Flags.integer({description: 'prefix length of each host subnet, first machine only (default 24)', min: 8, max: 30, helpGroup: 'NETWORK'}),

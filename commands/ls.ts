@@ -12,7 +12,7 @@ export default class Ls extends KvCommand {
   static summary = 'List the machines of the cluster (read from etcd, checked live in parallel)'
   static examples = ['cluster ls', 'cluster ls --filter state=Running --filter driver=generic', 'cluster ls --format "table {{.Name}}\\t{{.URL}}"', 'cluster ls -q']
   static flags = {
-    filter: Flags.string({char: 'f', description: 'name=|driver=|state=|label=k=v; values of one key are ORed, keys ANDed', multiple: true}),
+    filter: Flags.string({char: 'f', description: 'name=|driver=|state=|label=k=v; values of one key are ORed, keys ANDed', multiple: true, multipleNonGreedy: true}),
     format: Flags.string({description: 'Go-style template, e.g. "{{.Name}} {{.State}}"; prefix "table" for a header'}),
     quiet: Flags.boolean({char: 'q', description: 'print only names'}),
     json: Flags.boolean({description: 'print JSON'}),

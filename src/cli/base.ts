@@ -35,7 +35,7 @@ export abstract class ClusterCommand extends Command {
 }
 
 export const kvFlags = {
-  'kv-endpoint': Flags.string({description: 'etcd endpoint (http(s)://host:port); repeatable [env: CLUSTER_KV_ENDPOINTS, comma-separated]', multiple: true, helpGroup: 'ETCD'}),
+  'kv-endpoint': Flags.string({description: 'etcd endpoint (http(s)://host:port); repeatable [env: CLUSTER_KV_ENDPOINTS, comma-separated]', multiple: true, multipleNonGreedy: true, helpGroup: 'ETCD'}),
   'kv-cacert': Flags.string({description: 'CA certificate of a TLS etcd [env: CLUSTER_KV_CACERT]', helpGroup: 'ETCD'}),
   'kv-cert': Flags.string({description: 'client certificate for etcd [env: CLUSTER_KV_CERT]', helpGroup: 'ETCD'}),
   'kv-key': Flags.string({description: 'client key for etcd [env: CLUSTER_KV_KEY]', helpGroup: 'ETCD'}),

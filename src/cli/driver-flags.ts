@@ -20,7 +20,7 @@ export function oclifFlagsOf(drivers: DriverFactory[]): Record<string, AnyFlag> 
       const common = {description: extra ? `${f.description} [${extra}]` : f.description, helpGroup: d.name.toUpperCase()}
       if (f.type === 'boolean') out[f.name] = Flags.boolean(common)
       else if (f.type === 'integer') out[f.name] = Flags.integer(common)
-      else if (f.type === 'string[]') out[f.name] = Flags.string({...common, multiple: true})
+      else if (f.type === 'string[]') out[f.name] = Flags.string({...common, multiple: true, multipleNonGreedy: true})
       else out[f.name] = Flags.string({...common, options: f.options})
     }
   }

@@ -10,9 +10,9 @@ import {connectSsh, waitForSsh, type SshConnection} from '../ssh/client.js'
 import {generateSshKeyPair, installAuthorizedKey} from '../ssh/keys.js'
 import {shq} from '../ssh/shell.js'
 import {knownHostsLine} from '../ssh/external.js'
-import {parseOsRelease} from '../provision/os-release.js'
-import {selectProvisioner, type Provisioner} from '../provision/provisioner.js'
-import {ensureHostPackages, configureEngine, unconfigureEngine, waitForEngine} from '../provision/engine.js'
+import {detectProvisioner, ensureHostPackages} from '../provision/install.js'
+import {configureEngine, unconfigureEngine, waitForEngine} from '../provision/engine.js'
+import {ENGINE_CERTS} from '../provision/engine-files.js'
 import {certFingerprint, issueServerCert} from '../tls/certs.js'
 import {loadOrCreateClusterCerts} from '../tls/cluster-certs.js'
 import {LocalStore, writeFileSafe, writeSecret} from '../store/local.js'
@@ -22,8 +22,6 @@ import type {Progress} from '../cli/progress.js'
 import {SSH_KEY_FILE} from '../../drivers/generic/index.js'
 import {joinOverlay, leaveOverlay} from './overlay.js'
 
-/** Where the host keeps its Docker TLS files; the key is generated there and stays there. */
-export const HOST_TLS_DIR = '/etc/docker/cluster'
 
 export interface ConnectOptions {
   signal: AbortSignal
@@ -67,16 +65,13 @@ export interface SetupContext {
   advertiseAddr?: string
 }
 
-export async function detectProvisioner(conn: SshConnection): Promise<Provisioner> {
-  return selectProvisioner(parseOsRelease(await conn.run('cat /etc/os-release', 'reading /etc/os-release', {sudo: false})))
-}
-
 export async function setupHost(c: SetupContext): Promise<void> {
   const {conn, progress, record, signal} = c
   progress.step('Detecting the operating system')
-  const provisioner = await detectProvisioner(conn)
+  const {provisioner} = await detectProvisioner(conn)
   progress.step(`${provisioner.name}: installing what is missing (Docker, Node.js, WireGuard tools)`)
-  await ensureHostPackages(conn, provisioner)
+  const pkgs = await ensureHostPackages(conn, provisioner, {progress: progress.step})
+  if (pkgs.installed.length) progress.step(`Installed ${pkgs.installed.join(' ')}`)
   signal.throwIfAborted()
 
   progress.step('Joining the overlay (subnet, router agent)')
@@ -110,8 +105,8 @@ export async function issueHostCertificate(c: Pick<SetupContext, 'conn' | 'recor
 
 /** Node is on every host we set up (the router needs it), so key generation uses it too. */
 const HOST_KEYGEN = `node -e ${shq(`
-const c = require('crypto'), fs = require('fs'), p = '${HOST_TLS_DIR}/server-key.pem';
-fs.mkdirSync('${HOST_TLS_DIR}', {recursive: true, mode: 0o700});
+const c = require('crypto'), fs = require('fs'), path = require('path'), p = '${ENGINE_CERTS.key}';
+fs.mkdirSync(path.dirname(p), {recursive: true, mode: 0o700});
 if (!fs.existsSync(p)) fs.writeFileSync(p, c.generateKeyPairSync('rsa', {modulusLength: 2048, privateKeyEncoding: {type: 'pkcs1', format: 'pem'}, publicKeyEncoding: {type: 'spki', format: 'pem'}}).privateKey, {mode: 0o600});
 process.stdout.write(c.createPublicKey(fs.readFileSync(p)).export({type: 'spki', format: 'pem'}));
 `.replace(/\n/g, ' '))}`

@@ -1,0 +1,204 @@
+/**
+ * The foundation end to end, on the compose lab: three machines adopted with the generic
+ * driver (host1 with a key, host2 with a key, host3 a bare Debian 12 reached with a
+ * password only), the stock docker client running containers on each over TLS, `ls`, the
+ * error paths, and `rm` leaving nothing in etcd or the store.
+ */
+import {test, before, after} from 'node:test'
+import assert from 'node:assert/strict'
+import {existsSync, readdirSync, statSync, cpSync, mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {Etcd3} from 'etcd3'
+import {HOSTS, ETCD_ENDPOINT, SSH_KEY, LAB_ROOT_PASSWORD, IMAGES, loadImage, run, execOk, startHost, removeHost} from '../lab/lab.js'
+import {cli, cliOk, newCliEnv, type CliEnv} from '../support/cli.js'
+
+const CLUSTER = `e2e-machines-${process.pid}`
+const env: CliEnv = newCliEnv(CLUSTER, ETCD_ENDPOINT)
+const etcd = new Etcd3({hosts: ETCD_ENDPOINT})
+const prefix = `/cluster/${CLUSTER}/`
+const NET = ['--overlay-range', '198.19.0.0/16']
+
+const createArgs = {
+  node1: ['-d', 'generic', '--generic-ip-address', HOSTS.host1, '--generic-ssh-key', SSH_KEY, '--engine-label', 'role=web', '--engine-label', 'zone=a', ...NET],
+  node2: ['-d', 'generic', '--generic-ip-address', HOSTS.host2, '--generic-ssh-key', SSH_KEY, ...NET],
+  node3: ['-d', 'generic', '--generic-ip-address', HOSTS.host3, '--generic-ssh-password', LAB_ROOT_PASSWORD, ...NET],
+}
+type Node = keyof typeof createArgs
+
+/** The docker CLI of this machine, pointed at a machine by evaluating `cluster env` in bash. */
+async function dockerVia(node: Node, dockerArgs: string): Promise<{code: number; stdout: string; stderr: string}> {
+  return run('bash', ['-c', `eval "$(CLUSTER_STORAGE_PATH=${env.storage} ${process.execPath} bin/run.js env ${node})" && docker ${dockerArgs}`], {timeoutMs: 120_000})
+}
+
+before(async () => {
+  const results = await Promise.all((Object.keys(createArgs) as Node[]).map(n => cli(env, ['create', ...createArgs[n], n])))
+  results.forEach((r, i) => assert.equal(r.code, 0, `create node${i + 1} failed:\n${r.stderr}`))
+})
+
+after(async () => {
+  await Promise.all((Object.keys(createArgs) as Node[]).map(n => cli(env, ['rm', '-f', '-y', n])))
+  await etcd.delete().prefix(prefix).exec()
+  etcd.close()
+})
+
+test('each machine runs containers with the stock docker client over TLS after eval $(cluster env)', async () => {
+  for (const [node, host] of [['node1', 'host1'], ['node2', 'host2'], ['node3', 'host3']] as const) {
+    await loadImage(host, IMAGES.busybox)
+    const r = await dockerVia(node, `run --rm ${IMAGES.busybox} sh -c 'echo hello from $(hostname)'`)
+    assert.equal(r.code, 0, `${node}: ${r.stderr}`)
+    assert.match(r.stdout, /^hello from \w+/)
+  }
+})
+
+test('the engine refuses clients without our certificate', async () => {
+  const r = await run('docker', ['-H', `tcp://${HOSTS.host1}:2376`, '--tlsverify=false', '--tls', 'version', '--format', '{{.Server.Version}}'], {timeoutMs: 30_000})
+  assert.notEqual(r.code, 0)
+  const plain = await run('docker', ['-H', `tcp://${HOSTS.host1}:2376`, 'version', '--format', '{{.Server.Version}}'], {timeoutMs: 30_000})
+  assert.notEqual(plain.code, 0)
+})
+
+test('the bare Debian 12 host got Docker and Node installed, and the password host a key', async () => {
+  const out = await execOk('host3', ['sh', '-c', 'command -v dockerd && node --version && cat /root/.ssh/authorized_keys'])
+  assert.match(out, /dockerd/)
+  assert.match(out, /^v1[89]|^v2\d/m)
+  assert.match(out, /ssh-ed25519 \S+ cluster-node3/)
+  // Later commands log in with the key alone.
+  assert.match(await cliOk(env, ['ssh', 'node3', '--', 'echo', 'by-key']), /by-key/)
+})
+
+test('ls shows all three Running with their URL and Docker version; --json, -q, --filter, --format', async () => {
+  const rows = JSON.parse(await cliOk(env, ['ls', '--json'])) as {name: string; state: string; url: string; docker: string; driver: string}[]
+  assert.deepEqual(rows.map(r => [r.name, r.state, r.driver]), [['node1', 'Running', 'generic'], ['node2', 'Running', 'generic'], ['node3', 'Running', 'generic']])
+  assert.equal(rows[0].url, `tcp://${HOSTS.host1}:2376`)
+  for (const r of rows) assert.match(r.docker, /^v\d+\.\d+/)
+  assert.equal(await cliOk(env, ['ls', '-q']), 'node1\nnode2\nnode3\n')
+  assert.equal(await cliOk(env, ['ls', '-q', '--filter', 'label=role=web']), 'node1\n')
+  assert.equal(await cliOk(env, ['ls', '-q', '--filter', 'name=node2', '--filter', 'name=node3', '--filter', 'state=Running']), 'node2\nnode3\n')
+  assert.equal(await cliOk(env, ['ls', '--format', '{{.Name}}:{{.State}}', '--filter', 'name=node1']), 'node1:Running\n')
+  const table = await cliOk(env, ['ls'])
+  assert.match(table, /^NAME\s+ACTIVE\s+DRIVER\s+STATE\s+URL\s+SWARM\s+DOCKER\s+ERRORS\n/)
+})
+
+test('a second local store on the same etcd lists the same machines', async () => {
+  const other: CliEnv = {...env, storage: mkdtempSync(join(tmpdir(), 'cluster-other-'))}
+  const rows = JSON.parse(await cliOk(other, ['ls', '--json', '-t', '5'])) as {name: string; state: string}[]
+  assert.deepEqual(rows.map(r => r.name), ['node1', 'node2', 'node3'])
+  assert.ok(rows.every(r => r.state === 'Running'))
+})
+
+test('ip, url, inspect, config, status, active', async () => {
+  assert.equal(await cliOk(env, ['ip', 'node1', 'node2']), `${HOSTS.host1}\n${HOSTS.host2}\n`)
+  assert.equal(await cliOk(env, ['url', 'node2']), `tcp://${HOSTS.host2}:2376\n`)
+  const rec = JSON.parse(await cliOk(env, ['inspect', 'node1']))
+  assert.equal(rec.name, 'node1')
+  assert.deepEqual(rec.labels, {role: 'web', zone: 'a'})
+  assert.match(rec.certFingerprint, /^[0-9a-f]{64}$/)
+  assert.match(rec.hostKey, /^ssh-ed25519 /)
+  assert.equal(await cliOk(env, ['inspect', '--format', '{{.dockerUrl}}', 'node3']), `tcp://${HOSTS.host3}:2376\n`)
+  assert.match(await cliOk(env, ['config', 'node1']), new RegExp(`--tlsverify\\n--tlscacert=".*ca\\.pem"\\n.*-H=tcp://${HOSTS.host1.replaceAll('.', '\\.')}:2376\\n$`, 's'))
+  assert.equal(await cliOk(env, ['status', 'node2']), 'Running\n')
+  assert.equal(await cliOk(env, ['active'], {extraEnv: {DOCKER_HOST: `tcp://${HOSTS.host2}:2376`}}), 'node2\n')
+  assert.equal((await cli(env, ['active'], {extraEnv: {DOCKER_HOST: ''}})).code, 1)
+  const noPrivate = await cli(env, ['ip', '--private', 'node1'])
+  assert.equal(noPrivate.code, 1)
+  assert.match(noPrivate.stderr, /^Error: machine "node1" has no private address: /)
+})
+
+test('engine labels reach dockerd; private keys in the store are 0600', async () => {
+  const r = await dockerVia('node1', 'info --format "{{json .Labels}}"')
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout, /role=web/)
+  assert.match(r.stdout, /zone=a/)
+  for (const f of ['certs/ca-key.pem', 'certs/key.pem', 'signing.key', 'machines/node3/id_ed25519', 'machines/node1/id_ed25519']) {
+    assert.equal(statSync(join(env.storage, f)).mode & 0o777, 0o600, f)
+  }
+  // The host's TLS key was made on the host: it is nowhere in the store.
+  const files = readdirSync(join(env.storage, 'machines/node1'))
+  assert.ok(!files.some(f => /server-key/.test(f)), files.join(','))
+})
+
+test('bad input: one line naming the problem and the fix, non-zero exit, nothing made', async () => {
+  const cases: [string[], RegExp][] = [
+    [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, 'bad_name'], /^Error: invalid machine name "bad_name": use 1-63 letters/],
+    [['create', ...createArgs.node1, 'node1'], /^Error: machine "node1" already exists in cluster .*: choose another name/],
+    [['create', '-d', 'generic', '--generic-ip-address', '198.18.0.254', '--generic-ssh-key', SSH_KEY, 'ghost'], /^Error: cannot reach 198\.18\.0\.254:22 over SSH/],
+    [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host3, '--generic-ssh-password', 'wrong', 'wrongpw'], /^Error: SSH login root@198\.18\.0\.13:22 failed/],
+    [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, '--digitalocean-region', 'ams3', 'mixed'], /^Error: flag --digitalocean-region belongs to driver digitalocean, not generic: drop it, or use -d digitalocean/],
+    [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, '--no-such-flag', 'x1'], /^Error: Nonexistent flag: --no-such-flag: see `cluster create --help`/],
+    [['create', '-d', 'nosuch', 'x2'], /^Error: .*nosuch/],
+  ]
+  for (const [args, re] of cases) {
+    const r = await cli(env, args, {timeoutMs: 120_000})
+    assert.notEqual(r.code, 0, args.join(' '))
+    assert.match(r.stderr.trim().split('\n').pop()!, re, `${args.join(' ')}:\n${r.stderr}`)
+  }
+  const unreachable = await cli({...env, endpoints: 'http://198.18.0.2:2399'}, ['create', ...createArgs.node2, 'noetcd'])
+  assert.notEqual(unreachable.code, 0)
+  assert.match(unreachable.stderr, /Error: cannot reach etcd at http:\/\/198\.18\.0\.2:2399/)
+  // Nothing half-made: only the three machines, in etcd and in the store.
+  const names = Object.keys(await etcd.getAll().prefix(`${prefix}machines/`).strings()).map(k => k.split('/').pop())
+  assert.deepEqual(names.sort(), ['node1', 'node2', 'node3'])
+  assert.deepEqual(readdirSync(join(env.storage, 'machines')).sort(), ['node1', 'node2', 'node3'])
+})
+
+test('two creates of one name at once: exactly one wins', async () => {
+  const host = await startHost({name: 'e2e-race', image: 'trixie'})
+  try {
+    const args = ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, 'race']
+    const other: CliEnv = {...env, storage: mkdtempSync(join(tmpdir(), 'cluster-race-'))}
+    cpSync(join(env.storage, 'certs'), join(other.storage, 'certs'), {recursive: true})
+    cpSync(join(env.storage, 'signing.key'), join(other.storage, 'signing.key'))
+    const [a, b] = await Promise.all([cli(env, args), cli(other, args)])
+    assert.deepEqual([a.code, b.code].sort(), [0, 1], `${a.stderr}\n${b.stderr}`)
+    const loser = a.code === 0 ? b : a
+    assert.match(loser.stderr, /machine "race" already exists/)
+    await cliOk(a.code === 0 ? env : other, ['rm', '-y', 'race'])
+  } finally {
+    await removeHost(host.name)
+  }
+})
+
+test('a changed host key is refused with the ways out named', async () => {
+  const host = await startHost({name: 'e2e-hostkey', image: 'trixie'})
+  try {
+    await cliOk(env, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, 'hk'])
+    await execOk(host.name, ['sh', '-c', 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A -q && systemctl restart ssh'])
+    const r = await cli(env, ['provision', 'hk'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /host key of .* changed.*cluster regenerate-certs --accept-host-key hk.*cluster rm hk/s)
+    await cliOk(env, ['regenerate-certs', '--accept-host-key', 'hk'])
+    assert.match(await cliOk(env, ['ssh', 'hk', '--', 'echo', 'ok']), /ok/)
+    await cliOk(env, ['rm', '-y', 'hk'])
+  } finally {
+    await removeHost(host.name)
+  }
+})
+
+test('a failing Docker install rolls back: nothing in etcd, nothing in the store, the host as it was', async () => {
+  const host = await startHost({name: 'e2e-broken', image: 'bare'})
+  try {
+    // A package source that cannot work: apt-get update fails, so Docker cannot be installed.
+    await execOk(host.name, ['sh', '-c', 'echo "deb http://198.18.0.1:9/nothing bookworm main" > /etc/apt/sources.list.d/broken.list; rm -f /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list'])
+    const r = await cli(env, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, 'broken'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr.trim().split('\n').pop()!, /^Error: .*(install|apt)/i)
+    assert.deepEqual(await etcd.getAll().prefix(`${prefix}machines/broken`).keys(), [])
+    assert.equal(existsSync(join(env.storage, 'machines/broken')), false)
+    const subnets = await etcd.getAll().prefix(`${prefix}subnets/`).strings()
+    assert.ok(!Object.values(subnets).includes('broken'))
+  } finally {
+    await removeHost(host.name)
+  }
+})
+
+test('rm leaves nothing in etcd or the store, and undoes the engine setup on the host', async () => {
+  for (const n of ['node1', 'node2', 'node3'] as Node[]) await cliOk(env, ['rm', '-y', n])
+  const left = await etcd.getAll().prefix(prefix).keys()
+  assert.deepEqual(left.filter(k => !k.endsWith('/settings')), [])
+  assert.deepEqual(readdirSync(join(env.storage, 'machines')), [])
+  const out = await execOk('host1', ['sh', '-c', 'ls /etc/systemd/system/docker.service.d/ 2>/dev/null; systemctl is-active docker; ss -ltn | grep -c :2376 || true'])
+  assert.doesNotMatch(out, /cluster/)
+  assert.match(out, /^active$/m)
+  assert.match(out, /^0$/m)
+})
