@@ -50,13 +50,13 @@ export async function configureEngine(conn: SshConnection, opts: ConfigureEngine
   if (opts.serverKeyPem === undefined) {
     await conn.run(`test -s ${ENGINE_CERTS.key}`, `looking for the host's TLS key ${ENGINE_CERTS.key}`)
   }
-  await validateDaemonConfig(conn, dockerdPath(execStart), daemonJson, files.dockerdArgs.slice(1))
-
   await conn.run(snapshotScript(TOUCHED), 'saving the current docker configuration')
   try {
+    // The certificates first: dockerd --validate loads the TLS files the config names.
     await conn.writeFile(ENGINE_CERTS.ca, opts.caPem, 0o644)
     await conn.writeFile(ENGINE_CERTS.cert, opts.serverCertPem, 0o644)
     if (opts.serverKeyPem !== undefined) await conn.writeFile(ENGINE_CERTS.key, opts.serverKeyPem, 0o600)
+    await validateDaemonConfig(conn, dockerdPath(execStart), daemonJson, files.dockerdArgs.slice(1))
     await conn.writeFile(STATE_JSON, JSON.stringify(newState, null, 2) + '\n', 0o600)
     await conn.writeFile(DAEMON_JSON, daemonJson, 0o644)
     await conn.writeFile(DROP_IN, files.dropIn, 0o644)
