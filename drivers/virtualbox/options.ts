@@ -1,0 +1,71 @@
+/**
+ * The virtualbox driver's create flags (Docker Machine's names, env vars and defaults) and
+ * their validation into typed options. Pure: no VBoxManage calls.
+ */
+import type {DriverFlag, FlagValues} from '../driver.js'
+import {InputError} from '../../src/errors.js'
+import {resolveFlagValues} from '../registry.js'
+import {parseCidr, type HostOnlyNetwork} from './hostonly.js'
+
+/** The last boot2docker release; the project is archived, so pin it rather than ask GitHub for "latest". */
+export const DEFAULT_BOOT2DOCKER_URL = 'https://github.com/boot2docker/boot2docker/releases/download/v19.03.12/boot2docker.iso'
+
+const NIC_TYPES = ['Am79C970A', 'Am79C973', '82540EM', '82543GC', '82545EM', 'virtio']
+
+export const VBOX_FLAGS: DriverFlag[] = [
+  {name: 'virtualbox-vboxmanage', type: 'string', env: 'VBOXMANAGE_PATH', description: 'path of VBoxManage (default: found on PATH)'},
+  {name: 'virtualbox-memory', type: 'integer', env: 'VIRTUALBOX_MEMORY_SIZE', default: 1024, description: 'memory of the VM in MB'},
+  {name: 'virtualbox-cpu-count', type: 'integer', env: 'VIRTUALBOX_CPU_COUNT', default: 1, description: 'number of CPUs'},
+  {name: 'virtualbox-disk-size', type: 'integer', env: 'VIRTUALBOX_DISK_SIZE', default: 20000, description: 'disk size in MB'},
+  {name: 'virtualbox-boot2docker-url', type: 'string', env: 'VIRTUALBOX_BOOT2DOCKER_URL', default: DEFAULT_BOOT2DOCKER_URL, description: 'URL or path of the boot2docker ISO'},
+  {name: 'virtualbox-hostonly-cidr', type: 'string', env: 'VIRTUALBOX_HOSTONLY_CIDR', default: '192.168.59.1/24', description: 'host address and prefix of the host-only network'},
+  {name: 'virtualbox-hostonly-nictype', type: 'string', env: 'VIRTUALBOX_HOSTONLY_NIC_TYPE', default: '82540EM', options: NIC_TYPES, description: 'NIC type of the host-only adapter'},
+  {name: 'virtualbox-nat-nictype', type: 'string', env: 'VIRTUALBOX_NAT_NICTYPE', default: '82540EM', options: NIC_TYPES, description: 'NIC type of the NAT adapter'},
+  {name: 'virtualbox-no-share', type: 'boolean', env: 'VIRTUALBOX_NO_SHARE', default: false, description: 'do not share the home folder with the VM'},
+  {name: 'virtualbox-no-vtx-check', type: 'boolean', env: 'VIRTUALBOX_NO_VTX_CHECK', default: false, description: 'skip the check that hardware virtualization is available'},
+  {name: 'virtualbox-ui-type', type: 'string', env: 'VIRTUALBOX_UI_TYPE', default: 'headless', options: ['gui', 'sdl', 'headless', 'separate'], description: 'how the VM is started'},
+]
+
+export interface VboxOptions {
+  vboxmanage: string
+  memoryMb: number
+  cpus: number
+  diskMb: number
+  isoUrl: string
+  hostOnly: HostOnlyNetwork
+  hostOnlyNicType: string
+  natNicType: string
+  share: boolean
+  vtxCheck: boolean
+  uiType: string
+}
+
+export function parseOptions(given: FlagValues, env: NodeJS.ProcessEnv = process.env): VboxOptions {
+  const v = resolveFlagValues(VBOX_FLAGS, given, env)
+  const int = (name: string, min: number, max: number, envName: string): number => {
+    const n = v[`virtualbox-${name}`] as number
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InputError(`--virtualbox-${name} ${n} is out of range`, `use ${min}-${max} (${envName})`)
+    }
+    return n
+  }
+  const choice = (name: string): string => {
+    const flag = VBOX_FLAGS.find(f => f.name === `virtualbox-${name}`)!
+    const value = String(v[flag.name])
+    if (!flag.options!.includes(value)) throw new InputError(`--${flag.name} "${value}" is not known`, `use one of: ${flag.options!.join(', ')}`)
+    return value
+  }
+  return {
+    vboxmanage: (v['virtualbox-vboxmanage'] as string | undefined) || 'VBoxManage',
+    memoryMb: int('memory', 256, 1_048_576, 'VIRTUALBOX_MEMORY_SIZE'),
+    cpus: int('cpu-count', 1, 64, 'VIRTUALBOX_CPU_COUNT'),
+    diskMb: int('disk-size', 1024, 2_000_000, 'VIRTUALBOX_DISK_SIZE'),
+    isoUrl: String(v['virtualbox-boot2docker-url']),
+    hostOnly: parseCidr(String(v['virtualbox-hostonly-cidr'])),
+    hostOnlyNicType: choice('hostonly-nictype'),
+    natNicType: choice('nat-nictype'),
+    share: v['virtualbox-no-share'] !== true,
+    vtxCheck: v['virtualbox-no-vtx-check'] !== true,
+    uiType: choice('ui-type'),
+  }
+}
