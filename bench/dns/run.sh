@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# DNS benchmark: our server (router/dns, as the router runs it) against dnsmasq serving the
+# same records from a hosts file, side by side in one run, on loopback.
+#
+#   bash bench/dns/run.sh            (after npm run build; builds with tsc when dist is missing)
+#
+# Each server gets CPU 0 (taskset), dnsperf gets CPU 1. Two measurements per server:
+#   throughput  dnsperf at full speed for DURATION s (after a WARMUP s warm-up): queries/s
+#   latency     dnsperf -v at a fixed LAT_QPS for DURATION s: p50 / p99 / max of every answer
+# Targets (issue 6): our rate >= 50 % of dnsmasq's, our p99 < 2 ms. Exits 1 when one is missed.
+#
+# Env: DURATION (10), WARMUP (2), LAT_QPS (10000), NAMES (100), PER_NAME (3), CLIENTS (10), OUTSTANDING (500).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+LAT_QPS=${LAT_QPS:-10000}
+NAMES=${NAMES:-100}
+PER_NAME=${PER_NAME:-3}
+CLIENTS=${CLIENTS:-10}
+OUTSTANDING=${OUTSTANDING:-500}
+DOMAIN=cluster.internal
+ADDRESS=127.0.0.1
+
+log() { printf '[bench/dns] %s\n' "$*" >&2; }
+
+for tool in dnsperf dnsmasq dig taskset node; do
+  command -v "$tool" >/dev/null || { log "missing $tool (apt-get install dnsperf dnsmasq dnsutils util-linux)"; exit 1; }
+done
+if [ ! -f "$ROOT/dist/bench/dns/serve.js" ]; then
+  log "building (tsc)"
+  (cd "$ROOT" && npx tsc -p .) >/dev/null || true
+  [ -f "$ROOT/dist/bench/dns/serve.js" ] || { log "build failed: dist/bench/dns/serve.js missing"; exit 1; }
+fi
+
+if [ "$(nproc)" -ge 2 ]; then SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); else SERVER_CPU=(); LOAD_CPU=(); fi
+
+WORK="$(mktemp -d /tmp/bench-dns.XXXXXX)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The records: NAMES names with PER_NAME addresses each (a service on several hosts), in the
+# overlay range of the lab; the queries: every name, plus one unknown name in ten (NXDOMAIN).
+for ((n = 0; n < NAMES; n++)); do
+  for ((k = 1; k <= PER_NAME; k++)); do
+    echo "198.19.$k.$((n + 1)) svc$n.$DOMAIN"
+  done
+done >"$WORK/hosts"
+for ((n = 0; n < NAMES; n++)); do
+  echo "svc$n.$DOMAIN A"
+  if (( n % 10 == 0 )); then echo "missing$n.$DOMAIN A"; fi
+done >"$WORK/queries"
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+OURS_PORT=$(free_port)
+DNSMASQ_PORT=$(free_port)
+
+"${SERVER_CPU[@]}" node "$ROOT/dist/bench/dns/serve.js" "$WORK/hosts" "$ADDRESS" "$OURS_PORT" "$DOMAIN" >"$WORK/ours.log" 2>&1 &
+PIDS+=($!)
+# --local: authoritative for the domain (NXDOMAIN for unknown names, like ours); nothing forwarded.
+"${SERVER_CPU[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null --pid-file= --user=root \
+  --port="$DNSMASQ_PORT" --listen-address="$ADDRESS" --bind-interfaces --no-resolv --no-hosts \
+  --addn-hosts="$WORK/hosts" --local="/$DOMAIN/" --local-ttl=1 --cache-size=10000 >"$WORK/dnsmasq.log" 2>&1 &
+PIDS+=($!)
+
+answers() { { dig +short +time=1 +tries=1 @"$ADDRESS" -p "$1" "$2" A || true; } | grep -E '^[0-9.]+$' | sort | tr '\n' ' ' || true; }
+for port in "$OURS_PORT" "$DNSMASQ_PORT"; do
+  for ((i = 0; i < 100; i++)); do
+    [ -n "$(answers "$port" "svc0.$DOMAIN")" ] && break
+    sleep 0.1
+  done
+done
+# Same data, same answers: otherwise the comparison means nothing.
+for name in svc0 svc$((NAMES - 1)); do
+  a="$(answers "$OURS_PORT" "$name.$DOMAIN")"; b="$(answers "$DNSMASQ_PORT" "$name.$DOMAIN")"
+  [ -n "$a" ] && [ "$a" = "$b" ] || { log "answers differ for $name: ours [$a] dnsmasq [$b]"; cat "$WORK/ours.log" >&2; exit 1; }
+done
+log "$((NAMES * PER_NAME)) records, $(wc -l <"$WORK/queries") distinct queries; servers on CPU 0, dnsperf on CPU 1"
+
+throughput() { # port → queries/s and lost
+  "${LOAD_CPU[@]}" dnsperf -s "$ADDRESS" -p "$1" -d "$WORK/queries" -l "$WARMUP" -c "$CLIENTS" -q "$OUTSTANDING" >/dev/null 2>&1
+  "${LOAD_CPU[@]}" dnsperf -s "$ADDRESS" -p "$1" -d "$WORK/queries" -l "$DURATION" -c "$CLIENTS" -q "$OUTSTANDING" 2>&1 \
+    | awk '/Queries per second/ {qps=$4} /Queries lost/ {lost=$3} END {printf "%d %s", qps, lost}'
+}
+latency() { # port → p50 p99 max in ms, at LAT_QPS
+  "${LOAD_CPU[@]}" dnsperf -s "$ADDRESS" -p "$1" -d "$WORK/queries" -l "$DURATION" -Q "$LAT_QPS" -v 2>/dev/null \
+    | awk '/^> / {print $NF * 1000}' | sort -n \
+    | awk '{v[NR] = $1} END {if (NR == 0) {print "- - -"; exit} printf "%.3f %.3f %.3f", v[int(NR * 0.5) + 1], v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))], v[NR]}'
+}
+
+read -r OURS_QPS OURS_LOST <<<"$(throughput "$OURS_PORT")"
+read -r DM_QPS DM_LOST <<<"$(throughput "$DNSMASQ_PORT")"
+read -r OURS_P50 OURS_P99 OURS_MAX <<<"$(latency "$OURS_PORT")"
+read -r DM_P50 DM_P99 DM_MAX <<<"$(latency "$DNSMASQ_PORT")"
+
+printf '\n%-10s %12s %8s   %s\n' server 'queries/s' lost "latency at $LAT_QPS q/s (ms): p50 / p99 / max"
+printf '%-10s %12s %8s   %s / %s / %s\n' ours "$OURS_QPS" "$OURS_LOST" "$OURS_P50" "$OURS_P99" "$OURS_MAX"
+printf '%-10s %12s %8s   %s / %s / %s\n' dnsmasq "$DM_QPS" "$DM_LOST" "$DM_P50" "$DM_P99" "$DM_MAX"
+RATIO=$(awk -v a="$OURS_QPS" -v b="$DM_QPS" 'BEGIN {printf "%.0f", (b > 0 ? 100 * a / b : 0)}')
+printf '\nours / dnsmasq: %s %% of the rate (target >= 50 %%); our p99 %s ms (target < 2 ms)\n' "$RATIO" "$OURS_P99"
+
+ok=1
+[ "$RATIO" -ge 50 ] || { log "MISSED: rate $RATIO % of dnsmasq's"; ok=0; }
+awk -v p="$OURS_P99" 'BEGIN {exit !(p < 2)}' || { log "MISSED: p99 $OURS_P99 ms"; ok=0; }
+[ "$ok" = 1 ] && log "targets met" || exit 1
