@@ -84,8 +84,8 @@ EOF
     chroot "$dir" systemctl mask "$u" >/dev/null 2>&1 || true
   done
   # docker-compose 1.29 cannot pass `--security-opt systempaths=unconfined`; without a
-  # writable /proc/sys the inner dockerd fails every `docker run`. Unmount the read-only
-  # bind over /proc/sys at boot (after systemd-sysctl, which a container skips, so the
+  # writable /proc/sys the inner dockerd fails every `docker run`. Remount the read-only
+  # bind over /proc/sys read-write at boot (after systemd-sysctl, which a container skips, so the
   # image's sysctl.d never touches the machine's non-namespaced sysctls).
   cat >"$dir/etc/systemd/system/lab-proc-sys.service" <<'EOF'
 [Unit]
@@ -98,7 +98,8 @@ ConditionPathIsReadWrite=!/proc/sys
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'while grep -q " /proc/sys " /proc/self/mountinfo; do umount /proc/sys || exit 1; done'
+# Remount the bind read-write (umount can fail with "target is busy" this early).
+ExecStart=/bin/sh -c 'mount -o remount,bind,rw /proc/sys || umount -l /proc/sys'
 
 [Install]
 WantedBy=sysinit.target
