@@ -7,7 +7,10 @@ import {certFingerprint} from '../tls/certs.js'
 import {loadOrCreateClusterCerts} from '../tls/cluster-certs.js'
 
 export function clusterIdentity(store: LocalStore): Pick<ClusterSettings, 'signingKey' | 'caFingerprint'> {
-  return {signingKey: loadOrCreateSigningKey(store.root).publicKey, caFingerprint: certFingerprint(loadOrCreateClusterCerts(store).ca.certPem)}
+  return store.withLock(() => ({
+    signingKey: loadOrCreateSigningKey(store.root).publicKey,
+    caFingerprint: certFingerprint(loadOrCreateClusterCerts(store).ca.certPem),
+  }))
 }
 
 /** A second store on the same etcd must share the first one's CA and signing key, or its hosts could not join. */

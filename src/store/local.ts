@@ -13,7 +13,7 @@
  *   machines/<name>/known_hosts    pinned SSH host key
  *   machines/<name>/{ca,cert,key,server,server-key}.pem   DOCKER_CERT_PATH for `env`
  */
-import {mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, readdirSync, renameSync, chmodSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, readdirSync, renameSync, chmodSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import type {MachineRecord} from '../model.js'
@@ -106,6 +106,34 @@ export class LocalStore {
       throw error
     }
     return dir
+  }
+
+  /**
+   * Runs fn while holding the store's lock (a directory: mkdir is atomic), so processes
+   * started together (parallel creates on a fresh store) make the CA and keys only once.
+   * A lock older than 60 s is left over from a killed process and is broken.
+   */
+  withLock<T>(fn: () => T): T {
+    this.ensure()
+    const lock = join(this.root, '.lock')
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      try {
+        mkdirSync(lock)
+        break
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        const held = statSync(lock, {throwIfNoEntry: false})
+        if (held && Date.now() - held.mtimeMs > 60_000) rmSync(lock, {recursive: true, force: true})
+        if (Date.now() > deadline) throw new ClusterError(`the store ${this.root} stays locked`, {hint: `remove ${lock} if no other cluster command runs`})
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+      }
+    }
+    try {
+      return fn()
+    } finally {
+      rmSync(lock, {recursive: true, force: true})
+    }
   }
 
   removeMachine(name: string): void {
