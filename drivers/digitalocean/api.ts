@@ -95,8 +95,10 @@ export class DoApi {
     return this.deleted(`/v2/account/keys/${idOrFingerprint}`, signal)
   }
 
-  createDroplet(req: CreateDropletRequest, signal?: AbortSignal): Promise<Droplet> {
-    return this.request<{droplet: Droplet}>('POST', '/v2/droplets', {body: req, signal}).then(r => r!.droplet)
+  /** The new droplet and the id of its create action (undefined if the API named none). */
+  createDroplet(req: CreateDropletRequest, signal?: AbortSignal): Promise<{droplet: Droplet; actionId?: number}> {
+    return this.request<{droplet: Droplet; links?: Links}>('POST', '/v2/droplets', {body: req, signal})
+      .then(r => ({droplet: r!.droplet, actionId: r!.links?.actions?.find(a => a.rel === 'create')?.id}))
   }
 
   getDroplet(id: number, signal?: AbortSignal): Promise<Droplet | undefined> {

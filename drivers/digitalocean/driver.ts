@@ -96,16 +96,16 @@ export class DigitalOceanDriver implements Driver {
     signal.throwIfAborted()
 
     this.ctx.progress(`Creating droplet ${this.ctx.machineName} (${o.size} in ${o.region}, ${o.image})`)
-    const droplet = await this.api().createDroplet({
+    const {droplet, actionId} = await this.api().createDroplet({
       name: this.ctx.machineName, region: o.region, size: o.size, image: o.image, ssh_keys: [key.id],
       backups: o.backups, ipv6: o.ipv6, monitoring: o.monitoring, private_networking: o.privateNetworking || undefined,
       vpc_uuid: o.vpcUuid, user_data: o.userData, tags: [...o.tags, this.d.marker],
     }, signal)
-    this.d.dropletId = droplet.id
+    Object.assign(this.d, {dropletId: droplet.id, createActionId: actionId})
     await this.ctx.save(this.data())
     await this.removeStrayDroplets(droplet.id)
 
-    const active = await this.waitUntilActive(droplet.id)
+    const active = await this.waitUntilActive(droplet.id, actionId)
     this.d.publicIp = active.networks.v4.find(n => n.type === 'public')?.ip_address
     this.d.privateIp = active.networks.v4.find(n => n.type === 'private')?.ip_address
     if (!this.d.publicIp) {
@@ -210,12 +210,17 @@ export class DigitalOceanDriver implements Driver {
     }
   }
 
-  private async waitUntilActive(id: number): Promise<Droplet> {
+  /** Polls the droplet until active; its create action tells early when DigitalOcean gave up. */
+  private async waitUntilActive(id: number, actionId?: number): Promise<Droplet> {
     const started = Date.now()
     for (;;) {
       const droplet = await this.api().getDroplet(id, this.ctx.signal)
       if (!droplet) throw new DriverError(`droplet ${id} disappeared while it was being created`, {hint: 'it was deleted elsewhere; run the create again'})
       if (droplet.status === 'active') return droplet
+      if (actionId && (await this.api().getAction(actionId, this.ctx.signal)).status === 'errored') {
+        throw new DriverError(`DigitalOcean could not create droplet ${id} (its create action errored)`,
+          {hint: 'retry, or pick another region or size'})
+      }
       const seconds = Math.round((Date.now() - started) / 1000)
       if (Date.now() - started > this.tuning.waitTimeoutMs) {
         throw new DriverError(`droplet ${id} was not active after ${seconds} s (status ${droplet.status})`,

@@ -7,6 +7,8 @@
 export interface HostSpec {
   dropletId: number
   name: string
+  /** The droplet's image slug. */
+  image: string
   /** OpenSSH public keys to install as root's authorized keys (what cloud-init does). */
   authorizedKeys: string[]
   userData?: string

@@ -18,7 +18,7 @@ const REGION_NAMES: Record<string, string> = {
 /** nyc1 is listed but unavailable, like a region closed to new droplets. */
 const UNAVAILABLE_REGIONS = new Set(['nyc1'])
 
-export const IMAGES = new Set(['ubuntu-24-04-x64', 'ubuntu-22-04-x64', 'debian-12-x64', 'debian-13-x64', 'fedora-42-x64'])
+export const IMAGES = new Set(['ubuntu-24-04-x64', 'ubuntu-22-04-x64', 'debian-12-x64', 'debian-13-x64', 'docker-20-04'])
 
 export function regions(): Region[] {
   return Object.entries(REGION_NAMES).map(([slug, name]) => ({

@@ -1,5 +1,5 @@
 /**
- * Droplets as real lab hosts: each droplet is a bare Debian container on the lab network
+ * Droplets as real lab hosts: each droplet is a Debian container on the lab network
  * (public address) and on a second, internal lab network (private address), with the
  * droplet's SSH keys installed as root's authorized keys, as cloud-init would.
  */
@@ -12,7 +12,8 @@ export const PRIVATE_NETWORK = 'cluster-lab-do-private'
 export const PRIVATE_SUBNET = '198.18.100.0/24'
 
 export interface LabBackendOptions {
-  image?: HostImage
+  /** Lab image of a droplet image slug; default: bare (Debian 12 with sshd only) for every slug. */
+  imageFor?: (slug: string) => HostImage
   /** Container names are `<prefix>-<droplet id>`. */
   prefix?: string
 }
@@ -27,7 +28,7 @@ export class LabBackend implements HostBackend {
     const name = `${this.opts.prefix ?? 'do-sim'}-${spec.dropletId}`
     const ip = await freeLabIp()
     this.hosts.set(spec.dropletId, {name, ip})
-    await startHost({name, ip, image: this.opts.image ?? 'bare', installKey: false, labels: {'cluster.do-sim': '1'}})
+    await startHost({name, ip, image: this.opts.imageFor?.(spec.image) ?? 'bare', installKey: false, labels: {'cluster.do-sim': '1'}})
     await execOk(name, ['sh', '-c',
       'mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat >/root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys'],
     {input: spec.authorizedKeys.join('\n') + '\n'})

@@ -26,10 +26,11 @@ if (!values.token) {
   process.exit(2)
 }
 if (values.image !== 'bare' && values.image !== 'trixie') {
-  console.error('do-sim: --image must be bare or trixie')
+  console.error('do-sim: --image must be bare or trixie (the lab image of every droplet)')
   process.exit(2)
 }
-const backend: HostBackend = values.backend === 'record' ? new RecordingBackend() : new LabBackend({image: values.image})
+const image = values.image
+const backend: HostBackend = values.backend === 'record' ? new RecordingBackend() : new LabBackend({imageFor: () => image})
 const sim = new DoSimulator({token: values.token, backend})
 const url = await sim.listen(Number(values.port), values.host)
 console.log(`do-sim listening on ${url}`)

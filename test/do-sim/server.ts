@@ -34,6 +34,8 @@ export interface SimFaults {
   rateLimit?: {requests: number; retryAfterSeconds?: number}
   /** New droplets never turn active. */
   neverActive?: boolean
+  /** New droplets fail: their create action errors once the machine exists (it stays until deleted). */
+  failActivation?: boolean
 }
 
 export interface RequestRecord {
@@ -122,13 +124,14 @@ export class DoSimulator {
   addFaults(f: SimFaults): void {
     if (f.fault) this.faults.push({...f.fault, times: f.fault.times ?? 1})
     if (f.rateLimit) this.rateLimited = {requests: f.rateLimit.requests, retryAfterSeconds: f.rateLimit.retryAfterSeconds}
-    if (f.neverActive !== undefined) this.state.neverActive = f.neverActive
+    if (f.neverActive !== undefined) this.state.faults.neverActive = f.neverActive
+    if (f.failActivation !== undefined) this.state.faults.failActivation = f.failActivation
   }
 
   clearFaults(): void {
     this.faults = []
     this.rateLimited = {requests: 0, retryAfterSeconds: undefined}
-    this.state.neverActive = false
+    this.state.faults = {neverActive: false, failActivation: false}
   }
 
   /** Everything that exists now: what a leak test asserts is empty. */

@@ -44,8 +44,8 @@ export interface StateTiming {
 }
 
 export class SimState {
-  /** Droplets created while this is set never turn active. */
-  neverActive = false
+  /** Behaviour of droplets created while set: never turn active, or fail once their machine exists. */
+  faults = {neverActive: false, failActivation: false}
   private ids = {key: 41000, droplet: 3_000_000, action: 9_000_000}
   private readonly keyMap = new Map<number, SshKey>()
   private readonly entries = new Map<number, Entry>()
@@ -124,13 +124,13 @@ export class SimState {
       networks: {v4: [], v6: []}, tags: req.tags, vpc_uuid: req.vpcUuid,
     }
     const spec: HostSpec = {
-      dropletId: id, name: req.name, authorizedKeys: req.keys.map(k => k.public_key),
+      dropletId: id, name: req.name, image: req.image, authorizedKeys: req.keys.map(k => k.public_key),
       userData: req.userData,
     }
     const action = this.newAction(id, 'create', region.slug)
     const entry: Entry = {droplet, spec, ipv6: body.ipv6 === true, activation: Promise.resolve()}
     this.entries.set(id, entry)
-    entry.activation = this.activate(entry, action, this.neverActive)
+    entry.activation = this.activate(entry, action, {...this.faults})
     return {droplet, action}
   }
 
@@ -175,13 +175,14 @@ export class SimState {
   }
 
   /** Starts the machine, then polls it until it answers: the droplet turns active with its addresses. */
-  private async activate(entry: Entry, action: Action, neverActive: boolean): Promise<void> {
+  private async activate(entry: Entry, action: Action, faults: SimState['faults']): Promise<void> {
     const id = entry.droplet.id
     try {
       const addresses = await this.backend.create(entry.spec)
+      if (faults.failActivation) return finish(action, 'errored')
       const deadline = Date.now() + this.timing.readyTimeoutMs
       while (!entry.deletion) {
-        if (!neverActive && await this.backend.ready(id)) {
+        if (!faults.neverActive && await this.backend.ready(id)) {
           entry.droplet.networks = networks(addresses, entry.ipv6, id)
           entry.droplet.status = 'active'
           finish(action, 'completed')

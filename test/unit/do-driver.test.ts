@@ -68,7 +68,7 @@ function assertNothingLeft(): void {
 
 before(async () => {
   backend = new RecordingBackend()
-  backend.readyAfterPolls = 3
+  backend.readyAfterPolls = 10
   sim = new DoSimulator({token: TOKEN, backend, readyPollMs: 10})
   url = await sim.listen()
 })
@@ -226,6 +226,7 @@ const failures: {name: string; setup(h: Harness): void; expect: RegExp}[] = [
   {name: 'key uploaded, then the CLI dies before saving its id', setup: () => undefined, expect: /simulated crash while saving/},
   {name: 'droplet create fails', setup: () => sim.addFaults({fault: {step: 'droplets.create', status: 422, times: 1}}), expect: /POST \/v2\/droplets failed \(422/},
   {name: 'droplet created but every answer lost', setup: () => sim.addFaults({fault: {step: 'droplets.create', status: 503, times: 3, afterEffect: true}}), expect: /\(503 server_error/},
+  {name: 'droplet create action errors', setup: () => sim.addFaults({failActivation: true}), expect: /^DigitalOcean could not create droplet \d+ \(its create action errored\)$/},
   {name: 'droplet never becomes active', setup: () => sim.addFaults({neverActive: true}), expect: /was not active after \d+ s \(status new\)/},
   {name: 'polling the droplet fails', setup: () => sim.addFaults({fault: {step: 'droplets.get', status: 500, times: 3}}), expect: /GET \/v2\/droplets\/\d+ failed \(500/},
   {name: 'Ctrl-C while waiting for active', setup: h => {
