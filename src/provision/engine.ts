@@ -27,7 +27,9 @@ export interface ConfigureEngineOptions {
 }
 
 const TOUCHED = [DAEMON_JSON, DROP_IN, STATE_JSON, ENGINE_CERTS.ca, ENGINE_CERTS.cert, ENGINE_CERTS.key]
-const RESTART = 'systemctl daemon-reload && systemctl restart docker.service'
+// reset-failed: docker.service allows 3 starts a minute, and configure, a failed configure
+// and its restore within one minute would otherwise leave docker down.
+const RESTART = 'systemctl daemon-reload && (systemctl reset-failed docker.service || true) && systemctl restart docker.service'
 const RESTART_TIMEOUT_MS = 120_000
 
 /**
@@ -51,6 +53,7 @@ export async function configureEngine(conn: SshConnection, opts: ConfigureEngine
     await conn.run(`test -s ${ENGINE_CERTS.key}`, `looking for the host's TLS key ${ENGINE_CERTS.key}`)
   }
   await conn.run(snapshotScript(TOUCHED), 'saving the current docker configuration')
+  let restarted = false
   try {
     // The certificates first: dockerd --validate loads the TLS files the config names.
     await conn.writeFile(ENGINE_CERTS.ca, opts.caPem, 0o644)
@@ -60,9 +63,13 @@ export async function configureEngine(conn: SshConnection, opts: ConfigureEngine
     await conn.writeFile(STATE_JSON, JSON.stringify(newState, null, 2) + '\n', 0o600)
     await conn.writeFile(DAEMON_JSON, daemonJson, 0o644)
     await conn.writeFile(DROP_IN, files.dropIn, 0o644)
+    restarted = true
     await restartDocker(conn, 'restarting docker with the cluster configuration')
   } catch (error) {
-    await conn.run(`${restoreScript(TOUCHED)}; ${RESTART}`, 'restoring the previous docker configuration', {timeoutMs: RESTART_TIMEOUT_MS})
+    // Folders we made for files that did not exist go too; a running docker never read
+    // the new files, so it is restarted only if we restarted it.
+    const restore = `${restoreScript(TOUCHED)}; rmdir ${ENGINE_DIR} ${DROP_IN_DIR} 2>/dev/null; ${restarted ? RESTART : 'true'}`
+    await conn.run(restore, 'restoring the previous docker configuration', {timeoutMs: RESTART_TIMEOUT_MS})
     throw error
   }
   await conn.run(discardSnapshotScript(TOUCHED), 'cleaning up the configuration backup')
@@ -120,9 +127,15 @@ async function validateDaemonConfig(conn: SshConnection, dockerd: string, daemon
   const words = flags.filter(f => !f.startsWith('$')).map(shq).join(' ')
   const result = await conn.exec(`${shq(dockerd)} --validate --config-file ${staged} ${words}; rc=$?; rm -f ${staged}; exit $rc`)
   if (result.code !== 0) {
-    throw new ProvisionError(`dockerd on ${conn.target.host} refused the engine configuration: ${lastLines(result.stderr || result.stdout)}`,
+    throw new ProvisionError(`dockerd on ${conn.target.host} refused the engine configuration: ${dockerdComplaint(result.stderr || result.stdout)}`,
       {hint: 'fix the --engine-opt / --engine-* values'})
   }
+}
+
+/** dockerd's reason without its decoration ("Status: …, Code: 125", "See 'dockerd --help'."). */
+export function dockerdComplaint(output: string): string {
+  const lines = output.split('\n').filter(l => !/^See 'dockerd --help'/.test(l.trim()))
+  return lastLines(lines.join('\n')).replace(/^Status: /, '').replace(/,? Code: \d+$/, '')
 }
 
 async function restartDocker(conn: SshConnection, what: string): Promise<void> {
