@@ -52,7 +52,12 @@ node_tests() {
     return
   fi
   local files=()
-  mapfile -t files < <(find "$dir" -name '*.test.js' | sort | grep -E "${E2E_FILTER:-.}" )
+  local filter=.
+  [ "$label" != e2e ] || filter="${E2E_FILTER:-.}"
+  # The lab's self-test (lab.test.js) first: it checks the compose hosts before other tests
+  # change them, and when the lab is broken its failures explain everything after.
+  mapfile -t files < <(find "$dir" -name '*.test.js' | grep -E "$filter" |
+    awk '{print ($0 ~ /\/lab\.test\.js$/ ? 0 : 1) "\t" $0}' | sort | cut -f2-)
   if [ ${#files[@]} -eq 0 ]; then
     summaries+=("$label: no test files in $dir")
     return

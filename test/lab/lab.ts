@@ -75,16 +75,16 @@ export const HOST_CAPS = [
 ]
 
 /**
- * `docker run` flags of a lab host (systemd as PID 1, inner dockerd, wireguard-go). The
- * compose file has the same flags; `--cgroupns host` is Docker's default on this cgroup v1
- * machine and systempaths=unconfined is what the image's lab-proc-sys.service stands in for
- * under compose, so both kinds of host end up alike.
+ * `docker run` flags of a lab host (systemd as PID 1, inner dockerd, wireguard-go): the same
+ * as docker-compose.test.yml, plus `--cgroupns host`, which compose 1.29 cannot express and
+ * which is Docker 20.10's default on a cgroup v1 machine anyway. Like compose, no
+ * `systempaths=unconfined`: the image's lab-proc-sys.service makes /proc/sys writable at
+ * boot, so hosts started here and compose hosts boot exactly alike.
  */
 export const HOST_RUN_FLAGS: string[] = [
   ...HOST_CAPS.flatMap(c => ['--cap-add', c]),
   '--security-opt', 'seccomp=unconfined',
   '--security-opt', 'apparmor=unconfined',
-  '--security-opt', 'systempaths=unconfined',
   '--cgroupns', 'host',
   '--device', '/dev/net/tun:/dev/net/tun',
   '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp',

@@ -71,6 +71,12 @@ done
 for name in "${DOCKER_HOSTS[@]}"; do
   wait_for "$deadline" "dockerd inside $name" docker exec "$name" docker info
 done
+# lab-proc-sys.service must have made /proc/sys writable, or inner `docker run` fails.
+for h in "${ALL_HOSTS[@]}"; do
+  name="${h%%:*}"
+  wait_for "$deadline" "a writable /proc/sys in $name (lab-proc-sys.service)" \
+    docker exec "$name" sh -c 'touch /proc/sys/net/ipv4/ip_forward'
+done
 wait_for "$deadline" "etcd at $ETCD" env ETCDCTL_API=3 etcdctl --endpoints "$ETCD" --command-timeout=2s endpoint health
 dns_answers() { [ "$(dig +short +time=1 +tries=1 @198.18.0.3 upstream.test A)" = 198.18.0.3 ]; }
 wait_for "$deadline" "dnsmasq at 198.18.0.3 (upstream.test)" dns_answers
