@@ -50,61 +50,64 @@ export function hostUpstreams(exclude: readonly string[], path = '/etc/resolv.co
 }
 
 /** Resolves to the first upstream's raw answer, or undefined when none answered in time. */
-export async function forwardUdp(query: Buffer, id: number, upstreams: readonly Upstream[]): Promise<Buffer | undefined> {
+export function forwardUdp(query: Buffer, id: number, upstreams: readonly Upstream[]): Promise<Buffer | undefined> {
+  return firstAnswer(upstreams, upstream => askUdp(query, id, upstream))
+}
+
+export function forwardTcp(query: Buffer, upstreams: readonly Upstream[]): Promise<Buffer | undefined> {
+  return firstAnswer(upstreams, upstream => askTcp(query, upstream))
+}
+
+async function firstAnswer(upstreams: readonly Upstream[], ask: (upstream: Upstream) => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
   for (const upstream of upstreams) {
-    const reply = await askUdp(query, id, upstream)
+    const reply = await ask(upstream)
     if (reply) return reply
   }
   return undefined
 }
 
-export async function forwardTcp(query: Buffer, upstreams: readonly Upstream[]): Promise<Buffer | undefined> {
-  for (const upstream of upstreams) {
-    const reply = await askTcp(query, upstream)
-    if (reply) return reply
-  }
-  return undefined
+/**
+ * One exchange with one upstream: `start` sends and calls `finish` with the answer (or
+ * nothing); the deadline calls it too. Whichever comes first wins, and `close` runs once.
+ */
+function exchange(start: (finish: (reply?: Buffer) => void) => void, close: () => void): Promise<Buffer | undefined> {
+  return new Promise(resolve => {
+    let done = false
+    const finish = (reply?: Buffer) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      close()
+      resolve(reply)
+    }
+    const timer = setTimeout(finish, UPSTREAM_TIMEOUT_MS)
+    start(finish)
+  })
 }
 
 function askUdp(query: Buffer, id: number, upstream: Upstream): Promise<Buffer | undefined> {
-  return new Promise(resolve => {
-    const socket = createSocket('udp4')
-    const finish = (reply: Buffer | undefined) => {
-      clearTimeout(timer)
-      socket.close()
-      resolve(reply)
-    }
-    const timer = setTimeout(() => finish(undefined), UPSTREAM_TIMEOUT_MS)
-    socket.on('error', () => finish(undefined))
+  const socket = createSocket('udp4')
+  return exchange(finish => {
+    socket.on('error', () => finish())
     socket.on('message', (msg, from) => {
-      if (from.address !== upstream.host || from.port !== upstream.port) return
-      if (idOf(msg) === id) finish(msg)
+      if (from.address === upstream.host && from.port === upstream.port && idOf(msg) === id) finish(msg)
     })
-    socket.send(query, upstream.port, upstream.host, err => {
-      if (err) finish(undefined)
-    })
-  })
+    socket.send(query, upstream.port, upstream.host, err => err && finish())
+  }, () => socket.close())
 }
 
 function askTcp(query: Buffer, upstream: Upstream): Promise<Buffer | undefined> {
-  return new Promise(resolve => {
-    const socket = connect({host: upstream.host, port: upstream.port})
-    const framer = new TcpFramer(UPSTREAM_MAX_MESSAGE)
-    const finish = (reply: Buffer | undefined) => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(reply)
-    }
-    const timer = setTimeout(() => finish(undefined), UPSTREAM_TIMEOUT_MS)
-    socket.on('error', () => finish(undefined))
-    socket.on('end', () => finish(undefined))
+  const socket = connect({host: upstream.host, port: upstream.port})
+  const framer = new TcpFramer(UPSTREAM_MAX_MESSAGE)
+  return exchange(finish => {
+    socket.on('error', () => finish())
+    socket.on('end', () => finish())
     socket.on('connect', () => socket.write(frame(query)))
     socket.on('data', chunk => {
       const messages = framer.push(chunk)
-      if (messages === undefined) finish(undefined)
-      else if (messages.length > 0) finish(messages[0])
+      if (messages === undefined || messages.length > 0) finish(messages?.[0])
     })
-  })
+  }, () => socket.destroy())
 }
 
 /** Answers over TCP may be up to 64 KiB. */
