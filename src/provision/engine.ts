@@ -27,9 +27,12 @@ export interface ConfigureEngineOptions {
 }
 
 const TOUCHED = [DAEMON_JSON, DROP_IN, STATE_JSON, ENGINE_CERTS.ca, ENGINE_CERTS.cert, ENGINE_CERTS.key]
-// reset-failed: docker.service allows 3 starts a minute, and configure, a failed configure
-// and its restore within one minute would otherwise leave docker down.
-const RESTART = 'systemctl daemon-reload && (systemctl reset-failed docker.service || true) && systemctl restart docker.service'
+// docker.socket is restarted too: our dockerd binds /var/run/docker.sock itself and removes
+// it on exit, so a later `-H fd://` start would get systemd's socket with no file to reach
+// it by. reset-failed: docker.service allows 3 starts a minute, and configure, a failed
+// configure and its restore within one minute would otherwise leave docker down.
+const RESTART = 'systemctl daemon-reload && systemctl stop docker.service && (systemctl restart docker.socket 2>/dev/null || true)'
+  + ' && (systemctl reset-failed docker.service || true) && systemctl start docker.service'
 const RESTART_TIMEOUT_MS = 120_000
 
 /**

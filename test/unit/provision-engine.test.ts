@@ -4,6 +4,7 @@ import {
   baseExecStart, dockerdPath, engineFiles, systemdQuote, userDaemonConfig, DROP_IN, type EngineState,
 } from '../../src/provision/engine-files.js'
 import {restoreScript, snapshotScript} from '../../src/provision/file-snapshot.js'
+import {dockerdComplaint} from '../../src/provision/engine.js'
 import {InputError} from '../../src/errors.js'
 import type {EngineOptions} from '../../src/model.js'
 
@@ -123,4 +124,11 @@ test('snapshot and restore scripts remember absent files and quote paths', () =>
   assert.match(s, /^for p in \/etc\/docker\/daemon\.json '\/tmp\/it'\\''s'; do /)
   assert.match(s, /: > "\$p\.cluster-absent"/)
   assert.match(restoreScript(['/a']), /mv -f "\$p\.cluster-bak" "\$p"; elif \[ -e "\$p\.cluster-absent" \]; then rm -f "\$p" "\$p\.cluster-absent"/)
+})
+
+test('dockerdComplaint keeps dockerd\'s reason and drops its decoration', () => {
+  assert.equal(dockerdComplaint(`Status: invalid argument "lots" for "--mtu" flag: strconv.ParseInt: parsing "lots": invalid syntax\nSee 'dockerd --help'., Code: 125\n`),
+    'invalid argument "lots" for "--mtu" flag: strconv.ParseInt: parsing "lots": invalid syntax')
+  assert.equal(dockerdComplaint('unable to configure the Docker daemon with file /etc/docker/daemon.json.cluster-new: the following directives are specified both as a flag and in the configuration file: mtu: (from flag: 1400, from file: 1500)\n'),
+    'unable to configure the Docker daemon with file /etc/docker/daemon.json.cluster-new: the following directives are specified both as a flag and in the configuration file: mtu: (from flag: 1400, from file: 1500)')
 })
