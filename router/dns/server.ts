@@ -66,13 +66,14 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
 
   const udp = createSocket('udp4')
   udp.on('message', (msg, from) => handler.onUdp(msg, reply => udp.send(reply, from.port, from.address, ignore)))
-  await listen(udp, options.address, options.port ?? 53)
+  await bound(udp, ready => udp.bind(options.port ?? 53, options.address, ready))
+  udp.on('error', ignore)
   const port = udp.address().port
 
   const tcp = createServer(socket => handler.onTcpConnection(socket))
   tcp.maxConnections = MAX_TCP_CONNECTIONS
   try {
-    await listenTcp(tcp, options.address, port)
+    await bound(tcp, ready => tcp.listen(port, options.address, ready))
   } catch (err) {
     udp.close()
     throw err
@@ -147,22 +148,12 @@ class QueryHandler {
   }
 }
 
-function listen(socket: Socket, address: string, port: number): Promise<void> {
+/** Binds a UDP socket or TCP server; rejects with the bind error (address not there yet, port taken). */
+function bound(target: Socket | Server, bind: (ready: () => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    socket.once('error', reject)
-    socket.bind(port, address, () => {
-      socket.off('error', reject)
-      socket.on('error', ignore)
-      resolve()
-    })
-  })
-}
-
-function listenTcp(server: Server, address: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, address, () => {
-      server.off('error', reject)
+    target.once('error', reject)
+    bind(() => {
+      target.off('error', reject)
       resolve()
     })
   })

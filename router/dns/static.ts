@@ -42,19 +42,10 @@ export async function removeStaticRecords(kv: Kv, name: string, ip?: string): Pr
   return count
 }
 
-/** A row of `cluster dns ls`. */
-export interface DnsListing {
-  name: string
-  aliases: string[]
-  ip: string
-  /** Host of the container, or '' for a record added with `dns add`. */
-  host: string
-  containerId: string
-}
-
-export async function listDns(kv: Kv): Promise<DnsListing[]> {
+/** The rows of `cluster dns ls`: host '' marks a record added with `dns add`. */
+export async function listDns(kv: Kv): Promise<DnsRecord[]> {
   const {entries} = await kvCall(kv, 'list DNS records', () => listRecords(kv.client, kv.layout))
   return entries
-    .map(({record}) => ({name: record.name, aliases: record.aliases, ip: record.ip, host: record.host, containerId: record.containerId}))
+    .map(({record}) => record)
     .sort((a, b) => a.name.localeCompare(b.name) || a.ip.localeCompare(b.ip, undefined, {numeric: true}))
 }
