@@ -121,6 +121,10 @@ export class SshConnection {
   /** Runs a command that must succeed; a failure names `what` and the end of its stderr. */
   async run(command: string, what: string, opts: ExecOptions = {}): Promise<string> {
     const result = await this.exec(command, opts)
+    if (result.code !== 0 && /^sudo: (a password is required|.*not in the sudoers)/m.test(result.stderr)) {
+      throw new SshError(`${what} failed on ${this.target.host}: ${this.target.user} may not use sudo without a password`,
+        {hint: `give ${this.target.user} passwordless sudo (NOPASSWD in /etc/sudoers.d) or log in as root`})
+    }
     if (result.code !== 0) {
       const detail = lastLines(result.stderr) || lastLines(result.stdout) || 'no output'
       throw new ProvisionError(`${what} failed on ${this.target.host} (exit ${result.code}): ${detail}`)

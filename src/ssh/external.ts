@@ -24,11 +24,11 @@ export function sshMachine(record: MachineRecord, dir: string): SshMachine {
   return {name: record.name, host: record.addresses.public, port: record.sshPort, user: record.sshUser, dir}
 }
 
-/** A known_hosts line pinning `hostKey` (`<algo> <base64>`): `[host]:port` unless the port is 22. */
+/** A known_hosts line (no newline) pinning `hostKey` (`<algo> <base64>`): `[host]:port` unless the port is 22. */
 export function knownHostsLine(host: string, port: number, hostKey: string): string {
   const [algo, key] = hostKey.trim().split(/\s+/)
   const name = port === 22 ? host : `[${host}]:${port}`
-  return `${name} ${algo} ${key}\n`
+  return `${name} ${algo} ${key}`
 }
 
 /** Options every ssh/scp run gets: only this machine's key, only its pinned host key. */

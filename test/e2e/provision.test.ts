@@ -18,7 +18,7 @@ import {generateSshKeyPair, installAuthorizedKey} from '../../src/ssh/keys.js'
 import {detectProvisioner, ensureHostPackages} from '../../src/provision/install.js'
 import {configureEngine, unconfigureEngine, waitForEngine, type ConfigureEngineOptions} from '../../src/provision/engine.js'
 import {DAEMON_JSON, DROP_IN} from '../../src/provision/engine-files.js'
-import {ProvisionError} from '../../src/errors.js'
+import {ProvisionError, SshError} from '../../src/errors.js'
 import type {EngineOptions} from '../../src/model.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'cluster-e2e-provision-'))
@@ -186,6 +186,52 @@ test('a Debian 13 host with everything: nothing installed, label shown by docker
     assert.equal(await conn.readFile(DROP_IN), undefined)
     assert.ok(await dockerRuns(conn))
     assert.doesNotMatch(await conn.run('ps -o args= -C dockerd', 'listing dockerd'), /log-level/)
+  } finally {
+    conn.close()
+  }
+})
+
+test('a non-root login with passwordless sudo provisions through sudo -n; without sudo rights the error says so', {timeout: 10 * 60_000}, async () => {
+  const host = await fresh('trixie', 'sudo', true)
+  const pair = generateSshKeyPair('admin@e2e')
+  const keyPath = join(tmp, 'admin_key')
+  writeFileSync(keyPath, pair.privateKey, {mode: 0o600})
+  await execOk(host.name, ['sh', '-c', [
+    'DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends sudo >/dev/null',
+    'useradd -m -s /bin/bash admin',
+    "echo 'admin ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/admin && chmod 440 /etc/sudoers.d/admin",
+  ].join(' && ')], {timeoutMs: 300_000})
+
+  // First contact as root installs the key for root only; admin gets its own through its own login below.
+  const root = await connectSsh({host: host.ip, port: 22, user: 'root', privateKeyPath: SSH_KEY})
+  await root.run(`install -d -m 700 -o admin -g admin ~admin/.ssh && printf '%s\\n' '${pair.publicKey}' > ~admin/.ssh/authorized_keys && chown admin: ~admin/.ssh/authorized_keys && chmod 600 ~admin/.ssh/authorized_keys`, 'adding admin\'s key')
+  root.close()
+
+  const conn = await connectSsh({host: host.ip, port: 22, user: 'admin', privateKeyPath: keyPath})
+  try {
+    assert.equal((await conn.run('id -u', 'checking the user')).trim(), '0')
+    assert.equal((await conn.run('id -un', 'checking the login user', {sudo: false})).trim(), 'admin')
+    await conn.writeFile('/etc/cluster-sudo-test', 'secret\n', 0o600)
+    assert.equal((await conn.run('stat -c "%U %a" /etc/cluster-sudo-test', 'checking the file')).trim(), 'root 600')
+    assert.equal(await conn.readFile('/etc/cluster-sudo-test'), 'secret\n')
+    const fresh2 = generateSshKeyPair('second@e2e')
+    await installAuthorizedKey(conn, fresh2.publicKey)
+    assert.match(await conn.run('cat ~admin/.ssh/authorized_keys', 'reading admin\'s keys'), new RegExp(fresh2.publicKey.split(' ')[1].replace(/[+/]/g, '\\$&')))
+
+    const {provisioner} = await detectProvisioner(conn)
+    assert.deepEqual((await ensureHostPackages(conn, provisioner)).installed, [])
+    const certs = certsFor(host.ip)
+    await configureEngine(conn, {...certs.server, engine: {...NO_ENGINE, labels: ['via=sudo']}})
+    const docker = new Docker({host: host.ip, port: 2376, protocol: 'https', ca: certs.ca, cert: certs.cert, key: certs.key})
+    assert.deepEqual((await docker.info() as {Labels: string[]}).Labels, ['via=sudo'])
+    assert.deepEqual(await unconfigureEngine(conn), {changed: true})
+
+    await conn.run('rm /etc/sudoers.d/admin', 'taking sudo away')
+    await assert.rejects(conn.run('true', 'checking docker'), (err: unknown) => {
+      assert.ok(err instanceof SshError)
+      assert.equal(err.oneLine(), `checking docker failed on ${host.ip}: admin may not use sudo without a password: give admin passwordless sudo (NOPASSWD in /etc/sudoers.d) or log in as root`)
+      return true
+    })
   } finally {
     conn.close()
   }

@@ -53,8 +53,8 @@ test('scpMachineName refuses no machine and two machines', () => {
 })
 
 test('knownHostsLine uses [host]:port except on port 22 and drops a comment', () => {
-  assert.equal(knownHostsLine('198.18.0.11', 22, 'ssh-ed25519 AAAAC3 root@h'), '198.18.0.11 ssh-ed25519 AAAAC3\n')
-  assert.equal(knownHostsLine('198.18.0.11', 2222, 'ssh-ed25519 AAAAC3'), '[198.18.0.11]:2222 ssh-ed25519 AAAAC3\n')
+  assert.equal(knownHostsLine('198.18.0.11', 22, 'ssh-ed25519 AAAAC3 root@h'), '198.18.0.11 ssh-ed25519 AAAAC3')
+  assert.equal(knownHostsLine('198.18.0.11', 2222, 'ssh-ed25519 AAAAC3'), '[198.18.0.11]:2222 ssh-ed25519 AAAAC3')
 })
 
 test('shq quotes anything a shell could misread; asRoot wraps in sudo -n', () => {

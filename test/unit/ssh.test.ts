@@ -219,7 +219,7 @@ function storeWithMachine(pinned: string): string {
     state: 'ready', createdAt: new Date().toISOString(), createdBy: 'test'}
   writeFileSync(join(machineDir, 'machine.json'), JSON.stringify({record}))
   writeFileSync(join(machineDir, 'id_ed25519'), readFileSync(clientKey), {mode: 0o600})
-  writeFileSync(join(machineDir, 'known_hosts'), knownHostsLine('127.0.0.1', port, pinned), {mode: 0o600})
+  writeFileSync(join(machineDir, 'known_hosts'), knownHostsLine('127.0.0.1', port, pinned) + '\n', {mode: 0o600})
   return store
 }
 
