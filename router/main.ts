@@ -106,8 +106,9 @@ class Router {
     this.applied = [...actions.keep, ...actions.add, ...actions.update.map(u => u.to)].filter(p => !failedNames.has(p.name))
     this.logRejections([...actions.rejected, ...failed])
     if (!isEmpty(actions)) {
-      const names = (ps: AppliedPeer[]) => ps.length <= 10 ? ` [${ps.map(p => `${p.name}@${p.endpoint}`).join(' ')}]` : ''
-      log.info(`applied +${actions.add.length}${names(actions.add)} ~${actions.update.length}${names(actions.update.map(u => u.to))} -${actions.remove.length}${names(actions.remove)}: ${this.applied.length} peers, ${(performance.now() - started).toFixed(1)} ms`)
+      const list = (sign: string, ps: AppliedPeer[]) => ps.length === 0 ? [] : [`${sign}${ps.length}${ps.length <= 10 ? ` (${ps.map(p => `${p.name}@${p.endpoint}`).join(' ')})` : ''}`]
+      const changes = [...list('+', actions.add), ...list('~', actions.update.map(u => u.to)), ...list('-', actions.remove)]
+      log.info(`applied ${changes.join(' ')}: ${this.applied.length} peers, ${(performance.now() - started).toFixed(1)} ms`)
     }
     await this.writeStatus()
   }

@@ -15,7 +15,8 @@ const require = createRequire(join(root, 'package.json'))
 
 const etcd3Dir = dirname(require.resolve('etcd3/package.json'))
 const protobuf = createRequire(require.resolve('@grpc/proto-loader'))('protobufjs')
-const etcdProtocol = JSON.stringify(protobuf.loadSync(join(etcd3Dir, 'proto', 'rpc.proto')).toJSON())
+// keepCase as etcd3 asks of proto-loader: its code uses the .proto's snake_case field names.
+const etcdProtocol = JSON.stringify(new protobuf.Root().loadSync(join(etcd3Dir, 'proto', 'rpc.proto'), {keepCase: true}).toJSON())
 
 const LOAD_PROTO = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`,/
 
@@ -39,7 +40,8 @@ const result = await build({
   platform: 'node',
   target: 'node18',
   format: 'cjs',
-  minify: false,
+  minify: true,
+  keepNames: true,
   legalComments: 'inline',
   plugins: [inlineEtcdProtocol],
   logLevel: 'warning',

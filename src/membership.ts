@@ -10,6 +10,7 @@
  * The signature covers the exact JSON text of the record (no canonical form to get wrong):
  * SignedPeer carries that text and its detached signature.
  */
+import {createPublicKey, verify as cryptoVerify, type KeyObject} from 'node:crypto'
 import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {isIPv4} from 'node:net'
 import nacl from 'tweetnacl'
@@ -95,11 +96,11 @@ export function verifyPeer(signed: unknown, publicKey: string): PeerRecord | {er
   if (!isObject(signed) || typeof signed.record !== 'string' || typeof signed.signature !== 'string') {
     return {error: 'not a signed peer record ({record, signature})'}
   }
-  const key = Buffer.from(publicKey, 'base64')
+  const key = verifyingKey(publicKey)
   const signature = Buffer.from(signed.signature, 'base64')
-  if (key.length !== nacl.sign.publicKeyLength) return {error: 'the cluster signing key is not a 32-byte ed25519 key'}
+  if (key === null) return {error: 'the cluster signing key is not a 32-byte ed25519 key'}
   if (signature.length !== nacl.sign.signatureLength) return {error: 'signature is not 64 bytes of base64'}
-  if (!nacl.sign.detached.verify(Buffer.from(signed.record, 'utf8'), signature, key)) {
+  if (!cryptoVerify(null, Buffer.from(signed.record, 'utf8'), key, signature)) {
     return {error: 'signature does not match the cluster signing key'}
   }
   let record: unknown
@@ -110,6 +111,25 @@ export function verifyPeer(signed: unknown, publicKey: string): PeerRecord | {er
   }
   const problem = recordProblem(record)
   return problem ? {error: problem} : record as PeerRecord
+}
+
+const verifyingKeys = new Map<string, KeyObject | null>()
+
+/**
+ * The signing key as a node:crypto key. Verification uses Node's native ed25519 (about a
+ * hundred times faster than tweetnacl's JavaScript, which matters to a router checking ten
+ * thousand records); the signatures are the same standard ed25519 either way.
+ */
+function verifyingKey(publicKey: string): KeyObject | null {
+  let key = verifyingKeys.get(publicKey)
+  if (key === undefined) {
+    const raw = Buffer.from(publicKey, 'base64')
+    key = raw.length === nacl.sign.publicKeyLength
+      ? createPublicKey({key: {kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url')}, format: 'jwk'})
+      : null
+    verifyingKeys.set(publicKey, key)
+  }
+  return key
 }
 
 export function isPeerError(v: PeerRecord | {error: string}): v is {error: string} {

@@ -10,13 +10,12 @@ import {networkOf} from '../../../src/ipam.js'
 import type {Actions, AppliedPeer, CurrentState, Rejection} from '../../plan.js'
 import {run, probe} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
+import {overlayMtu} from '../mtu.js'
 import {bridgeBatch, configureTunnel, deleteLink, ipBatch, linkExists, ourRoutes, routeDst, ROUTE_PROTO} from '../link.js'
 
 export const VXLAN_DEVICE = 'cluster-vxlan'
 const VNI = '1'
 const PORT = '8472'
-/** 14 (inner Ethernet) + 8 (VXLAN) + 8 (UDP) + 20 (outer IPv4). */
-const VXLAN_OVERHEAD = 50
 
 /** 0a:58 + the IPv4 address: a locally administered MAC every host derives alike, so records need not carry it. */
 export function macOf(ip: string): string {
@@ -39,7 +38,7 @@ export class VxlanBackend implements Backend {
   }
 
   mtu(underlay: number): number {
-    return underlay - VXLAN_OVERHEAD
+    return overlayMtu(this.name, underlay)
   }
 
   async setup(self: PeerRecord): Promise<CurrentState> {

@@ -10,17 +10,12 @@ import type {Actions, AppliedPeer, CurrentState, Rejection} from '../../plan.js'
 import {WG_KEY_PATH} from '../../config.js'
 import {run, probe} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
+import {overlayMtu} from '../mtu.js'
 import {configureTunnel, deleteLink, linkExists, ROUTE_PROTO} from '../link.js'
 import {startWireguardGo, stopWireguardGo, wireguardGoAlive, userspaceSocket} from './userspace.js'
 
 export const WG_DEVICE = 'cluster-wg'
 export const WG_PORT = 51820
-/**
- * WireGuard's overhead with an IPv6 underlay, as flannel and wg-quick count it: 40 (IPv6
- * header) + 8 (UDP) + 4 (type) + 4 (receiver index) + 8 (counter) + 16 (Poly1305 tag).
- * Using the IPv6 figure keeps one MTU valid whichever family the underlay uses.
- */
-const WG_OVERHEAD = 80
 /** Keeps NAT mappings open so hosts behind NAT stay reachable. */
 const KEEPALIVE_SECONDS = '25'
 /** Peers per `wg set` call: well under the kernel's argument size limit. */
@@ -38,7 +33,7 @@ export class WireGuardBackend implements Backend {
   }
 
   mtu(underlay: number): number {
-    return underlay - WG_OVERHEAD
+    return overlayMtu(this.name, underlay)
   }
 
   async setup(self: PeerRecord): Promise<CurrentState> {
