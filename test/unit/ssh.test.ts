@@ -7,7 +7,7 @@ import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawn, spawnSync, execFileSync, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, writeFileSync, readFileSync, rmSync, statSync, mkdirSync} from 'node:fs'
-import {createServer, type Server} from 'node:net'
+import {connect, createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -255,3 +255,52 @@ test('`cluster scp` copies to and from the machine; a missing machine is one cle
   assert.equal(r.status, 1)
   assert.match(r.stderr, /^Error: machine "nosuch" is not in this store \(.*\): run `cluster ls` to see machine names$/m)
 })
+
+test('`cluster ssh -L` forwards a local port through the machine', async () => {
+  const store = storeWithMachine(hostKey)
+  const local = await freePort()
+  const bin = join(fileURLToPath(import.meta.url), '../../../../bin/run.js')
+  // Forward to the sshd itself: whatever answers on the local port must greet like OpenSSH.
+  const child = spawn(process.execPath, [bin, 'ssh', 'web1', '-L', `127.0.0.1:${local}:127.0.0.1:${port}`, '--', 'sleep', '5'],
+    {env: {...process.env, CLUSTER_STORAGE_PATH: store}, stdio: 'ignore'})
+  try {
+    const banner = await retry(() => readBanner(local), 8000)
+    assert.match(banner, /^SSH-2\.0-OpenSSH/)
+  } finally {
+    child.kill()
+  }
+})
+
+test('`cluster ssh NAME` without a command opens an interactive shell on a terminal', () => {
+  const store = storeWithMachine(hostKey)
+  const bin = join(fileURLToPath(import.meta.url), '../../../../bin/run.js')
+  // script(1) gives the CLI a terminal, as a user's shell would.
+  const r = spawnSync('script', ['-qec', `${process.execPath} ${bin} ssh web1`, '/dev/null'],
+    {env: {...process.env, CLUSTER_STORAGE_PATH: store}, input: 'echo "tty=$(tty)"; exit 3\n', encoding: 'utf8', timeout: 20_000})
+  assert.equal(r.status, 3, r.stdout + r.stderr)
+  assert.match(r.stdout, /tty=\/dev\/pts\/\d+/)
+})
+
+function readBanner(p: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(p, '127.0.0.1')
+    socket.once('data', d => {
+      socket.destroy()
+      resolve(d.toString())
+    })
+    socket.once('error', reject)
+    socket.once('close', () => reject(new Error('closed before a banner')))
+  })
+}
+
+async function retry<T>(fn: () => Promise<T>, totalMs: number): Promise<T> {
+  const deadline = Date.now() + totalMs
+  for (;;) {
+    try {
+      return await fn()
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise(r => setTimeout(r, 100))
+    }
+  }
+}
