@@ -66,7 +66,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
 
   const udp = createSocket('udp4')
   udp.on('message', (msg, from) => handler.onUdp(msg, reply => udp.send(reply, from.port, from.address, ignore)))
-  await bound(udp, ready => udp.bind(options.port ?? 53, options.address, ready))
+  try {
+    await bound(udp, ready => udp.bind(options.port ?? 53, options.address, ready))
+  } catch (err) {
+    // Not bound yet (the bridge address may not exist yet): the caller retries with a new socket.
+    udp.close(ignore)
+    throw err
+  }
   udp.on('error', ignore)
   const port = udp.address().port
 
