@@ -7,6 +7,7 @@ import {createMachine} from '../src/lifecycle/create.js'
 import {parseKeyValues} from '../src/names.js'
 import {LocalStore} from '../src/store/local.js'
 import {BACKENDS, type Backend} from '../src/model.js'
+import {ClusterError} from '../src/errors.js'
 
 // Every driver's flags are create's flags, third-party drivers included.
 const drivers = await Promise.all((await listDrivers()).map(d => getDriver(d.name)))
@@ -65,10 +66,12 @@ export default class Create extends KvCommand {
         advertiseAddr: flags['advertise-addr'],
         kv: this.kvOptions(flags),
       }, {store: new LocalStore(), progress: stderrProgress(args.name, flags.quiet), signal: controller.signal})
+    } catch (error) {
+      if (controller.signal.aborted && error instanceof ClusterError) this.fail(error.oneLine(), 130)
+      throw error
     } finally {
       process.off('SIGINT', onSigint)
       process.off('SIGTERM', onSigint)
     }
-    if (controller.signal.aborted) this.exit(130)
   }
 }

@@ -90,6 +90,8 @@ export interface DriverFactory {
    * setup on the host (engine config, router) instead of relying on the machine's destruction.
    */
   adopts?: boolean
+  /** How long a new machine may take until SSH answers (default 300 s, for cloud boots). */
+  sshWaitSeconds?: number
   flags: DriverFlag[]
   /** A driver for a new machine, from its parsed create flags. */
   fromFlags(flags: FlagValues, ctx: DriverContext): Driver

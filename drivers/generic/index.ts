@@ -96,6 +96,8 @@ export const genericDriver: DriverFactory = {
   name: 'generic',
   description: 'adopt an existing machine reachable over SSH',
   adopts: true,
+  // The machine exists already: no boot to wait for, only a moment for a busy sshd.
+  sshWaitSeconds: 15,
   flags: [
     {name: 'generic-ip-address', type: 'string', description: 'IP address of the machine', env: 'GENERIC_IP_ADDRESS'},
     {name: 'generic-ssh-user', type: 'string', description: 'SSH user', env: 'GENERIC_SSH_USER', default: 'root'},

@@ -37,7 +37,7 @@ export interface CreateEnv {
   signal: AbortSignal
 }
 
-const SSH_WAIT_MS = 5 * 60_000
+const DEFAULT_SSH_WAIT_S = 300
 
 export async function createMachine(req: CreateRequest, env: CreateEnv): Promise<MachineRecord> {
   const {store, progress, signal} = env
@@ -98,11 +98,15 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       await save(driver.data())
 
       progress.step(`Waiting for SSH on ${target.host}:${target.port}`)
-      const conn = await connectToMachine(store, record, target, {signal, waitMs: SSH_WAIT_MS, progress})
+      const conn = await connectToMachine(store, record, target, {signal, waitMs: (factory.sshWaitSeconds ?? DEFAULT_SSH_WAIT_S) * 1000, progress})
       await save()
+      // Ctrl-C during a long remote step (apt) ends it at once instead of after it.
+      const closeOnAbort = () => conn.close()
+      signal.addEventListener('abort', closeOnAbort, {once: true})
       try {
         await setupHost({store, kv, settings, record, conn, progress, signal, advertiseAddr: req.advertiseAddr})
       } finally {
+        signal.removeEventListener('abort', closeOnAbort)
         conn.close()
       }
       record.state = 'ready'
@@ -110,8 +114,9 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       progress.step(`Machine ${req.name} is ready: eval "$(cluster env ${req.name})"`)
       return record
     } catch (error) {
-      await rollBack(error, record, {store, progress, kvOptions: req.kv, save})
-      throw error
+      const cause = signal.aborted ? new ClusterError(`create of ${req.name} was interrupted`, {hint: 'everything it made was removed', cause: error}) : error
+      await rollBack(cause, record, {store, progress, kvOptions: req.kv, save})
+      throw cause
     }
   } finally {
     kv.close()

@@ -11,7 +11,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
 import {HOSTS, ETCD_ENDPOINT, SSH_KEY, LAB_ROOT_PASSWORD, IMAGES, loadImage, run, execOk, startHost, removeHost} from '../lab/lab.js'
-import {cli, cliOk, newCliEnv, type CliEnv} from '../support/cli.js'
+import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
+import {spawn} from 'node:child_process'
 
 const CLUSTER = `e2e-machines-${process.pid}`
 const env: CliEnv = newCliEnv(CLUSTER, ETCD_ENDPOINT)
@@ -187,6 +188,31 @@ test('a failing Docker install rolls back: nothing in etcd, nothing in the store
     assert.equal(existsSync(join(env.storage, 'machines/broken')), false)
     const subnets = await etcd.getAll().prefix(`${prefix}subnets/`).strings()
     assert.ok(!Object.values(subnets).includes('broken'))
+  } finally {
+    await removeHost(host.name)
+  }
+})
+
+test('Ctrl-C during the Docker install rolls back: exit 130, nothing in etcd or the store', async () => {
+  const host = await startHost({name: 'e2e-sigint', image: 'bare'})
+  try {
+    const child = spawn(process.execPath, [CLUSTER_BIN, 'create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, 'interrupted'], {
+      env: {...process.env, CLUSTER_STORAGE_PATH: env.storage, CLUSTER_KV_ENDPOINTS: env.endpoints, CLUSTER_NAME: env.clusterName},
+    })
+    let stderr = ''
+    const code = await new Promise<number | null>(resolve => {
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b
+        if (/installing what is missing/.test(stderr) && !child.killed) setTimeout(() => child.kill('SIGINT'), 1000)
+      })
+      child.on('close', resolve)
+    })
+    assert.equal(code, 130, stderr)
+    assert.match(stderr, /Interrupted: rolling back/)
+    assert.match(stderr.trim().split('\n').pop()!, /^Error: create of interrupted was interrupted: everything it made was removed$/)
+    assert.deepEqual(await etcd.getAll().prefix(`${prefix}machines/interrupted`).keys(), [])
+    assert.ok(!Object.values(await etcd.getAll().prefix(`${prefix}subnets/`).strings()).includes('interrupted'))
+    assert.equal(existsSync(join(env.storage, 'machines/interrupted')), false)
   } finally {
     await removeHost(host.name)
   }
