@@ -24,7 +24,8 @@ PACKAGES=(docker.io docker-compose debootstrap etcd-client iperf3 dnsutils dnspe
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+  # (no `dpkg -s | grep -q`: under pipefail grep's early exit makes dpkg fail with SIGPIPE)
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
     missing+=("$p")
   fi
 done
