@@ -167,7 +167,7 @@ export class SshConnection {
 }
 
 /** Connects and logs in; every failure comes back as an SshError that says what to check. */
-export function connectSsh(opts: SshConnectOptions): Promise<SshConnection> {
+export async function connectSsh(opts: SshConnectOptions): Promise<SshConnection> {
   const privateKey = opts.privateKeyPath === undefined ? undefined : readPrivateKey(opts.privateKeyPath)
   if (privateKey === undefined && opts.password === undefined) {
     throw new InputError(`no SSH key or password for ${opts.user}@${opts.host}`, DEFAULT_HINTS.auth)
@@ -259,7 +259,9 @@ function unreachableReason(err: Error & {level?: string; code?: string}): string
     case 'ENETUNREACH': return 'network unreachable'
     case 'ETIMEDOUT': return 'connect timed out'
     case 'ECONNRESET': return 'connection reset'
-    default: return undefined
+    default:
+      // sshd accepted the connection and closed it: still starting, or MaxStartups.
+      return /Connection lost before handshake/.test(err.message) ? 'closed before the SSH handshake' : undefined
   }
 }
 

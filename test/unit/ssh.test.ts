@@ -15,7 +15,7 @@ import {connectSsh, waitForSsh, UnreachableError, type SshConnection} from '../.
 import {generateSshKeyPair, installAuthorizedKey, removeAuthorizedKey} from '../../src/ssh/keys.js'
 import {knownHostsLine} from '../../src/ssh/external.js'
 import {hostKeyFingerprint} from '../../src/ssh/host-key.js'
-import {HostKeyMismatchError, ProvisionError, SshError} from '../../src/errors.js'
+import {HostKeyMismatchError, InputError, ProvisionError, SshError} from '../../src/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-sshd-'))
 const home = join(dir, 'home')
@@ -304,3 +304,24 @@ async function retry<T>(fn: () => Promise<T>, totalMs: number): Promise<T> {
     }
   }
 }
+
+test('a server that closes before the handshake is unreachable (worth retrying while it boots)', async () => {
+  const closing: Server = createServer(s => s.destroy()).listen(0, '127.0.0.1')
+  await new Promise(r => closing.once('listening', r))
+  const closingPort = (closing.address() as {port: number}).port
+  try {
+    await assert.rejects(connectSsh(target({port: closingPort})), (err: unknown) => {
+      assert.ok(err instanceof UnreachableError)
+      assert.match(err.message, new RegExp(`^cannot reach 127\\.0\\.0\\.1:${closingPort} over SSH \\((closed before the SSH handshake|connection reset)\\)$`))
+      return true
+    })
+  } finally {
+    closing.close()
+  }
+})
+
+test('a missing key file or no credentials at all is refused before connecting', async () => {
+  await assert.rejects(connectSsh(target({privateKeyPath: join(dir, 'nope')})), /^SshError: cannot read SSH key .*nope/)
+  await assert.rejects(connectSsh(target({privateKeyPath: undefined})), (err: unknown) =>
+    err instanceof InputError && err.oneLine() === 'no SSH key or password for root@127.0.0.1: check --generic-ssh-key / --generic-ssh-password')
+})
