@@ -56,6 +56,21 @@ export const SSH_KEY = join(REPO_ROOT, 'test/lab/.cache/id_ed25519')
 export const SSH_PUBLIC_KEY = `${SSH_KEY}.pub`
 /** Root password of bare hosts (keep in sync with BARE_ROOT_PASSWORD in build-images.sh). */
 export const LAB_ROOT_PASSWORD = 'cluster-lab'
+/**
+ * The keys of /etc/docker/daemon.json the host image ships and relies on: they keep the inner
+ * dockerd's docker0 and its user-defined networks inside 198.18.0.0/15. A provisioner that
+ * rewrites daemon.json in the lab must keep them (or other values in 198.18.0.0/15).
+ */
+export const INNER_DOCKER_DAEMON_JSON = {
+  bip: '198.18.128.1/24',
+  'default-address-pools': [{base: '198.18.160.0/19', size: 24}],
+} as const
+/**
+ * A cluster overlay range for lab tests: inside the benchmark range and clear of the lab
+ * network (198.18.0.0/24), the DO simulator's private network (198.18.100.0/24) and the inner
+ * Docker ranges above (198.18.128.0/24, 198.18.160.0/19).
+ */
+export const LAB_OVERLAY_RANGE = '198.19.0.0/16'
 /** Addresses freeLabIp hands out (below are the compose services, above is free). */
 export const DYNAMIC_IP_FIRST = 20
 export const DYNAMIC_IP_LAST = 250
