@@ -157,6 +157,24 @@ export function baseExecStart(systemctlCat: string): string {
   return execStart.replace(/^[-@:+!]+/, '')
 }
 
+/**
+ * Drop-ins (from `systemctl cat docker.service`) that set ExecStart and are read after ours:
+ * systemd applies drop-ins by file name across all their folders, so these would replace
+ * our command line.
+ */
+export function laterExecStartDropIns(systemctlCat: string): string[] {
+  const ourName = DROP_IN.slice(DROP_IN.lastIndexOf('/') + 1)
+  const found = new Set<string>()
+  let path = ''
+  for (const raw of systemctlCat.split('\n')) {
+    const line = raw.trim()
+    if (line.startsWith('# /')) path = line.slice(2)
+    const name = path.slice(path.lastIndexOf('/') + 1)
+    if (path.includes('.service.d/') && name > ourName && /^ExecStart\s*=/.test(line)) found.add(path)
+  }
+  return [...found]
+}
+
 /** The dockerd program path, first word of the command line. */
 export function dockerdPath(execStart: string): string {
   return splitWords(execStart)[0]

@@ -10,7 +10,7 @@ import {shq} from '../ssh/shell.js'
 import {ProvisionError} from '../errors.js'
 import type {EngineOptions} from '../model.js'
 import {
-  baseExecStart, dockerdPath, engineFiles, userDaemonConfig,
+  baseExecStart, dockerdPath, engineFiles, laterExecStartDropIns, userDaemonConfig,
   DAEMON_JSON, DROP_IN, DROP_IN_DIR, ENGINE_CERTS, ENGINE_DIR, STATE_JSON,
   type DaemonConfig, type EngineState,
 } from './engine-files.js'
@@ -44,7 +44,13 @@ const RESTART_TIMEOUT_MS = 120_000
 export async function configureEngine(conn: SshConnection, opts: ConfigureEngineOptions): Promise<void> {
   const current = await readJson(conn, DAEMON_JSON)
   const state = await readJson(conn, STATE_JSON) as EngineState | null
-  const execStart = baseExecStart(await conn.run('systemctl cat docker.service', 'reading docker.service'))
+  const unit = await conn.run('systemctl cat docker.service', 'reading docker.service')
+  const overriding = laterExecStartDropIns(unit)
+  if (overriding.length > 0) {
+    throw new ProvisionError(`${overriding.join(', ')} on ${conn.target.host} sets ExecStart and is read after ${DROP_IN}, so it would undo the TLS setup`,
+      {hint: 'pass its dockerd flags with --engine-opt and remove it, or rename it to sort before 10-cluster.conf'})
+  }
+  const execStart = baseExecStart(unit)
   const files = engineFiles({engine: opts.engine, user: userDaemonConfig(current, state), extraDaemon: opts.extraDaemon, execStart})
   const newState: EngineState = {
     original: state ? state.original : current,

@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  baseExecStart, dockerdPath, engineFiles, systemdQuote, userDaemonConfig, DROP_IN, type EngineState,
+  baseExecStart, dockerdPath, engineFiles, laterExecStartDropIns, systemdQuote, userDaemonConfig, DROP_IN, type EngineState,
 } from '../../src/provision/engine-files.js'
 import {restoreScript, snapshotScript} from '../../src/provision/file-snapshot.js'
 import {dockerdComplaint} from '../../src/provision/engine.js'
@@ -115,6 +115,10 @@ ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER
   assert.equal(baseExecStart(withUserDropIn), '/usr/bin/dockerd -H fd:// --mtu=1400')
   assert.equal(dockerdPath(baseExecStart(withUserDropIn)), '/usr/bin/dockerd')
   assert.throws(() => baseExecStart('# /x\n[Service]\nType=notify\n'), /docker.service has no ExecStart/)
+  // override.conf sorts after 10-cluster.conf: its ExecStart would replace ours.
+  assert.deepEqual(laterExecStartDropIns(withUserDropIn), ['/etc/systemd/system/docker.service.d/override.conf'])
+  assert.deepEqual(laterExecStartDropIns(cat + '\n# /etc/systemd/system/docker.service.d/05-mine.conf\n[Service]\nExecStart=\nExecStart=/usr/bin/dockerd\n'), [])
+  assert.deepEqual(laterExecStartDropIns(cat + '\n# /run/systemd/system/docker.service.d/zz.conf\n[Service]\nEnvironment=A=1\n'), [])
   const files = engineFiles({engine: NO_ENGINE, user: null, execStart: '/usr/bin/dockerd -H=fd:// --host fd:// --host=fd:// --containerd=/run/c.sock'})
   assert.deepEqual(files.dockerdArgs, ['/usr/bin/dockerd', '--containerd=/run/c.sock'])
 })
