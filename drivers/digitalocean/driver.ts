@@ -116,6 +116,8 @@ export class DigitalOceanDriver implements Driver {
 
   /** Deletes every droplet of this machine, then the key it uploaded. Anything already gone is success. */
   async remove(): Promise<void> {
+    // No marker: create never started (bad flags, failed checks), so nothing can exist.
+    if (!this.d.marker) return
     const api = this.api()
     const droplets = new Set((await api.listDroplets(this.d.marker)).map(d => d.id))
     if (this.d.dropletId) droplets.add(this.d.dropletId)

@@ -112,6 +112,8 @@ export class VirtualBoxDriver implements Driver {
 
   /** Powers the VM off and deletes it with its disks; a VM that is gone, or not ours, is left alone. */
   async remove(): Promise<void> {
+    // No VM name saved: create never started (bad flags, failed checks), so nothing can exist.
+    if (!this.d.vmName) return
     const info = await this.vbox.vmInfo(this.d.vmName)
     if (!info) return
     if (!info.CfgFile?.startsWith(this.ctx.machineDir)) {

@@ -170,6 +170,11 @@ test('bad input is one clear line before anything is made', async () => {
   } finally {
     if (saved !== undefined) process.env.DIGITALOCEAN_ACCESS_TOKEN = saved
   }
+  // The rollback of a create that failed before making anything: no token needed, no API call.
+  const before = sim.requests.length
+  await factory.load({}, harness('x').ctx).remove()
+  assert.equal(sim.requests.length, before)
+
   const check = (extra: FlagValues) => factory.fromFlags(flags(extra), harness('x').ctx).preCreateCheck().then(() => undefined, e => e as ClusterError)
 
   const region = await check({'digitalocean-region': 'mars1'})

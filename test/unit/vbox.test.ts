@@ -187,6 +187,10 @@ test('pre-create checks: VBoxManage missing or old, no VT-x, name taken (and tha
   assert.match(taken.oneLine(), /^a VirtualBox VM named "taken" already exists/)
   await clash.remove()
   assert.deepEqual(Object.keys(stubState().vms), ['taken'], 'the rollback of the clashing create leaves the other VM alone')
+  // What the CLI's rollback really loads: nothing was saved, so nothing is touched.
+  clearLog()
+  await factory.load({}, c).remove()
+  assert.deepEqual(calls(), [])
 })
 
 test('flag validation', () => {
