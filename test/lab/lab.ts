@@ -377,9 +377,19 @@ export function loadImage(host: string, image: string = IMAGES.busybox, timeoutM
   })
 }
 
-/** Runs a command on a lab host over SSH with the lab key (`ssh root@IP CMD`). */
-export function ssh(ip: string, command: string, opts: RunOptions = {}): Promise<RunResult> {
-  return run('ssh', [...sshOptions(), `root@${ip}`, command], opts)
+/**
+ * Runs a command on a lab host over SSH with the lab key (`ssh root@IP CMD`). A connection
+ * dropped before authentication (sshd's MaxStartups throttling while other tests open many
+ * connections, or sshd restarting) is retried twice; an authentication failure is not.
+ */
+export async function ssh(ip: string, command: string, opts: RunOptions = {}): Promise<RunResult> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await run('ssh', [...sshOptions(), `root@${ip}`, command], opts)
+    const dropped = r.code === 255 &&
+      /kex_exchange_identification|Connection (reset|refused|closed)/.test(r.stderr) && !/Permission denied/.test(r.stderr)
+    if (!dropped || attempt >= 3) return r
+    await sleep(500 * attempt)
+  }
 }
 
 /** True when the compose lab is up (etcd container running and host1 answering SSH). */
