@@ -141,17 +141,33 @@ async function validateDaemonConfig(conn: SshConnection, dockerd: string, daemon
   }
 }
 
-/** dockerd's reason without its decoration ("Status: …, Code: 125", "See 'dockerd --help'."). */
+/**
+ * dockerd's own reason for refusing to start, from its output or the service's journal:
+ * the last error it printed, without decoration ("Status: …, Code: 125", "See 'dockerd
+ * --help'.", logrus' `time=… level=error msg="…"`). Info and warning lines are not reasons.
+ */
 export function dockerdComplaint(output: string): string {
-  const lines = output.split('\n').filter(l => !/^See 'dockerd --help'/.test(l.trim()))
-  return lastLines(lines.join('\n')).replace(/^Status: /, '').replace(/,? Code: \d+$/, '')
+  const reasons: string[] = []
+  for (const raw of output.split('\n')) {
+    const line = raw.trim()
+    // systemd's own notes about the unit ("docker.service: Referenced but unset …") are not dockerd's.
+    if (line === '' || /^See 'dockerd --help'/.test(line) || /^docker\.service: /.test(line)) continue
+    const logrus = /level=(\w+) msg="((?:[^"\\]|\\.)*)"/.exec(line)
+    if (logrus) {
+      if (logrus[1] === 'error' || logrus[1] === 'fatal') reasons.push(logrus[2].replace(/\\(.)/g, '$1'))
+      continue
+    }
+    reasons.push(line.replace(/^Status: /, '').replace(/,? Code: \d+$/, ''))
+  }
+  return reasons.at(-1) ?? ''
 }
 
 async function restartDocker(conn: SshConnection, what: string): Promise<void> {
   const result = await conn.exec(RESTART, {timeoutMs: RESTART_TIMEOUT_MS})
   if (result.code === 0) return
-  const journal = await conn.exec('journalctl -u docker.service -n 5 --no-pager -o cat')
-  throw new ProvisionError(`${what} failed on ${conn.target.host}: ${lastLines(journal.stdout, 2) || lastLines(result.stderr)}`,
+  // Only the service's processes (dockerd), not systemd's "Failed to start" lines.
+  const journal = await conn.exec('journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat')
+  throw new ProvisionError(`${what} failed on ${conn.target.host}: ${dockerdComplaint(journal.stdout) || lastLines(result.stderr)}`,
     {hint: 'fix the --engine-opt / --engine-* values'})
 }
 

@@ -131,6 +131,17 @@ test('snapshot and restore scripts remember absent files and quote paths', () =>
 })
 
 test('dockerdComplaint keeps dockerd\'s reason and drops its decoration', () => {
+  const journal = [
+    'time="2026-11-23T15:46:35.52Z" level=warning msg="Your kernel does not support cgroup blkio weight"',
+    'time="2026-11-23T15:46:35.60Z" level=info msg="API listen on /run/docker.sock"',
+    'Status: unknown flag: --no-such-flag',
+    "See 'dockerd --help'., Code: 125",
+    'docker.service: Referenced but unset environment variable evaluates to an empty string: DOCKER_OPTS',
+  ].join('\n')
+  assert.equal(dockerdComplaint(journal), 'unknown flag: --no-such-flag')
+  assert.equal(dockerdComplaint('time="x" level=info msg="Starting up"\ntime="y" level=fatal msg="failed to start daemon: pid file found, ensure docker is not running or delete \\"/var/run/docker.pid\\""\n'),
+    'failed to start daemon: pid file found, ensure docker is not running or delete "/var/run/docker.pid"')
+  assert.equal(dockerdComplaint('time="x" level=info msg="Starting up"\n'), '')
   assert.equal(dockerdComplaint(`Status: invalid argument "lots" for "--mtu" flag: strconv.ParseInt: parsing "lots": invalid syntax\nSee 'dockerd --help'., Code: 125\n`),
     'invalid argument "lots" for "--mtu" flag: strconv.ParseInt: parsing "lots": invalid syntax')
   assert.equal(dockerdComplaint('unable to configure the Docker daemon with file /etc/docker/daemon.json.cluster-new: the following directives are specified both as a flag and in the configuration file: mtu: (from flag: 1400, from file: 1500)\n'),
