@@ -131,7 +131,8 @@ export class SimState {
     const entry: Entry = {droplet, spec, ipv6: body.ipv6 === true, activation: Promise.resolve()}
     this.entries.set(id, entry)
     entry.activation = this.activate(entry, action, {...this.faults})
-    return {droplet, action}
+    // The answer shows the droplet as it is now (new), not as it will be when serialized.
+    return structuredClone({droplet, action})
   }
 
   dropletAction(id: number, body: Record<string, unknown>): Action | undefined {
@@ -181,15 +182,14 @@ export class SimState {
       const addresses = await this.backend.create(entry.spec)
       if (faults.failActivation) return finish(action, 'errored')
       const deadline = Date.now() + this.timing.readyTimeoutMs
-      while (!entry.deletion) {
-        if (!faults.neverActive && await this.backend.ready(id)) {
+      while (!entry.deletion && Date.now() < deadline) {
+        await sleep(this.timing.readyPollMs)
+        if (!faults.neverActive && !entry.deletion && await this.backend.ready(id)) {
           entry.droplet.networks = networks(addresses, entry.ipv6, id)
           entry.droplet.status = 'active'
           finish(action, 'completed')
           return
         }
-        if (Date.now() > deadline) break
-        await sleep(this.timing.readyPollMs)
       }
     } catch (error) {
       console.error(`do-sim: creating droplet ${id} failed: ${String(error)}`)
