@@ -107,6 +107,16 @@ EOF
   chroot "$dir" systemctl enable lab-proc-sys.service >/dev/null 2>&1
   mkdir -p "$dir/root/.ssh"
   chmod 700 "$dir/root/.ssh"
+  # Every test connects from one address (the machine, 198.18.0.1), often many at once:
+  # no throttling of unauthenticated connections, and on OpenSSH >= 9.8 (trixie) no
+  # per-source penalties, which would otherwise lock the whole suite out for minutes after
+  # a few failed logins or banner probes ("Not allowed at this time").
+  mkdir -p "$dir/etc/ssh/sshd_config.d"
+  echo 'MaxStartups 200:30:400' >"$dir/etc/ssh/sshd_config.d/lab-many-clients.conf"
+  if chroot "$dir" sshd -G -f /dev/null -o PerSourcePenalties=no >/dev/null 2>&1 ||
+     grep -q PerSourcePenalties "$dir/usr/sbin/sshd"; then
+    echo 'PerSourcePenalties no' >>"$dir/etc/ssh/sshd_config.d/lab-many-clients.conf"
+  fi
   if [ "$kind" = host ]; then
     # Tests start etcd and dnsmasq themselves when they want them.
     chroot "$dir" systemctl disable etcd.service dnsmasq.service >/dev/null 2>&1 || true
@@ -226,6 +236,12 @@ prune_old_tags() {
 
 main() {
   local want=("$@")
+  # One build at a time: several helpers' up.sh may run at once, and they share .cache/.
+  exec 9>"$CACHE/build-images.lock"
+  if ! flock -n 9; then
+    log "another build-images.sh is running; waiting for it"
+    flock 9
+  fi
   [ ${#want[@]} -gt 0 ] || want=(host bare busybox)
   docker info >/dev/null 2>&1 || { log "docker does not answer: run test/lab/install-deps.sh first"; exit 1; }
   local t0=$SECONDS w
