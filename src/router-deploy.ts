@@ -8,13 +8,16 @@
  */
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
-import type {SshConnection} from './ssh/client.js'
+import {connectSsh, type SshConnection} from './ssh/client.js'
 import type {Provisioner} from './provision/provisioner.js'
 import {ensurePackages, toolVersions} from './provision/install.js'
 import {nodeIsRecentEnough, MIN_NODE_MAJOR} from './provision/provisioner.js'
-import {ProvisionError} from './errors.js'
+import {ClusterError, NotFoundError, ProvisionError} from './errors.js'
+import type {LocalStore} from './store/local.js'
+import {openLocalMachine} from './lifecycle/machine.js'
+import {withTimeout} from './lifecycle/status.js'
 import {gatewayOf} from './ipam.js'
-import type {Backend} from './model.js'
+import type {Backend, MachineRecord} from './model.js'
 import {overlayMtu} from '../router/backends/mtu.js'
 import {CONFIG_PATH, STATUS_PATH, WG_KEY_PATH, type RouterConfig} from '../router/config.js'
 import type {RouterStatus} from '../router/status.js'
@@ -40,7 +43,7 @@ After=network-online.target docker.service
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/bin/env node --lite-mode --max-semi-space-size=1 ${ROUTER_PATH}
+ExecStart=/usr/bin/env node --lite-mode --no-expose-wasm --max-semi-space-size=1 ${ROUTER_PATH}
 Restart=always
 RestartSec=1
 KillMode=process
@@ -115,3 +118,48 @@ export async function readRouterStatus(conn: SshConnection): Promise<RouterStatu
   return text === undefined ? undefined : JSON.parse(text) as RouterStatus
 }
 
+
+/** One container on the overlay, for `cluster net ps`. */
+export interface OverlayContainer {
+  host: string
+  name: string
+  ip: string
+  image: string
+}
+
+/** Lists running containers with their address on the default bridge (the overlay): name|image|ip per line. */
+export const LIST_CONTAINERS = `docker ps -q | xargs -r docker inspect --format '{{.Name}}|{{.Config.Image}}|{{with index .NetworkSettings.Networks "bridge"}}{{.IPAddress}}{{end}}'`
+
+export function parseContainers(host: string, output: string): OverlayContainer[] {
+  return output.split('\n').filter(Boolean).flatMap(line => {
+    const [name = '', image = '', ip = ''] = line.split('|')
+    return ip ? [{host, name: name.replace(/^\//, ''), ip, image}] : []
+  })
+}
+
+export interface PerMachine<T> {
+  machine: string
+  value?: T
+  error?: string
+}
+
+/**
+ * Runs `query` over SSH on every machine at once, each bounded by `timeoutMs`: a dead or
+ * unknown machine shows its error instead of holding up (or failing) the rest.
+ */
+export async function queryMachines<T>(store: LocalStore, records: MachineRecord[], timeoutMs: number,
+  query: (conn: SshConnection) => Promise<T>): Promise<Array<PerMachine<T>>> {
+  return Promise.all(records.map(async record => {
+    const attempt = (async (): Promise<PerMachine<T>> => {
+      if (!store.hasMachine(record.name)) throw new NotFoundError(`no SSH key for it in this store (${store.root})`)
+      const machine = await openLocalMachine(store, record.name)
+      const conn = await connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs})
+      try {
+        return {machine: record.name, value: await query(conn)}
+      } finally {
+        conn.close()
+      }
+    })().catch((error: unknown) => ({machine: record.name, error: error instanceof ClusterError ? error.oneLine() : (error as Error).message}))
+    return withTimeout(attempt, timeoutMs, () => ({machine: record.name, error: `no answer within ${timeoutMs / 1000} s`}))
+  }))
+}
