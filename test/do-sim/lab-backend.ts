@@ -3,7 +3,7 @@
  * (public address) and on a second, internal lab network (private address), with the
  * droplet's SSH keys installed as root's authorized keys, as cloud-init would.
  */
-import {docker, exec, execOk, freeLabIp, removeHost, run, sshAnswers, startHost, startStoppedHost, stopHost,
+import {docker, exec, execOk, removeHost, run, sshAnswers, startHost, startStoppedHost, stopHost,
   LAB_LABEL, type HostImage} from '../lab/lab.js'
 import type {HostAddresses, HostBackend, HostSpec, PowerOp} from './backend.js'
 
@@ -26,9 +26,9 @@ export class LabBackend implements HostBackend {
 
   async create(spec: HostSpec): Promise<HostAddresses> {
     const name = `${this.opts.prefix ?? 'do-sim'}-${spec.dropletId}`
-    const ip = await freeLabIp()
+    // startHost picks a free lab address (and picks again if another process took it).
+    const {ip} = await startHost({name, image: this.opts.imageFor?.(spec.image) ?? 'bare', installKey: false, labels: {'cluster.do-sim': '1'}})
     this.hosts.set(spec.dropletId, {name, ip})
-    await startHost({name, ip, image: this.opts.imageFor?.(spec.image) ?? 'bare', installKey: false, labels: {'cluster.do-sim': '1'}})
     await execOk(name, ['sh', '-c',
       'mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat >/root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys'],
     {input: spec.authorizedKeys.join('\n') + '\n'})
