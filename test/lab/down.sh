@@ -12,6 +12,13 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 log() { printf '[lab down] %s\n' "$*" >&2; }
 
 t0=$SECONDS
+# One lab operation at a time (several test runs may share this machine).
+mkdir -p "$HERE/.cache"
+exec 9>"$HERE/.cache/lab.lock"
+if ! flock -n 9; then
+  log "another lab up/down is running; waiting for it"
+  flock -w 600 9 || { log "gave up waiting for $HERE/.cache/lab.lock"; exit 1; }
+fi
 if ! docker info >/dev/null 2>&1; then
   log "docker does not answer: nothing to tear down"
   exit 0

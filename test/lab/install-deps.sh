@@ -63,7 +63,7 @@ if ! docker info >/dev/null 2>&1; then
     log "started docker.service"
   else
     log "starting dockerd in the background (log: $CACHE/dockerd.log)"
-    nohup dockerd >"$CACHE/dockerd.log" 2>&1 </dev/null &
+    nohup dockerd >"$CACHE/dockerd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$CACHE/dockerd.pid"
   fi
   deadline=$((SECONDS + ${DOCKER_WAIT:-60}))

@@ -25,7 +25,15 @@ die() { log "ERROR: $*"; exit 1; }
 
 t_start=$SECONDS
 mkdir -p "$CACHE"
-[ "${SKIP_DEPS:-0}" = 1 ] || bash "$HERE/install-deps.sh"
+# One lab operation at a time (several test runs may share this machine).
+mkdir -p "$HERE/.cache"
+exec 9>"$HERE/.cache/lab.lock"
+if ! flock -n 9; then
+  log "another lab up/down is running; waiting for it"
+  flock -w 600 9 || { log "gave up waiting for $HERE/.cache/lab.lock"; exit 1; }
+fi
+# (9>&-: a dockerd started by install-deps must not inherit the lock)
+[ "${SKIP_DEPS:-0}" = 1 ] || bash "$HERE/install-deps.sh" 9>&-
 bash "$HERE/build-images.sh"
 t_images=$SECONDS
 
