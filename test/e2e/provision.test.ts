@@ -105,6 +105,7 @@ test('a bare Debian 12 reached by password: key installed, Docker + Node + WireG
     assert.match(result.dockerVersion, /^20\.10\./)
     assert.ok(Number(result.nodeVersion.split('.')[0]) >= 18, result.nodeVersion)
     assert.ok(await dockerRuns(conn))
+    assert.equal((await conn.exec('command -v wg && command -v wireguard-go')).code, 0, 'the WireGuard tools are installed')
     const again = await timed('ensureHostPackages again on the same host (nothing missing)', () => ensureHostPackages(conn, provisioner))
     assert.deepEqual(again.installed, [])
 
@@ -157,7 +158,9 @@ test('a Debian 13 host with everything: nothing installed, label shown by docker
     assert.ok('bip' in original, 'the lab image sets bip in daemon.json')
     const certs = certsFor(host.ip)
     const engine = {...NO_ENGINE, labels: ['zone=lab', 'disk=ssd'], opts: ['log-level=warn'], env: ['CLUSTER_E2E=yes it is']}
-    await timed('configureEngine on Debian 13 (with dockerd --validate)', () => configureEngine(conn, {...certs.server, engine}))
+    // The router work passes its bridge settings as extraDaemon.
+    await timed('configureEngine on Debian 13 (with dockerd --validate)', () => configureEngine(conn, {...certs.server, engine, extraDaemon: {mtu: 1420}}))
+    assert.equal((await conn.run(`docker network inspect bridge --format '{{index .Options "com.docker.network.driver.mtu"}}'`, 'reading the bridge MTU')).trim(), '1420')
     const docker = new Docker({host: host.ip, port: 2376, protocol: 'https', ca: certs.ca, cert: certs.cert, key: certs.key})
     const info = await docker.info() as {Labels: string[]; LoggingDriver: string}
     assert.deepEqual([...info.Labels].sort(), ['disk=ssd', 'zone=lab'])
@@ -171,9 +174,9 @@ test('a Debian 13 host with everything: nothing installed, label shown by docker
     const daemonBefore = await conn.readFile(DAEMON_JSON)
     const dropInBefore = await conn.readFile(DROP_IN)
     const pidBefore = (await conn.run('pidof dockerd', 'finding dockerd')).trim()
-    await assert.rejects(configureEngine(conn, {...certs.server, engine: {...engine, opts: ['mtu=lots']}}), (err: unknown) => {
+    await assert.rejects(configureEngine(conn, {...certs.server, engine: {...engine, opts: ['max-concurrent-downloads=lots']}}), (err: unknown) => {
       assert.ok(err instanceof ProvisionError)
-      assert.match(err.oneLine(), /^dockerd on 198\.18\.0\.\d+ refused the engine configuration: .*mtu.*: fix the --engine-opt \/ --engine-\* values$/)
+      assert.match(err.oneLine(), /^dockerd on 198\.18\.0\.\d+ refused the engine configuration: invalid argument "lots" for "--max-concurrent-downloads" flag: .*: fix the --engine-opt \/ --engine-\* values$/)
       return true
     })
     assert.equal(await conn.readFile(DAEMON_JSON), daemonBefore)
