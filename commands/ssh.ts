@@ -13,11 +13,13 @@ export default class Ssh extends ClusterCommand {
   static flags = {
     'local-forward': Flags.string({char: 'L', multiple: true, multipleNonGreedy: true, description: 'forward a local port: [bind:]port:host:hostport (as ssh -L); repeatable'}),
     'remote-forward': Flags.string({char: 'R', multiple: true, multipleNonGreedy: true, description: 'forward a remote port: [bind:]port:host:hostport (as ssh -R); repeatable'}),
+    'tty': Flags.boolean({char: 't', description: 'give the command a terminal (as ssh -t), e.g. for top'}),
   }
   static examples = [
     '<%= config.bin %> ssh web1',
     '<%= config.bin %> ssh web1 -- docker ps',
     '<%= config.bin %> ssh web1 -L 8080:127.0.0.1:80',
+    '<%= config.bin %> ssh web1 -t -- top',
   ]
 
   async run(): Promise<void> {
@@ -29,6 +31,7 @@ export default class Ssh extends ClusterCommand {
       command: (argv as string[]).slice(1),
       localForwards: flags['local-forward'],
       remoteForwards: flags['remote-forward'],
+      tty: flags.tty,
     }))
     if (code !== 0) this.exit(code)
   }

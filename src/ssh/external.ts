@@ -51,6 +51,8 @@ export interface SshCommandOptions {
   localForwards?: string[]
   /** `-R` specs, passed through. */
   remoteForwards?: string[]
+  /** Give the remote command a terminal (ssh -t), for full-screen programs such as top. */
+  tty?: boolean
 }
 
 export function sshArgv(m: SshMachine, opts: SshCommandOptions): string[] {
@@ -58,6 +60,7 @@ export function sshArgv(m: SshMachine, opts: SshCommandOptions): string[] {
   return [
     ...commonOptions(m, !interactive),
     '-p', String(m.port),
+    ...(opts.tty ? ['-t'] : []),
     ...(opts.localForwards ?? []).flatMap(f => ['-L', f]),
     ...(opts.remoteForwards ?? []).flatMap(f => ['-R', f]),
     // `--` so that nothing after the destination is read as an ssh option.

@@ -23,6 +23,7 @@ test('sshArgv: interactive shell without BatchMode, forwards passed through', ()
 
 test('sshArgv: a command runs in batch mode, its words after the destination (even ones that look like options)', () => {
   assert.deepEqual(sshArgv(web1, {command: ['ls', '-la', '/tmp']}), [...COMMON, '-o', 'BatchMode=yes', '-p', '2222', '--', 'admin@198.18.0.11', 'ls', '-la', '/tmp'])
+  assert.deepEqual(sshArgv(web1, {command: ['top'], tty: true}).slice(-6), ['-p', '2222', '-t', '--', 'admin@198.18.0.11', 'top'])
 })
 
 test('scpArgv: local to remote, remote to local, recursive, same machine both ends', () => {

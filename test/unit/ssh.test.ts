@@ -229,6 +229,8 @@ test('`cluster ssh NAME -- cmd` runs with the machine key and pinned host key an
   assert.equal(r.status, 7, r.stderr)
   assert.equal(r.stdout, `hi from ${execFileSync('hostname', {encoding: 'utf8'}).trim()}\n`)
   assert.equal(cli(['ssh', 'web1', '--', 'true'], store).status, 0)
+  // -L before the name: the forward takes one value, the name stays the name.
+  assert.equal(cli(['ssh', '-L', `127.0.0.1:${port + 1}:127.0.0.1:${port}`, 'web1', '--', 'exit 4'], store).status, 4)
 })
 
 test('`cluster ssh` refuses a host whose key differs from the pinned one', () => {
