@@ -22,23 +22,35 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => T): P
   return Promise.race([p, t]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * An engine that answers over TLS is Running, whatever the driver would say; only when it
+ * does not is the driver asked (a cloud API or an SSH port probe), so `ls` costs one
+ * connection per healthy machine.
+ */
 export async function checkMachine(record: MachineRecord, o: CheckOptions): Promise<MachineStatus> {
   const errors: string[] = []
-  let state: MachineState = 'Unknown'
-  let docker = 'Unknown'
-  const local = o.store.hasMachine(record.name) ? o.store.getMachine(record.name) : undefined
-  const stateP = machineFrom(o.store, record, local)
-    .then(m => m.driver.state())
-    .catch((e: Error) => { errors.push(e.message); return 'Error' as MachineState })
-  const dockerP = record.state === 'ready'
-    ? dockerVersion(record.dockerUrl, o.store, o.timeoutMs).catch((e: Error) => { errors.push(e.message); return undefined })
-    : Promise.resolve(undefined)
-  ;[state, docker] = await withTimeout(Promise.all([stateP, dockerP.then(v => v ?? 'Unknown')]), o.timeoutMs, () => {
+  const live = async (): Promise<[MachineState, string]> => {
+    if (record.state === 'ready') {
+      try {
+        return ['Running', await dockerVersion(record.dockerUrl, o.store, o.timeoutMs)]
+      } catch (error) {
+        errors.push(`Docker: ${(error as Error).message}`)
+      }
+    }
+    try {
+      const local = o.store.hasMachine(record.name) ? o.store.getMachine(record.name) : undefined
+      return [await (await machineFrom(o.store, record, local)).driver.state(), 'Unknown']
+    } catch (error) {
+      errors.push((error as Error).message)
+      return ['Error', 'Unknown']
+    }
+  }
+  let [state, docker] = await withTimeout(live(), o.timeoutMs, () => {
     errors.push(`no answer within ${o.timeoutMs / 1000}s`)
-    return ['Timeout' as MachineState, 'Unknown']
+    return ['Timeout', 'Unknown'] as [MachineState, string]
   })
   if (record.state === 'error') errors.unshift(`create failed: ${record.error ?? 'unknown'}; run \`cluster rm -f ${record.name}\``)
-  if (record.state === 'creating') state = state === 'Running' ? 'Starting' : state
+  if (record.state === 'creating' && state === 'Running') state = 'Starting'
   return {
     name: record.name,
     active: !!o.dockerHost && o.dockerHost === record.dockerUrl,

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Benchmarks, each printed side by side with its floor or peer in one run:
+#   machines: `cluster env` vs `node -e ''`; `cluster ls` with 1, 50, 200 machines (and 200
+#             with 10 unreachable, --timeout 2); `cluster create` on a lab host with Docker.
+#   dns:      bench/dns/run.sh (our DNS server vs dnsmasq, dnsperf)
+#   overlay:  bench/overlay/run.sh when present (iperf3 over the overlay vs underlay vs bare tunnel)
+# usage: bash bench/run.sh [machines|dns|overlay]...   (default: all). Brings the lab up.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+which=("${@:-machines dns overlay}")
+want() { [[ " ${which[*]} " == *" $1 "* ]]; }
+
+bash test/lab/install-deps.sh >&2
+[ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
+[ -f dist/router.cjs ] || npm run build
+SKIP_DEPS=1 bash test/lab/up.sh >&2
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+mean() { node -e 'const r=require(process.argv[1]).results; for (const x of r) console.log(x.mean)' "$1"; }
+
+if want machines; then
+  export CLUSTER_STORAGE_PATH="$(mktemp -d)" CLUSTER_KV_ENDPOINTS=http://198.18.0.2:2379 CLUSTER_NAME="bench-$$"
+  C="node $ROOT/bin/run.js"
+  KEY="$ROOT/test/lab/.cache/id_ed25519"
+  out="$(mktemp -d)"
+  trap '$C rm -f -y bench1 >/dev/null 2>&1 || true; node -e "" ' EXIT
+  echo "== cluster create on a lab host that already has Docker (3 runs, rm between)"
+  hyperfine --runs 3 --export-json "$out/create.json" --prepare "$C rm -f -y bench1 >/dev/null 2>&1 || true" \
+    "$C create -q -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key $KEY --overlay-range 198.19.0.0/16 bench1" 2>&1 | grep -E 'Time|Range' || true
+  $C rm -f -y bench1 >/dev/null 2>&1 || true
+  $C create -q -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key "$KEY" --overlay-range 198.19.0.0/16 bench1
+  echo "== cluster env vs the bare node start"
+  hyperfine -N -w 5 -r 40 --export-json "$out/env.json" "node -e ''" "$C env bench1" 2>&1 | grep -E 'Benchmark|Time' || true
+  read -r node_t env_t < <(mean "$out/env.json" | paste -sd ' ')
+  for n in 1 50 200; do
+    node bench/machines/seed.mjs "$CLUSTER_KV_ENDPOINTS" "$CLUSTER_NAME" bench1 "$n" 0 "$CLUSTER_STORAGE_PATH"
+    hyperfine -N -w 1 -r 5 --export-json "$out/ls$n.json" "$C ls -t 10" >/dev/null 2>&1
+    printf -v "ls_$n" '%s' "$(mean "$out/ls$n.json")"
+  done
+  node bench/machines/seed.mjs "$CLUSTER_KV_ENDPOINTS" "$CLUSTER_NAME" bench1 200 10 "$CLUSTER_STORAGE_PATH"
+  hyperfine -N -r 3 --export-json "$out/lsdead.json" "$C ls -t 2" >/dev/null 2>&1
+  ls_dead="$(mean "$out/lsdead.json")"
+  timeouts="$($C ls -t 2 --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).filter(m=>m.state==="Timeout"||m.state==="Stopped").length))')"
+  create_t="$(mean "$out/create.json")"
+  node bench/machines/seed.mjs "$CLUSTER_KV_ENDPOINTS" "$CLUSTER_NAME" bench1 1 0 "$CLUSTER_STORAGE_PATH"
+  echo
+  echo "== machines: results (mean seconds)"
+  printf '%-44s %8s   %s\n' "what" "seconds" "vs floor / target"
+  printf '%-44s %8.3f   %s\n' "node -e '' (floor)" "$node_t" "1.00x"
+  printf '%-44s %8.3f   %s (target < 1.5x)\n' "cluster env" "$env_t" "$(ratio "$env_t" "$node_t")"
+  printf '%-44s %8.3f   %s of node\n' "cluster ls, 1 machine" "$ls_1" "$(ratio "$ls_1" "$node_t")"
+  printf '%-44s %8.3f   %s of ls-1\n' "cluster ls, 50 machines" "$ls_50" "$(ratio "$ls_50" "$ls_1")"
+  printf '%-44s %8.3f   %s of ls-1 (target < 1 s)\n' "cluster ls, 200 machines" "$ls_200" "$(ratio "$ls_200" "$ls_1")"
+  printf '%-44s %8.3f   %s marked, --timeout 2 s\n' "cluster ls, 200 machines, 10 unreachable" "$ls_dead" "$timeouts/10"
+  printf '%-44s %8.3f   (target < 20 s)\n' "cluster create, host with Docker" "$create_t"
+  $C rm -f -y bench1 >/dev/null
+fi
+
+if want dns && [ -f bench/dns/run.sh ]; then bash bench/dns/run.sh; fi
+if want overlay && [ -f bench/overlay/run.sh ]; then bash bench/overlay/run.sh; fi
