@@ -9,7 +9,7 @@
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import {
   newCluster, joinHost, startLabHost, destroyCluster, routerStatus, type OverlayCluster, type OverlayHost,
 } from '../../bench/overlay/lab-overlay.js'
@@ -65,20 +65,22 @@ async function journal(host: LabHost): Promise<string> {
 /**
  * Captures on `capturer`'s lab interface while `send` runs; returns the capture as text
  * (tcpdump -A) and how many packets it saw, so a capture that saw nothing cannot pass.
+ * tcpdump runs in the foreground of one `docker exec`, ended by `timeout`.
  */
 async function capture(capturer: LabHost, filter: string, send: () => Promise<unknown>): Promise<{text: string; packets: number; log: string}> {
-  const file = `/root/cap-${randomBytes(3).toString('hex')}`
-  await execOk(capturer.name, ['sh', '-c', `nohup tcpdump -Z root -i eth0 -U -n -s 0 -w ${file}.pcap ${filter} >${file}.log 2>&1 & echo $! > ${file}.pid`])
-  await eventually('tcpdump listening', async () => (await exec(capturer.name, ['grep', '-q', 'listening', `${file}.log`])).code === 0, 5000)
-  try {
-    await send()
-    await sleep(500)
-  } finally {
-    await exec(capturer.name, ['sh', '-c', `kill $(cat ${file}.pid); sleep 0.3`])
-  }
-  const text = await execOk(capturer.name, ['tcpdump', '-r', `${file}.pcap`, '-n', '-A'])
-  const packets = Number((await execOk(capturer.name, ['sh', '-c', `tcpdump -r ${file}.pcap -n 2>/dev/null | wc -l`])).trim())
-  const log = await execOk(capturer.name, ['sh', '-c', `cat ${file}.log; ls -l ${file}.pcap`])
+  const seconds = 5
+  const child = spawn('docker', ['exec', capturer.name, 'timeout', String(seconds), 'tcpdump', '-i', 'eth0', '-l', '-n', '-A', '-s', '0', ...filter.split(' ')])
+  let text = ''
+  let log = ''
+  child.stdout.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()))
+  const exited = new Promise<void>(resolve => child.on('close', () => resolve()))
+  await eventually('tcpdump listening', async () => log.includes('listening'), 5000, 50)
+  const started = Date.now()
+  await send()
+  await exited
+  assert.ok(Date.now() - started < seconds * 1000, 'the send ended before the capture did')
+  const packets = text.split('\n').filter(l => /^\d\d:\d\d:\d\d\.\d+ /.test(l)).length
   return {text, packets, log}
 }
 
