@@ -13,6 +13,10 @@ import {isRecordKey, parseRecord, type RecordEntry, type RecordIndex} from './re
 import {latch, repeatUntilStopped} from './repeat.js'
 import type {DnsLog} from './server.js'
 
+const CANCEL_WAIT_MS = 1000
+
+const delay = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms).unref())
+
 export interface RecordWatch {
   /** Resolves after the first full listing is in the index. */
   ready: Promise<void>
@@ -38,20 +42,28 @@ export function watchRecords(opts: {etcd: Etcd3; layout: KeyLayout; index: Recor
     const {entries, revision} = await listRecords(etcd, layout, log)
     index.replaceAll(entries)
     ready.open()
-    const watcher = await etcd.watch().prefix(dnsRange(layout)).startRevision((BigInt(revision) + 1n).toString()).create()
+    // A watch manager of our own each round (namespace('') shares the connection, not the
+    // manager): etcd3 1.1 leaves a manager's attach queue stuck after a watch is cancelled at
+    // creation (history compacted while we were away), starving every later watch on it.
+    const watcher = await etcd.namespace('').watch().prefix(dnsRange(layout)).startRevision((BigInt(revision) + 1n).toString()).create()
+    let cancelledByEtcd = false
     const ended = new Promise<string>(resolve => {
       watcher.on('put', kv => {
         const entry = entryOf(kv, layout, log)
         if (entry) index.put(entry.key, entry.record)
       })
       watcher.on('delete', kv => index.delete(kv.key.toString()))
-      watcher.on('error', err => resolve(`watch cancelled: ${err.message}`))
+      watcher.on('error', err => {
+        cancelledByEtcd = true
+        resolve(`watch cancelled: ${err.message}`)
+      })
       watcher.on('end', () => resolve('watch ended'))
     })
     try {
       return await Promise.race([stopping, ended])
     } finally {
-      await watcher.cancel().catch(() => undefined)
+      // Cancelling waits for etcd's reply, which never comes while etcd is away: bounded.
+      if (!cancelledByEtcd) await Promise.race([watcher.cancel().catch(() => undefined), delay(CANCEL_WAIT_MS)])
     }
   }
 

@@ -7,7 +7,7 @@ import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
-import type {Etcd3} from 'etcd3'
+import {Etcd3} from 'etcd3'
 import {clusterPrefix, keys} from '../../src/kv/keys.js'
 import type {Kv} from '../../src/kv/client.js'
 import {AlreadyExistsError, NotFoundError} from '../../src/errors.js'
@@ -15,7 +15,7 @@ import {RecordIndex, type DnsRecord} from '../../router/dns/records.js'
 import {startDnsServer, type DnsServer} from '../../router/dns/server.js'
 import {watchRecords, type RecordWatch} from '../../router/dns/watch.js'
 import {addStaticRecord, listDns, removeStaticRecords} from '../../router/dns/static.js'
-import {freePort, resolverFor, startDnsmasq, startEtcd, waitFor, type TestEtcd} from './dns-support.js'
+import {freePort, resolverFor, startDnsmasq, startEtcd, startRelay, waitFor, type TestEtcd} from './dns-support.js'
 
 const layout = keys(clusterPrefix('dns-etcd-test'))
 const UPSTREAM_ADDRESS = '127.0.0.77'
@@ -135,5 +135,36 @@ test('with no upstream answering, outside names get SERVFAIL quickly, and our na
     await assert.rejects(r.resolve4('www.upstream.test'), {code: 'ESERVFAIL'})
   } finally {
     await lonely.close()
+  }
+})
+
+test('an etcd partition keeps the last known records; with history compacted meanwhile, the watch lists again and catches up', async () => {
+  const relay = await startRelay(Number(new URL(etcd.endpoint).port))
+  const partitioned = new Etcd3({hosts: `http://127.0.0.1:${relay.port}`})
+  const own = keys(clusterPrefix('dns-partition-test'))
+  const seen = new RecordIndex()
+  const log: string[] = []
+  const follower = watchRecords({etcd: partitioned, layout: own, index: seen, log: {info() {}, warn: m => log.push(m)}})
+  try {
+    await follower.ready
+    await client.put(own.dnsRecord('h1', 'old')).value(JSON.stringify(record('old', '198.19.1.1', 'h1', 'old')))
+    await waitFor('old record seen', async () => seen.addressesOf('old').length === 1 || undefined, 5000, 20)
+
+    relay.cut()
+    await client.delete().key(own.dnsRecord('h1', 'old'))
+    await client.put(own.dnsRecord('h1', 'new')).value(JSON.stringify(record('new', '198.19.1.2', 'h1', 'new')))
+    const {header} = await client.get('/dns-test/ready').exec()
+    await client.kv.compact({revision: header.revision, physical: true})
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.deepEqual(seen.addressesOf('old'), ['198.19.1.1'], 'the last known record stays while etcd is away')
+
+    relay.restore()
+    await waitFor('caught up after the partition', async () =>
+      (seen.addressesOf('old').length === 0 && seen.addressesOf('new').length === 1) || undefined, 20_000, 50)
+    assert.ok(log.some(m => /listing again/.test(m)), `expected a re-list, log: ${log.join(' | ')}`)
+  } finally {
+    await follower.stop()
+    partitioned.close()
+    await relay.close()
   }
 })

@@ -4,7 +4,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:net'
+import {connect, createServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Resolver} from 'node:dns/promises'
@@ -98,4 +98,39 @@ function stopChild(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve())
     child.kill('SIGTERM')
   })
+}
+
+/** A TCP relay to `port` on loopback that can cut every connection and refuse new ones (a network partition). */
+export async function startRelay(port: number): Promise<{port: number; cut(): void; restore(): void; close(): Promise<void>}> {
+  let open = true
+  const sockets = new Set<Socket>()
+  const server = createServer(client => {
+    if (!open) return client.destroy()
+    const upstream = connect(port, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => undefined)
+      s.on('close', () => {
+        sockets.delete(s)
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as {port: number}).port,
+    cut: () => {
+      open = false
+      for (const s of sockets) s.destroy()
+    },
+    restore: () => {
+      open = true
+    },
+    close: () => new Promise(resolve => {
+      for (const s of sockets) s.destroy()
+      server.close(() => resolve())
+    }),
+  }
 }
