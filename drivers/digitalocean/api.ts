@@ -54,6 +54,9 @@ export class DoApiError extends DriverError {
   }
 }
 
+/** A page of any list: the items under their own key, and the links to the other pages. */
+type ListPage = Record<string, unknown> & {links?: Links}
+
 export class DoApi {
   readonly baseUrl: string
   private readonly retry: RetryPolicy
@@ -130,8 +133,7 @@ export class DoApi {
     const sep = path.includes('?') ? '&' : '?'
     let next: string | undefined = `${path}${sep}per_page=${this.opts.pageSize ?? 200}`
     while (next) {
-      const page: Record<string, unknown> & {links?: Links} | undefined | null =
-        await this.request<Record<string, unknown> & {links?: Links}>('GET', next, {signal})
+      const page: ListPage | undefined | null = await this.request<ListPage>('GET', next, {signal})
       items.push(...((page?.[key] as T[] | undefined) ?? []))
       next = page?.links?.pages?.next ? this.relative(page.links.pages.next) : undefined
     }

@@ -195,10 +195,10 @@ export class DigitalOceanDriver implements Driver {
   }
 
   /** Keys of this machine to delete: the recorded one, or (if the upload's answer was lost) those with our name. */
-  private async uploadedKeys(): Promise<SshKey[]> {
+  private async uploadedKeys(): Promise<Pick<SshKey, 'id' | 'name' | 'fingerprint'>[]> {
     if (!this.d.keyName) return []
     if (this.d.keyUploaded && this.d.keyId) {
-      return [{id: this.d.keyId, name: this.d.keyName, fingerprint: this.d.keyFingerprint ?? '?', public_key: ''}]
+      return [{id: this.d.keyId, name: this.d.keyName, fingerprint: this.d.keyFingerprint ?? 'fingerprint unknown'}]
     }
     return (await this.api().listKeys()).filter(k => k.name === this.d.keyName)
   }

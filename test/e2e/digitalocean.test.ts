@@ -87,7 +87,14 @@ after(async () => {
   etcd.close()
 })
 
-test('create -d digitalocean node1 with only the token set: ls, env, ssh, ip --private, power, rm', async () => {
+/** Removes what a failed test left, so the next test starts from an empty account. */
+async function cleanUp(...names: string[]): Promise<void> {
+  for (const name of names) await cli(env, ['rm', '-f', '-y', name], {extraEnv: doEnv()})
+  sim.clearFaults()
+}
+
+test('create -d digitalocean node1 with only the token set: ls, env, ssh, ip --private, power, rm', async t => {
+  t.after(() => cleanUp('node1'))
   const started = Date.now()
   const r = await create('node1')
   assert.equal(r.code, 0, r.stderr)
@@ -119,8 +126,9 @@ test('create -d digitalocean node1 with only the token set: ls, env, ssh, ip --p
   await assertNothingLeft('node1')
 })
 
-test('three droplets in parallel reach each other on their private addresses; rm leaves nothing', async () => {
+test('three droplets in parallel reach each other on their private addresses; rm leaves nothing', async t => {
   const names = ['par1', 'par2', 'par3']
+  t.after(() => cleanUp(...names))
   const started = Date.now()
   const results = await Promise.all(names.map(n => create(n, QUICK)))
   results.forEach((r, i) => assert.equal(r.code, 0, `${names[i]}: ${r.stderr}`))
@@ -143,7 +151,8 @@ const failures: {step: string; setup: () => void; args?: string[]; expect: RegEx
   {step: 'provisioning', setup: () => undefined, args: ['--digitalocean-userdata', BREAK_OS_RELEASE], expect: /^Error: .*os-release/im},
 ]
 
-test('a failure at each step of create leaves zero droplets and zero keys, and the create can be retried', async () => {
+test('a failure at each step of create leaves zero droplets and zero keys, and the create can be retried', async t => {
+  t.after(() => cleanUp('failing'))
   writeFileSync(BREAK_OS_RELEASE, '#!/bin/sh\nrm -f /etc/os-release /usr/lib/os-release\n')
   for (const f of failures) {
     f.setup()
@@ -159,7 +168,8 @@ test('a failure at each step of create leaves zero droplets and zero keys, and t
   await assertNothingLeft('the retried create')
 })
 
-test('Ctrl-C while waiting for the droplet, or while provisioning, rolls everything back', async () => {
+test('Ctrl-C while waiting for the droplet, or while provisioning, rolls everything back', async t => {
+  t.after(() => cleanUp('interrupted'))
   sim.addFaults({neverActive: true})
   const waiting = spawnCreate('interrupted', QUICK)
   await until('the droplet', () => sim.snapshot().droplets.length === 1)
@@ -180,7 +190,8 @@ test('Ctrl-C while waiting for the droplet, or while provisioning, rolls everyth
   await assertNothingLeft('Ctrl-C while provisioning')
 })
 
-test('a CLI killed mid-create (no rollback) is cleaned up by cluster rm', async () => {
+test('a CLI killed mid-create (no rollback) is cleaned up by cluster rm', async t => {
+  t.after(() => cleanUp('crashed'))
   sim.addFaults({neverActive: true})
   const killed = spawnCreate('crashed', QUICK)
   await until('the droplet', () => sim.snapshot().droplets.length === 1)
