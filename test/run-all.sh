@@ -7,7 +7,10 @@
 #
 # Env: KEEP_LAB=1 leaves the lab running afterwards (for debugging);
 #      SKIP_BUILD=1 tests the dist/ already there (for debugging; CI always builds);
-#      E2E_FILTER=REGEX runs only e2e files whose name matches.
+#      E2E_FILTER=REGEX runs only e2e files whose name matches;
+#      UNIT_TEST_TIMEOUT_MS / E2E_TEST_TIMEOUT_MS: node's --test-timeout, which on Node 20
+#      also bounds each test FILE (default 5 / 20 min), so a hung test fails instead of
+#      eating CI's 90 minutes.
 # Exit status: non-zero when the build or any test failed.
 set -uo pipefail
 
@@ -92,12 +95,12 @@ else
   fi
 fi
 
-node_tests unit dist/test/unit
+node_tests unit dist/test/unit --test-timeout="${UNIT_TEST_TIMEOUT_MS:-300000}"
 
 trap 'teardown; report' EXIT
 log "bringing the lab up"
 if SKIP_DEPS=1 bash "$LAB/up.sh"; then
-  node_tests e2e dist/test/e2e --test-concurrency=1
+  node_tests e2e dist/test/e2e --test-concurrency=1 --test-timeout="${E2E_TEST_TIMEOUT_MS:-1200000}"
 else
   failed+=("lab up")
 fi

@@ -35,6 +35,11 @@ fi
 # (9>&-: a dockerd started by install-deps must not inherit the lock)
 [ "${SKIP_DEPS:-0}" = 1 ] || bash "$HERE/install-deps.sh" 9>&-
 bash "$HERE/build-images.sh"
+# The lab's flags were worked out on a cgroup v1 machine (cgroupns defaults to host there,
+# which systemd in the lab hosts relies on; compose 1.29 cannot ask for it).
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  log "WARNING: this machine runs cgroup v2; the lab was verified on cgroup v1 only"
+fi
 t_images=$SECONDS
 
 if [ ! -s "$KEY" ]; then
