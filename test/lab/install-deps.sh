@@ -19,8 +19,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-PACKAGES=(docker.io docker-compose debootstrap etcd-client iperf3 dnsutils dnsperf dnsmasq
-          hyperfine tcpdump wireguard-tools openssh-client)
+# etcd-server and openssh-server: unit tests start their own etcd and sshd on loopback.
+PACKAGES=(docker.io docker-compose debootstrap etcd-client etcd-server iperf3 dnsutils dnsperf
+          dnsmasq hyperfine tcpdump wireguard-tools openssh-client openssh-server)
+# Servers installed only for their binaries: their services must not start (now or at boot).
+declare -A NO_AUTOSTART=([dnsmasq]=dnsmasq.service [etcd-server]=etcd.service [openssh-server]=ssh.service)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,10 +38,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   t0=$SECONDS
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # dnsmasq is only wanted for its binary: never let its service take port 53 here.
-  if [[ " ${missing[*]} " == *" dnsmasq "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  # No service starts during the install (dnsmasq would take port 53, etcd 2379); dockerd
+  # is started below.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 || {
@@ -46,11 +52,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install failed (log: $CACHE/apt-install.log)"
     exit 1
   }
-  rm -f /usr/sbin/policy-rc.d
+  [ "$own_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
   trap - EXIT
-  if [[ " ${missing[*]} " == *" dnsmasq "* ]] && [ -d /run/systemd/system ]; then
-    systemctl disable dnsmasq.service >/dev/null 2>&1 || true
-  fi
+  for p in "${missing[@]}"; do
+    if [ -n "${NO_AUTOSTART[$p]:-}" ]; then
+      systemctl disable "${NO_AUTOSTART[$p]}" >/dev/null 2>&1 || true
+    fi
+  done
   log "installed in $((SECONDS - t0)) s"
 else
   log "all packages present"
