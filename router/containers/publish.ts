@@ -29,6 +29,8 @@ export class RecordPublisher {
   private stopped = false
   private lease: Lease | undefined
   private leaseLost = false
+  /** Set while writes fail, so an etcd outage logs one line, not one a second. */
+  private failing = false
 
   constructor(private readonly opts: {etcd: Etcd3; layout: KeyLayout; hostName: string; lease: Lease | (() => Lease); log: DnsLog}) {}
 
@@ -53,11 +55,6 @@ export class RecordPublisher {
     this.reconcile()
   }
 
-  /** Resolves when etcd matches the desired state as of this call (tests, shutdown). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running
-  }
-
   stop(): void {
     this.stopped = true
     clearTimeout(this.retry)
@@ -71,8 +68,13 @@ export class RecordPublisher {
     }
     clearTimeout(this.retry)
     this.running = this.apply()
+      .then(() => {
+        if (this.failing) this.opts.log.info('dns: container records in etcd are up to date again')
+        this.failing = false
+      })
       .catch(err => {
-        this.opts.log.warn(`dns: cannot update container records in etcd (${err instanceof Error ? err.message : String(err)}); retrying`)
+        if (!this.failing) this.opts.log.warn(`dns: cannot update container records in etcd (${err instanceof Error ? err.message : String(err)}); retrying every ${RETRY_MS / 1000} s`)
+        this.failing = true
         this.retry = setTimeout(() => this.reconcile(), RETRY_MS)
       })
       .finally(() => {

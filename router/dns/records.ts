@@ -114,10 +114,6 @@ export class RecordIndex {
     return this.namesByAddress.get(ip) ?? EMPTY
   }
 
-  entries(): RecordEntry[] {
-    return [...this.byKey].map(([key, record]) => ({key, record}))
-  }
-
   get size(): number {
     return this.byKey.size
   }

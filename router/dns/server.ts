@@ -38,7 +38,6 @@ export interface DnsServerOptions {
 export interface DnsServer {
   address: string
   port: number
-  upstreams: readonly Upstream[]
   close(): Promise<void>
 }
 
@@ -89,7 +88,6 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   return {
     address: options.address,
     port,
-    upstreams,
     close: () => Promise.all([
       new Promise<void>(resolve => udp.close(() => resolve())),
       new Promise<void>(resolve => tcp.close(() => resolve())),
