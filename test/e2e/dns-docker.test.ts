@@ -90,7 +90,7 @@ test('containers running before start are published; stale records of this host 
   assert.equal(stored.kvs[0]?.lease, await lease.grant(), 'record is bound to the router lease')
 })
 
-test('a container started later appears, and is gone within 1 s of docker rm -f', async () => {
+test('a container started later appears, and is gone within 1 s of docker rm -f', async t => {
   const web3 = await runContainer('web3')
   const appeared = await msUntil(name('web3'), [await ipOf(web3)])
   assert.ok(appeared < 1000, `appeared after ${appeared} ms`)
@@ -98,6 +98,7 @@ test('a container started later appears, and is gone within 1 s of docker rm -f'
   containers.delete(web3)
   const gone = await msUntil(`${name('web3')}.cluster.internal`, [])
   assert.ok(gone < 1000, `still answered ${gone} ms after docker rm -f`)
+  t.diagnostic(`answered ${appeared} ms after docker run returned; gone ${gone} ms after docker rm -f returned`)
   assert.equal(await client.get(layout.dnsRecord(HOST, web3)).string(), null)
 })
 
