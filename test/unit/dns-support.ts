@@ -54,17 +54,19 @@ export async function startEtcd(): Promise<TestEtcd> {
     clients.push(c)
     return c
   }
-  const probe = client()
-  await waitFor('etcd answers', async () => (await probe.put('/dns-test/ready').value('1'), true))
-  return {
-    endpoint,
-    client,
-    stop: async () => {
-      for (const c of clients) c.close()
-      await stopChild(child)
-      rmSync(dir, {recursive: true, force: true})
-    },
+  const stop = async () => {
+    for (const c of clients) c.close()
+    await stopChild(child)
+    rmSync(dir, {recursive: true, force: true})
   }
+  const probe = client()
+  try {
+    await waitFor('etcd answers', async () => (await probe.put('/dns-test/ready').value('1'), true))
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return {endpoint, client, stop}
 }
 
 /** dnsmasq answering only from a hosts file (no resolv.conf, nothing forwarded anywhere). */
@@ -74,15 +76,19 @@ export async function startDnsmasq(opts: {address: string; port: number; hosts: 
   const child = spawn('dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--pid-file=', '--user=root',
     `--port=${opts.port}`, `--listen-address=${opts.address}`, '--bind-interfaces', '--no-resolv', '--no-hosts',
     `--addn-hosts=${join(dir, 'hosts')}`, ...(opts.extra ?? [])], {stdio: 'ignore'})
+  const stop = async () => {
+    await stopChild(child)
+    rmSync(dir, {recursive: true, force: true})
+  }
   const resolver = resolverFor(opts.address, opts.port)
   const firstName = opts.hosts.trim().split(/\s+/)[1]
-  await waitFor('dnsmasq answers', async () => (await resolver.resolve4(firstName)).length > 0 || undefined)
-  return {
-    stop: async () => {
-      await stopChild(child)
-      rmSync(dir, {recursive: true, force: true})
-    },
+  try {
+    await waitFor('dnsmasq answers', async () => (await resolver.resolve4(firstName)).length > 0 || undefined)
+  } catch (err) {
+    await stop()
+    throw err
   }
+  return {stop}
 }
 
 /** A stub resolver aimed at one server, no retries: what a container's libc does, minus the waiting. */
