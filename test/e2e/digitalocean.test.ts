@@ -61,12 +61,16 @@ function spawnCreate(name: string, args: string[]) {
   return {child, exited, progress: () => stderr}
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+/** Runs `cluster create NAME` (quick image) and sends it a signal once `ready(progress so far)` holds. */
+async function interrupt(name: string, signal: NodeJS.Signals, ready: (progress: string) => boolean) {
+  const create = spawnCreate(name, QUICK)
+  const deadline = Date.now() + 120_000
+  while (!ready(create.progress())) {
+    if (Date.now() > deadline) throw new Error(`timed out before sending ${signal}; progress:\n${create.progress()}`)
     await sleep(100)
   }
+  create.child.kill(signal)
+  return create.exited
 }
 
 before(async () => {
@@ -171,20 +175,13 @@ test('a failure at each step of create leaves zero droplets and zero keys, and t
 test('Ctrl-C while waiting for the droplet, or while provisioning, rolls everything back', async t => {
   t.after(() => cleanUp('interrupted'))
   sim.addFaults({neverActive: true})
-  const waiting = spawnCreate('interrupted', QUICK)
-  await until('the droplet', () => sim.snapshot().droplets.length === 1)
-  await sleep(1000)
-  waiting.child.kill('SIGINT')
-  const w = await waiting.exited
+  const w = await interrupt('interrupted', 'SIGINT', () => sim.snapshot().droplets.length === 1)
   sim.clearFaults()
   assert.notEqual(w.code, 0)
   assert.match(w.stderr, /Interrupted: rolling back/)
   await assertNothingLeft('Ctrl-C while waiting')
 
-  const provisioning = spawnCreate('interrupted', QUICK)
-  await until('provisioning', () => /Detecting the operating system/.test(provisioning.progress()))
-  provisioning.child.kill('SIGINT')
-  const p = await provisioning.exited
+  const p = await interrupt('interrupted', 'SIGINT', progress => /Detecting the operating system/.test(progress))
   assert.notEqual(p.code, 0, p.stderr)
   assert.match(p.stderr, /Interrupted: rolling back/)
   await assertNothingLeft('Ctrl-C while provisioning')
@@ -193,10 +190,7 @@ test('Ctrl-C while waiting for the droplet, or while provisioning, rolls everyth
 test('a CLI killed mid-create (no rollback) is cleaned up by cluster rm', async t => {
   t.after(() => cleanUp('crashed'))
   sim.addFaults({neverActive: true})
-  const killed = spawnCreate('crashed', QUICK)
-  await until('the droplet', () => sim.snapshot().droplets.length === 1)
-  killed.child.kill('SIGKILL')
-  await killed.exited
+  await interrupt('crashed', 'SIGKILL', () => sim.snapshot().droplets.length === 1)
   sim.clearFaults()
   assert.equal(sim.snapshot().droplets.length, 1, 'the droplet outlived the CLI')
   const rm = await cli(env, ['rm', '-y', 'crashed'], {extraEnv: doEnv()})
