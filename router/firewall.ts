@@ -11,32 +11,28 @@
  */
 import {run, probe} from './exec.js'
 
-const NAT_CHAIN = 'CLUSTER-POSTROUTING'
-const FILTER_CHAIN = 'CLUSTER-FORWARD'
+type Table = 'raw' | 'nat' | 'filter'
 
-interface Jump {
-  table: 'nat' | 'filter'
-  from: string
-  to: string
+interface Chain {
+  table: Table
+  name: string
+  /** Built-in (or Docker's) chains that jump to it, from their first rule. */
+  from: string[]
+  rules: (subnet: string, range: string) => string[][]
 }
 
-const JUMPS: Jump[] = [
-  {table: 'nat', from: 'POSTROUTING', to: NAT_CHAIN},
-  {table: 'filter', from: 'FORWARD', to: FILTER_CHAIN},
-  {table: 'filter', from: 'DOCKER-USER', to: FILTER_CHAIN},
+const CHAINS: Chain[] = [
+  // Overlay-to-overlay packets skip connection tracking: nothing is NATed between overlay
+  // addresses, and conntrack per forwarded packet costs throughput on a busy host.
+  {table: 'raw', name: 'CLUSTER-RAW', from: ['PREROUTING', 'OUTPUT'], rules: (_subnet, range) => [['-s', range, '-d', range, '-j', 'NOTRACK']]},
+  // ACCEPT, not RETURN: in the nat table it ends NAT for the packet, so Docker's
+  // MASQUERADE further down POSTROUTING never sees it; RETURN would fall through to it.
+  {table: 'nat', name: 'CLUSTER-POSTROUTING', from: ['POSTROUTING'], rules: (subnet, range) => [['-s', subnet, '-d', range, '-j', 'ACCEPT']]},
+  {table: 'filter', name: 'CLUSTER-FORWARD', from: ['FORWARD', 'DOCKER-USER'], rules: (subnet, range) => [
+    ['-s', range, '-d', subnet, '-j', 'ACCEPT'],
+    ['-s', subnet, '-d', range, '-j', 'ACCEPT'],
+  ]},
 ]
-
-function rules(subnet: string, range: string): Record<string, string[][]> {
-  return {
-    // ACCEPT, not RETURN: in the nat table it ends NAT for the packet, so Docker's
-    // MASQUERADE further down POSTROUTING never sees it; RETURN would fall through to it.
-    [NAT_CHAIN]: [['-s', subnet, '-d', range, '-j', 'ACCEPT']],
-    [FILTER_CHAIN]: [
-      ['-s', range, '-d', subnet, '-j', 'ACCEPT'],
-      ['-s', subnet, '-d', range, '-j', 'ACCEPT'],
-    ],
-  }
-}
 
 const iptables = (table: string, args: string[]) => run('iptables', ['-w', '-t', table, ...args])
 
@@ -48,34 +44,36 @@ async function listRules(table: string, chain: string): Promise<string[] | null>
 
 export async function ensureFirewall(subnet: string, range: string): Promise<void> {
   await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'])
-  for (const [chain, wanted] of Object.entries(rules(subnet, range))) {
-    const table = chain === NAT_CHAIN ? 'nat' : 'filter'
-    const have = await listRules(table, chain)
-    const expected = wanted.map(r => `-A ${chain} ${r.join(' ')}`)
-    if (have === null) await iptables(table, ['-N', chain])
+  for (const {table, name, rules} of CHAINS) {
+    const wanted = rules(subnet, range)
+    const have = await listRules(table, name)
+    const expected = wanted.map(r => `-A ${name} ${r.join(' ')}`)
+    if (have === null) await iptables(table, ['-N', name])
     if (have === null || have.join('\n') !== expected.join('\n')) {
-      await iptables(table, ['-F', chain])
-      for (const rule of wanted) await iptables(table, ['-A', chain, ...rule])
+      await iptables(table, ['-F', name])
+      for (const rule of wanted) await iptables(table, ['-A', name, ...rule])
     }
   }
-  for (const jump of JUMPS) {
-    const have = await listRules(jump.table, jump.from)
-    if (have === null) continue // DOCKER-USER exists only once Docker has run
-    const line = `-A ${jump.from} -j ${jump.to}`
-    if (have[0] === line) continue
-    // Missing, or pushed down by rules inserted above it: put it back on top, once.
-    if (have.includes(line)) await iptables(jump.table, ['-D', jump.from, '-j', jump.to])
-    await iptables(jump.table, ['-I', jump.from, '1', '-j', jump.to])
+  for (const {table, name, from} of CHAINS) {
+    for (const parent of from) {
+      const have = await listRules(table, parent)
+      if (have === null) continue // DOCKER-USER exists only once Docker has run
+      const line = `-A ${parent} -j ${name}`
+      if (have[0] === line) continue
+      // Missing, or pushed down by rules inserted above it: put it back on top, once.
+      if (have.includes(line)) await iptables(table, ['-D', parent, '-j', name])
+      await iptables(table, ['-I', parent, '1', '-j', name])
+    }
   }
 }
 
 export async function removeFirewall(): Promise<void> {
-  for (const jump of JUMPS) {
-    while ((await probe('iptables', ['-w', '-t', jump.table, '-D', jump.from, '-j', jump.to])) !== null) {
-      // A rule can have been added twice by hand; remove every copy.
+  for (const {table, name, from} of CHAINS) {
+    for (const parent of from) {
+      while ((await probe('iptables', ['-w', '-t', table, '-D', parent, '-j', name])) !== null) {
+        // A jump can have been added twice by hand; remove every copy.
+      }
     }
-  }
-  for (const [table, chain] of [['nat', NAT_CHAIN], ['filter', FILTER_CHAIN]] as const) {
-    if ((await probe('iptables', ['-w', '-t', table, '-F', chain])) !== null) await iptables(table, ['-X', chain])
+    if ((await probe('iptables', ['-w', '-t', table, '-F', name])) !== null) await iptables(table, ['-X', name])
   }
 }

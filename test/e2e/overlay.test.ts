@@ -163,6 +163,12 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
     assert.equal((await execOk(h1.name, ['ip', '-o', 'link', 'show', 'docker0'])).match(/mtu (\d+)/)![1], '1420')
   })
 
+  await t.test('traffic to addresses outside the overlay still leaves, masqueraded as the host', async () => {
+    // The lab's DNS server (198.18.0.3) stands for "the outside world": not an overlay address.
+    const answer = await execOk(h1.name, ['docker', 'run', '--rm', 'cluster-lab/busybox', 'nslookup', 'upstream.test', '198.18.0.3'])
+    assert.match(answer, /198\.18\.0\.3/)
+  })
+
   await t.test('a marker sent over the overlay never shows on the lab network', async () => {
     const marker = `CLUSTER-MARKER-${randomBytes(6).toString('hex')}`
     const cap = await capture(h2, 'not port 22 and not port 2379', async () => {
@@ -199,7 +205,7 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
 
   await t.test('a router restart re-applies without duplicating interfaces, routes or rules', async () => {
     const snapshot = async () => execOk(h1.name, ['sh', '-c',
-      'ip -o link show type wireguard | wc -l; ip link show | grep -c cluster-wg; ip route show proto 211; wg show cluster-wg allowed-ips | sort; iptables -S | grep -c CLUSTER; iptables -t nat -S | grep -c CLUSTER'])
+      'ip -o link show type wireguard | wc -l; ip link show | grep -c cluster-wg; ip route show proto 211; wg show cluster-wg allowed-ips | sort; iptables -S | grep -c CLUSTER; iptables -t nat -S | grep -c CLUSTER; iptables -t raw -S | grep -c CLUSTER'])
     const before = await snapshot()
     const starts = async () => (await journal(h1)).split('router ov-1:').length
     const startsBefore = await starts()
@@ -261,7 +267,7 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
   clusters.splice(clusters.indexOf(cluster), 1)
   for (const h of [h1, h3]) {
     assert.equal((await exec(h.name, ['ip', 'link', 'show', 'cluster-wg'])).code, 1, 'teardown removed the interface')
-    assert.equal((await execOk(h.name, ['sh', '-c', 'iptables -S; iptables -t nat -S'])).includes('CLUSTER'), false, 'teardown removed the rules')
+    assert.equal((await execOk(h.name, ['sh', '-c', 'iptables -S; iptables -t nat -S; iptables -t raw -S'])).includes('CLUSTER'), false, 'teardown removed the rules')
   }
 })
 
