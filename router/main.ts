@@ -17,6 +17,7 @@ import {CONFIG_PATH, STATUS_PATH, WG_KEY_PATH, readRouterConfig, type RouterConf
 import {ensureWireguardKey} from './keygen.js'
 import {makeBackend, BACKENDS} from './backends/registry.js'
 import type {Backend} from './backends/backend.js'
+import {overlayMtu} from './backends/mtu.js'
 import {ensureFirewall, removeFirewall} from './firewall.js'
 import {isEmpty, plan, type AppliedPeer, type Rejection} from './plan.js'
 import {PeerSet} from './peers.js'
@@ -51,7 +52,7 @@ class Router {
     const {config, self, backend} = this
     this.applied = (await backend.setup(self)).peers
     await ensureFirewall(self.subnet, config.range)
-    log.info(`router ${self.name}: subnet ${self.subnet}, backend ${backend.name} (${backend.datapath()}), mtu ${backend.mtu(config.underlay.mtu)}, ${this.applied.length} peers already in place`)
+    log.info(`router ${self.name}: subnet ${self.subnet}, backend ${backend.name} (${backend.datapath()}), mtu ${overlayMtu(backend.name, config.underlay.mtu)}, ${this.applied.length} peers already in place`)
     await this.writeStatus()
 
     const client = connectKv(config.kv)
@@ -140,7 +141,7 @@ class Router {
         encrypted: this.backend.encrypted,
         datapath: this.backend.datapath(),
         subnet: this.self.subnet,
-        mtu: this.backend.mtu(this.config.underlay.mtu),
+        mtu: overlayMtu(this.backend.name, this.config.underlay.mtu),
         etcd: this.etcd,
         peers: peerReports(this.applied, await this.backend.status()),
         rejected: this.rejected,

@@ -30,7 +30,6 @@ export interface Backend {
   readonly encrypted: boolean
   /** What really carries the packets (e.g. "kernel wireguard", "wireguard-go"), for `net status`. */
   datapath(): string
-  mtu(underlay: number): number
   /** Creates what the backend needs (idempotent) and reports the peers already in place. */
   setup(self: PeerRecord): Promise<CurrentState>
   /** Carries out a plan; returns the peers it could not put in place, with why. */

@@ -6,7 +6,6 @@ import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
-import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
@@ -20,15 +19,6 @@ let etcd: ChildProcess
 let endpoint: string
 const clients: Etcd3[] = []
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as {port: number}).port
-      s.close(() => resolve(p))
-    }).on('error', reject)
-  })
-}
-
 function client(): Etcd3 {
   const c = new Etcd3({hosts: endpoint})
   clients.push(c)
@@ -40,7 +30,8 @@ function settings(range: string, subnetSize = 24): ClusterSettings {
 }
 
 before(async () => {
-  const [clientPort, peerPort] = [await freePort(), await freePort()]
+  // Ports of our own, away from a system etcd's 2379/2380.
+  const [clientPort, peerPort] = [23790, 23800]
   endpoint = `http://127.0.0.1:${clientPort}`
   etcd = spawn('etcd', ['--data-dir', join(dir, 'data'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
     '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,

@@ -9,7 +9,6 @@ import type {PeerRecord} from '../../../src/membership.js'
 import type {Actions, CurrentState, Rejection} from '../../plan.js'
 import {ipJson} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
-import {overlayMtu} from '../mtu.js'
 import {flushOurRoutes, ipBatch, ourRoutes, routeDst, ROUTE_PROTO, type RouteEntry} from '../link.js'
 
 export class HostGwBackend implements Backend {
@@ -20,10 +19,6 @@ export class HostGwBackend implements Backend {
 
   datapath(): string {
     return 'routes (no encapsulation, unencrypted)'
-  }
-
-  mtu(underlay: number): number {
-    return overlayMtu(this.name, underlay)
   }
 
   async setup(_self: PeerRecord): Promise<CurrentState> {

@@ -37,10 +37,6 @@ export class VxlanBackend implements Backend {
     return 'kernel vxlan (unencrypted)'
   }
 
-  mtu(underlay: number): number {
-    return overlayMtu(this.name, underlay)
-  }
-
   async setup(self: PeerRecord): Promise<CurrentState> {
     const vtep = networkOf(self.subnet)
     if (!(await linkExists(VXLAN_DEVICE))) {
@@ -48,7 +44,7 @@ export class VxlanBackend implements Backend {
         'dev', this.options.underlay.interface, 'nolearning'])
     }
     await run('ip', ['link', 'set', 'dev', VXLAN_DEVICE, 'address', macOf(vtep)])
-    await configureTunnel(VXLAN_DEVICE, self.subnet, this.mtu(this.options.underlay.mtu))
+    await configureTunnel(VXLAN_DEVICE, self.subnet, overlayMtu(this.name, this.options.underlay.mtu))
     return {peers: await this.current()}
   }
 

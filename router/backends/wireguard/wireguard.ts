@@ -32,10 +32,6 @@ export class WireGuardBackend implements Backend {
     return this.userspace ? 'wireguard-go (userspace)' : 'kernel wireguard'
   }
 
-  mtu(underlay: number): number {
-    return overlayMtu(this.name, underlay)
-  }
-
   async setup(self: PeerRecord): Promise<CurrentState> {
     if (await linkExists(WG_DEVICE)) {
       // A router restart: the interface (and wireguard-go, which outlives us) is still
@@ -47,7 +43,7 @@ export class WireGuardBackend implements Backend {
       this.userspace = true
     }
     await run('wg', ['set', WG_DEVICE, 'private-key', WG_KEY_PATH, 'listen-port', String(WG_PORT)])
-    const address = await configureTunnel(WG_DEVICE, self.subnet, this.mtu(this.options.underlay.mtu))
+    const address = await configureTunnel(WG_DEVICE, self.subnet, overlayMtu(this.name, this.options.underlay.mtu))
     await run('ip', ['route', 'replace', this.options.range, 'dev', WG_DEVICE, 'src', address, 'proto', ROUTE_PROTO])
     return {peers: (await this.dump()).map(p => ({name: '', subnet: p.subnet, endpoint: p.endpoint, publicKey: p.publicKey}))}
   }
