@@ -205,6 +205,25 @@ test('bad input is one clear line before anything is made', async () => {
   assertNothingLeft()
 })
 
+test('DIGITALOCEAN_* env vars fill flags that were not given; given flags win', async () => {
+  const saved = {...process.env}
+  Object.assign(process.env, {DIGITALOCEAN_REGION: 'ams3', DIGITALOCEAN_SIZE: 's-2vcpu-2gb', DIGITALOCEAN_TAGS: 'from-env', DIGITALOCEAN_MONITORING: 'true'})
+  try {
+    const driver = factory.fromFlags(flags({'digitalocean-size': 's-1vcpu-2gb'}), harness('node-env').ctx)
+    await driver.preCreateCheck()
+    await driver.create()
+    const [droplet] = sim.snapshot().droplets
+    assert.deepEqual([droplet!.region.slug, droplet!.size_slug, droplet!.tags[0], droplet!.features], ['ams3', 's-1vcpu-2gb', 'from-env', ['monitoring']])
+    await driver.remove()
+  } finally {
+    for (const k of ['DIGITALOCEAN_REGION', 'DIGITALOCEAN_SIZE', 'DIGITALOCEAN_TAGS', 'DIGITALOCEAN_MONITORING']) {
+      if (saved[k] === undefined) delete process.env[k]
+      else process.env[k] = saved[k]
+    }
+  }
+  assertNothingLeft()
+})
+
 test('a reused account key is used and never deleted', async () => {
   const keyHarness = harness('keyowner')
   const owner = factory.fromFlags(flags(), keyHarness.ctx)
