@@ -216,6 +216,15 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
     assert.equal((await wgetFromContainer(h1, `http://${web}/`)).trim(), PAGE)
   })
 
+  await t.test('a dead wireguard-go is noticed: the router restarts and rebuilds the tunnel', async () => {
+    const starts = async () => (await journal(h1)).split('router ov-1:').length
+    const startsBefore = await starts()
+    await execOk(h1.name, ['pkill', '-x', 'wireguard-go'])
+    await eventually('router restarted', async () => (await starts()) > startsBefore, 20_000, 250)
+    const body = await eventually('overlay back', () => wgetFromContainer(h1, `http://${web}/`), 10_000)
+    assert.equal(body.trim(), PAGE)
+  })
+
   await t.test('with etcd unreachable the overlay keeps working, and the router catches up after', async () => {
     // Both directions: a one-way cut would still let etcd's watch events in.
     const cuts = [
