@@ -9,8 +9,10 @@ import {LocalStore} from '../src/store/local.js'
 import {BACKENDS, type Backend} from '../src/model.js'
 import {ClusterError} from '../src/errors.js'
 
-// Every driver's flags are create's flags, third-party drivers included.
-const drivers = await Promise.all((await listDrivers()).map(d => getDriver(d.name)))
+// Every driver's flags are create's flags, third-party drivers included. A broken
+// third-party package must not break the others: it fails only when chosen, in run().
+const drivers = (await Promise.allSettled((await listDrivers()).map(d => getDriver(d.name))))
+  .flatMap(r => (r.status === 'fulfilled' ? [r.value] : []))
 
 export default class Create extends KvCommand {
   static summary = 'Create (or adopt) a machine, secure its Docker engine with TLS, record it in etcd and join it to the overlay'
@@ -20,7 +22,7 @@ export default class Create extends KvCommand {
   ]
   static args = {name: Args.string({description: 'machine name', required: true})}
   static flags = {
-    driver: Flags.string({char: 'd', description: 'driver that makes the machine', required: true, options: drivers.map(d => d.name), env: 'CLUSTER_DRIVER'}),
+    driver: Flags.string({char: 'd', description: `driver that makes the machine: ${drivers.map(d => d.name).join(', ')}`, required: true, env: 'CLUSTER_DRIVER'}),
     'engine-label': Flags.string({description: 'engine label key=value (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
     'engine-opt': Flags.string({description: 'dockerd flag key=value, passed as --key=value (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
     'engine-env': Flags.string({description: 'environment variable key=value for dockerd (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),

@@ -23,27 +23,30 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => T): P
 }
 
 /**
- * An engine that answers over TLS is Running, whatever the driver would say; only when it
- * does not is the driver asked (a cloud API or an SSH port probe), so `ls` costs one
- * connection per healthy machine.
+ * An engine that answers over TLS is Running, whatever the driver would say. The driver
+ * (a cloud API, or an SSH port probe) is asked only when the engine has not answered
+ * within a third of the budget, so `ls` costs one connection per healthy machine and a
+ * stopped machine (whose address swallows packets) still shows Stopped, not Timeout.
  */
 export async function checkMachine(record: MachineRecord, o: CheckOptions): Promise<MachineStatus> {
   const errors: string[] = []
-  const live = async (): Promise<[MachineState, string]> => {
-    if (record.state === 'ready') {
-      try {
-        return ['Running', await dockerVersion(record.dockerUrl, o.store, o.timeoutMs)]
-      } catch (error) {
-        errors.push(`Docker: ${(error as Error).message}`)
-      }
-    }
+  const engine = record.state === 'ready'
+    ? dockerVersion(record.dockerUrl, o.store, o.timeoutMs).catch((error: Error) => { errors.push(`Docker: ${error.message}`); return undefined })
+    : Promise.resolve(undefined)
+  const driverState = async (): Promise<MachineState> => {
     try {
       const local = o.store.hasMachine(record.name) ? o.store.getMachine(record.name) : undefined
-      return [await (await machineFrom(o.store, record, local)).driver.state(), 'Unknown']
+      return await (await machineFrom(o.store, record, local)).driver.state()
     } catch (error) {
       errors.push((error as Error).message)
-      return ['Error', 'Unknown']
+      return 'Error'
     }
+  }
+  const live = async (): Promise<[MachineState, string]> => {
+    const early = await withTimeout(engine, Math.min(3000, o.timeoutMs / 3), () => null)
+    if (early) return ['Running', early]
+    const [version, state] = await Promise.all([engine, driverState()])
+    return version ? ['Running', version] : [state, 'Unknown']
   }
   let [state, docker] = await withTimeout(live(), o.timeoutMs, () => {
     errors.push(`no answer within ${o.timeoutMs / 1000}s`)
