@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {connect as tcpConnect} from 'node:net'
 import type {Driver, DriverContext, DriverData, DriverFactory, FlagValues, MachineState, SshTarget} from '../driver.js'
 import {InputError, NotSupportedError} from '../../src/errors.js'
+import {MACHINE_KEY_FILE} from '../../src/ssh/machine-key.js'
 import {isIP} from 'node:net'
 
 interface GenericData extends DriverData {
@@ -16,8 +17,6 @@ interface GenericData extends DriverData {
   /** Set for password-only hosts during create, never persisted. */
   sshPassword?: string
 }
-
-export const SSH_KEY_FILE = 'id_ed25519'
 
 class GenericDriver implements Driver {
   readonly name = 'generic'
@@ -57,7 +56,7 @@ class GenericDriver implements Driver {
   }
 
   ssh(): SshTarget {
-    const keyPath = join(this.ctx.machineDir, SSH_KEY_FILE)
+    const keyPath = join(this.ctx.machineDir, MACHINE_KEY_FILE)
     return {
       host: this.d.ip,
       port: this.d.sshPort,
@@ -114,7 +113,7 @@ export const genericDriver: DriverFactory = {
     if (key && password) throw new InputError('--generic-ssh-key and --generic-ssh-password exclude each other', 'pass only one of them')
     if (key) {
       if (!existsSync(key)) throw new InputError(`SSH key ${key} does not exist`, 'pass the path of a private key with --generic-ssh-key')
-      const dest = join(ctx.machineDir, SSH_KEY_FILE)
+      const dest = join(ctx.machineDir, MACHINE_KEY_FILE)
       copyFileSync(key, dest)
       chmodSync(dest, 0o600)
     }

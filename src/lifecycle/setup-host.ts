@@ -7,7 +7,8 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {SshTarget} from '../../drivers/driver.js'
 import {connectSsh, waitForSsh, type SshConnection} from '../ssh/client.js'
-import {generateSshKeyPair, installAuthorizedKey} from '../ssh/keys.js'
+import {installAuthorizedKey} from '../ssh/keys.js'
+import {ensureKeyPair, MACHINE_KEY_FILE} from '../ssh/machine-key.js'
 import {shq} from '../ssh/shell.js'
 import {knownHostsLine} from '../ssh/external.js'
 import {detectProvisioner, ensureHostPackages} from '../provision/install.js'
@@ -15,11 +16,10 @@ import {configureEngine, unconfigureEngine, waitForEngine} from '../provision/en
 import {ENGINE_CERTS} from '../provision/engine-files.js'
 import {certFingerprint, issueServerCert} from '../tls/certs.js'
 import {loadOrCreateClusterCerts} from '../tls/cluster-certs.js'
-import {LocalStore, writeFileSafe, writeSecret} from '../store/local.js'
+import {LocalStore, writeFileSafe} from '../store/local.js'
 import type {Kv} from '../kv/client.js'
 import type {ClusterSettings, MachineRecord} from '../model.js'
 import type {Progress} from '../cli/progress.js'
-import {SSH_KEY_FILE} from '../../drivers/generic/index.js'
 import {joinOverlay, leaveOverlay} from './overlay.js'
 
 
@@ -42,16 +42,13 @@ export async function connectToMachine(store: LocalStore, record: MachineRecord,
   }
   if (target.privateKeyPath && existsSync(target.privateKeyPath)) return conn
   o.progress.step('Installing a fresh SSH key (password login is used only this once)')
-  const keyPath = join(dir, SSH_KEY_FILE)
-  const pair = generateSshKeyPair(`cluster-${record.name}`)
-  writeSecret(keyPath, pair.privateKey)
-  writeFileSafe(`${keyPath}.pub`, pair.publicKey + '\n')
+  const pair = await ensureKeyPair(dir, `cluster-${record.name}`)
   try {
     await installAuthorizedKey(conn, pair.publicKey)
   } finally {
     conn.close()
   }
-  return connectSsh({...target, password: undefined, privateKeyPath: keyPath, pinnedHostKey: record.hostKey, machineName: record.name, signal: o.signal})
+  return connectSsh({...target, password: undefined, privateKeyPath: pair.privateKeyPath, pinnedHostKey: record.hostKey, machineName: record.name, signal: o.signal})
 }
 
 export interface SetupContext {
@@ -118,7 +115,7 @@ export async function teardownHost(store: LocalStore, record: MachineRecord, tar
   try {
     await leaveOverlay(conn)
     await unconfigureEngine(conn)
-    const pub = join(store.machineDir(record.name), `${SSH_KEY_FILE}.pub`)
+    const pub = join(store.machineDir(record.name), `${MACHINE_KEY_FILE}.pub`)
     if (existsSync(pub)) {
       const {removeAuthorizedKey} = await import('../ssh/keys.js')
       await removeAuthorizedKey(conn, readFileSync(pub, 'utf8'))
