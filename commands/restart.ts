@@ -1,16 +1,3 @@
-import {Args} from '@oclif/core'
-import {ClusterCommand} from '../src/cli/base.js'
-import {stderrProgress} from '../src/cli/progress.js'
-import {powerAction} from '../src/lifecycle/power.js'
-import {LocalStore} from '../src/store/local.js'
+import {powerCommand} from '../src/cli/power-command.js'
 
-export default class Restart extends ClusterCommand {
-  static summary = 'Restart machines'
-  static strict = false
-  static args = {names: Args.string({description: 'machine names', required: true})}
-
-  async run(): Promise<void> {
-    const {argv} = await this.parse(Restart)
-    await powerAction(argv as string[], 'restart', new LocalStore(), stderrProgress('restart'))
-  }
-}
+export default powerCommand('restart', 'Restart machines')
