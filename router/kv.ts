@@ -40,11 +40,6 @@ class Backoff {
   }
 }
 
-export interface KvHealth {
-  connected: boolean
-  since: string
-}
-
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
@@ -55,6 +50,9 @@ export async function announce(client: Etcd3, key: string, value: string, log: L
   for (;;) {
     const lease = client.lease(LEASE_TTL_SECONDS)
     const lost = new Promise<unknown>(resolve => lease.once('lost', resolve))
+    // A failed keepalive is the first sign of a partition; the watch may not notice for minutes.
+    lease.on('keepaliveFailed', () => health(false))
+    lease.on('keepaliveSucceeded', () => health(true))
     try {
       await lease.put(key).value(value)
       log.info(`announced ${key} (lease ${LEASE_TTL_SECONDS} s)`)

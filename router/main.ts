@@ -57,18 +57,22 @@ class Router {
 
     const client = connectKv(config.kv)
     const layout = keys(config.prefix)
-    const health = (ok: boolean) => {
-      if (ok !== this.etcd.connected) {
-        this.etcd = {connected: ok, since: new Date().toISOString()}
-        log.info(ok ? 'etcd reachable' : 'etcd unreachable: keeping the last known peers')
+    // etcd is "connected" while both the lease and the peer watch say so.
+    const healthy = {lease: false, watch: false}
+    const health = (part: keyof typeof healthy) => (ok: boolean) => {
+      healthy[part] = ok
+      const connected = healthy.lease && healthy.watch
+      if (connected !== this.etcd.connected) {
+        this.etcd = {connected, since: new Date().toISOString()}
+        log.info(connected ? 'etcd reachable' : 'etcd unreachable: keeping the last known peers')
       }
     }
-    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health)
+    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health('lease'))
     void follow(client, layout.peers, {
       reset: all => this.changed(this.peers.replace(all)),
       put: (name, raw) => this.changed(this.peers.put(name, raw)),
       delete: name => this.changed(this.peers.delete(name)),
-    }, log, health)
+    }, log, health('watch'))
     // DNS: the lead wires the DNS helper's startDiscovery(...) (router/dns/) here, with
     // `client`, `layout`, `self` and `config.domain`.
 

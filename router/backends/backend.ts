@@ -5,7 +5,7 @@
  */
 import type {Backend as BackendName} from '../../src/model.js'
 import type {PeerRecord} from '../../src/membership.js'
-import type {Actions, AppliedPeer, CurrentState, Rejection} from '../plan.js'
+import type {Actions, CurrentState, Rejection} from '../plan.js'
 import type {Logger} from '../log.js'
 
 export interface BackendOptions {
@@ -67,5 +67,3 @@ export async function changePeers<T extends {name: string}>(peers: T[], what: st
   }
   return failed
 }
-
-export type {AppliedPeer}
