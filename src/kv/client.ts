@@ -23,6 +23,8 @@ export interface Kv {
   layout: KeyLayout
   endpoints: string[]
   clusterName: string
+  /** The TLS files in use (local paths), when the endpoints are https. */
+  tls?: {cacert: string; cert?: string; key?: string}
   close(): void
 }
 
@@ -55,11 +57,14 @@ export async function openKv(flags: KvOptions = {}, store = new LocalStore()): P
     dialTimeout: timeoutMs,
     defaultCallOptions: ctx => (ctx.isStream ? {} : {deadline: Date.now() + timeoutMs}),
   }
-  if (opts.cacert) {
+  // TLS files belong to https endpoints; an http endpoint from the environment must not
+  // inherit the TLS files a secured etcd left in the local config.
+  const tls = opts.cacert && opts.endpoints.every(e => e.startsWith('https://')) ? {cacert: opts.cacert, cert: opts.cert, key: opts.key} : undefined
+  if (tls) {
     options.credentials = {
-      rootCertificate: readFileSync(opts.cacert),
-      certChain: opts.cert ? readFileSync(opts.cert) : undefined,
-      privateKey: opts.key ? readFileSync(opts.key) : undefined,
+      rootCertificate: readFileSync(tls.cacert),
+      certChain: tls.cert ? readFileSync(tls.cert) : undefined,
+      privateKey: tls.key ? readFileSync(tls.key) : undefined,
     }
   }
   const client = new Etcd3(options)
@@ -68,6 +73,7 @@ export async function openKv(flags: KvOptions = {}, store = new LocalStore()): P
     layout: keys(clusterPrefix(opts.clusterName)),
     endpoints: opts.endpoints,
     clusterName: opts.clusterName,
+    tls,
     close: () => client.close(),
   }
 }

@@ -72,12 +72,16 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
     issuedAt: new Date().toISOString(),
   }
   const signing = loadOrCreateSigningKey(c.store.root)
+  // A TLS etcd gets the host its own client certificate and role (see src/kv/bootstrap).
+  const routerKv = kv.tls
+    ? await (await import('../kv/bootstrap/host-access.js')).issueRouterCredentials(conn, record.name, kv, c.store)
+    : {endpoints: kv.endpoints}
   return {
     dockerDaemon: dockerBridgeSettings(subnet, settings.backend, Math.min(underlay.mtu, publicUnderlay.mtu), settings.domain),
     start: () => startRouter(conn, {
       clusterName: kv.clusterName,
       prefix: kv.layout.prefix,
-      kv: {endpoints: kv.endpoints},
+      kv: routerKv,
       signingPublicKey: signing.publicKey,
       self: signPeer(peer, signing.secretKey),
       backend: settings.backend,

@@ -90,7 +90,7 @@ export async function setupHost(c: SetupContext): Promise<void> {
  * we sign a certificate holding every address and name the host is known by.
  */
 export async function issueHostCertificate(c: Pick<SetupContext, 'conn' | 'record' | 'store'>): Promise<string> {
-  const publicKeyPem = await c.conn.run(HOST_KEYGEN, 'generating the host TLS key')
+  const publicKeyPem = await c.conn.run(hostKeygenCommand(ENGINE_CERTS.key), 'generating the host TLS key')
   const {ca} = loadOrCreateClusterCerts(c.store)
   const r = c.record
   const sans = [r.addresses.public, r.addresses.private ?? '', r.name, 'localhost', '127.0.0.1', ...r.engine.tlsSans]
@@ -100,13 +100,18 @@ export async function issueHostCertificate(c: Pick<SetupContext, 'conn' | 'recor
   return certPem
 }
 
-/** Node is on every host we set up (the router needs it), so key generation uses it too. */
-const HOST_KEYGEN = `node -e ${shq(`
-const c = require('crypto'), fs = require('fs'), path = require('path'), p = '${ENGINE_CERTS.key}';
+/**
+ * Node is on every host we set up (the router needs it), so key generation uses it too:
+ * makes an RSA key at `keyPath` (0600, kept if present) and prints its public half.
+ */
+export function hostKeygenCommand(keyPath: string): string {
+  return `node -e ${shq(`
+const c = require('crypto'), fs = require('fs'), path = require('path'), p = ${JSON.stringify(keyPath)};
 fs.mkdirSync(path.dirname(p), {recursive: true, mode: 0o700});
 if (!fs.existsSync(p)) fs.writeFileSync(p, c.generateKeyPairSync('rsa', {modulusLength: 2048, privateKeyEncoding: {type: 'pkcs1', format: 'pem'}, publicKeyEncoding: {type: 'spki', format: 'pem'}}).privateKey, {mode: 0o600});
 process.stdout.write(c.createPublicKey(fs.readFileSync(p)).export({type: 'spki', format: 'pem'}));
 `.replace(/\n/g, ' '))}`
+}
 
 /** Undoes setupHost on an adopted machine: router, engine TLS config; the user's Docker stays. */
 export async function teardownHost(store: LocalStore, record: MachineRecord, target: SshTarget, progress: Progress): Promise<void> {

@@ -1,0 +1,124 @@
+/**
+ * `cluster kv create`: turns cluster machines into a TLS + RBAC etcd and moves the cluster's
+ * records onto it. Order: read what moves from the current etcd (nothing is touched if that
+ * fails), check every member is free, prepare and start them all, wait for a leader, copy
+ * the records, enable authentication, and only then point the local config at the new etcd.
+ * A failure before that undoes the members; the old etcd is never modified.
+ */
+import {randomBytes} from 'node:crypto'
+import type {IKeyValue} from 'etcd3'
+import {ClusterError, describeCause} from '../../errors.js'
+import {connectSsh, type SshConnection} from '../../ssh/client.js'
+import {openLocalMachine} from '../../lifecycle/machine.js'
+import {loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
+import type {LocalStore} from '../../store/local.js'
+import type {MachineRecord} from '../../model.js'
+import type {Progress} from '../../cli/progress.js'
+import {kvCall, openKv, type Kv, type KvOptions} from '../client.js'
+import {clientUrl, ETCD_UNIT, isCopiedOnMove, planMembers, type MemberPlan} from './plan.js'
+import {prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
+import {enableRbac} from './rbac.js'
+import {loadOrCreateKvRootCert} from './root-cert.js'
+
+export interface KvCreateRequest {
+  names: string[]
+  size?: number
+  /** The etcd the cluster uses now (flags; env and local config fill the rest). */
+  kv: KvOptions
+}
+
+export interface KvCreateResult {
+  endpoints: string[]
+  members: MemberPlan[]
+  /** Records copied from the previous etcd. */
+  copied: number
+  /** Machines whose routers still use the previous etcd until `cluster provision`. */
+  machines: string[]
+  /** Seconds from the start of the members to a leader. */
+  quorumSeconds: number
+}
+
+const QUORUM_WAIT_MS = 90_000
+
+export async function createKv(req: KvCreateRequest, env: {store: LocalStore; progress: Progress}): Promise<KvCreateResult> {
+  const {store, progress} = env
+  const records = req.names.map(n => store.getMachine(n).record)
+  const members = planMembers(records.map(r => ({name: r.name, address: r.addresses.private ?? r.addresses.public})), req.size)
+  for (const r of records) {
+    if (r.state !== 'ready') throw new ClusterError(`${r.name} is ${r.state}, not ready`, {hint: `run \`cluster provision ${r.name}\` first`})
+  }
+  const {moving, clusterName} = await readMovingRecords(req.kv, store, progress)
+  const rootFiles = loadOrCreateKvRootCert(store)
+  const {ca} = loadOrCreateClusterCerts(store)
+  const token = `${clusterName}-${randomBytes(6).toString('hex')}`
+
+  const conns = await Promise.all(records.map(r => connectMember(store, r)))
+  try {
+    await Promise.all(conns.map((c, i) => refuseUsedMember(c, records[i])))
+    try {
+      progress.step(`Preparing ${members.length} etcd member(s): ${members.map(m => m.name).join(', ')}`)
+      await Promise.all(members.map((m, i) => prepareMember(conns[i], records[i], m, members, {ca, token, step: progress.step})))
+      await Promise.all(conns.map(startMember))
+      const endpoints = members.map(clientUrl)
+      const kv = await openKv({endpoints, ...rootFiles, clusterName}, store)
+      try {
+        progress.step(`Waiting for the members to elect a leader (${endpoints.join(',')})`)
+        const quorumSeconds = await waitForLeader(kv, members.length, QUORUM_WAIT_MS)
+        progress.step(`Copying ${moving.length} cluster record(s) from the previous etcd`)
+        await kvCall(kv, 'copying the cluster records', () => copyRecords(kv, moving))
+        progress.step('Enabling RBAC (root held by this CLI: certs/kv-root.pem)')
+        await kvCall(kv, 'enabling authentication', () => enableRbac(kv.client))
+        store.writeConfig({...store.readConfig(), clusterName, kv: {endpoints, ...rootFiles}})
+        const machines = moving.map(r => r.key.toString()).filter(k => k.startsWith(kv.layout.machines)).map(k => k.slice(kv.layout.machines.length))
+        return {endpoints, members, copied: moving.length, machines, quorumSeconds}
+      } finally {
+        kv.close()
+      }
+    } catch (error) {
+      progress.step(`etcd bootstrap failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); undoing the members`)
+      await Promise.all(conns.map(c => undoMember(c).catch(() => undefined)))
+      throw error
+    }
+  } finally {
+    for (const c of conns) c.close()
+  }
+}
+
+async function readMovingRecords(kvOptions: KvOptions, store: LocalStore, progress: Progress): Promise<{moving: IKeyValue[]; clusterName: string}> {
+  const old = await openKv(kvOptions, store)
+  try {
+    progress.step(`Reading cluster ${old.clusterName} from ${old.endpoints.join(',')}`)
+    const all = await kvCall(old, 'reading the cluster records', () => old.client.getAll().prefix(`${old.layout.prefix}/`).exec())
+    return {moving: all.kvs.filter(kv => isCopiedOnMove(old.layout, kv.key.toString())), clusterName: old.clusterName}
+  } finally {
+    old.close()
+  }
+}
+
+async function connectMember(store: LocalStore, record: MachineRecord): Promise<SshConnection> {
+  const machine = await openLocalMachine(store, record.name)
+  return connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs: 15_000})
+}
+
+/** Polls until every member is started and one leads; returns the seconds it took. */
+async function waitForLeader(kv: Kv, size: number, budgetMs: number): Promise<number> {
+  const started = Date.now()
+  let last = 'no answer yet'
+  while (Date.now() - started < budgetMs) {
+    try {
+      const [status, list] = await Promise.all([kv.client.maintenance.status(), kv.client.cluster.memberList({})])
+      const running = list.members.filter(m => m.name !== '').length
+      if (status.leader !== '0' && running === size) return (Date.now() - started) / 1000
+      last = `${running} of ${size} members started, leader ${status.leader === '0' ? 'none' : 'elected'}`
+    } catch (error) {
+      last = (error as Error).message
+    }
+    await new Promise(r => setTimeout(r, 500))
+  }
+  throw new ClusterError(`the etcd members elected no leader within ${budgetMs / 1000} s (${last})`,
+    {hint: `look at \`journalctl -u ${ETCD_UNIT}\` on the members (cluster ssh NAME)`})
+}
+
+async function copyRecords(kv: Kv, records: IKeyValue[]): Promise<void> {
+  for (const r of records) await kv.client.put(r.key).value(r.value)
+}

@@ -1,0 +1,51 @@
+/**
+ * Making one machine an etcd member over SSH: the etcd package, a server/peer certificate
+ * for a key made on the member (it never leaves it), and the systemd unit. Starting is a
+ * separate step: a new etcd only becomes ready once a majority of members runs.
+ */
+import type {SshConnection} from '../../ssh/client.js'
+import {shq} from '../../ssh/shell.js'
+import {detectProvisioner, ensurePackages} from '../../provision/install.js'
+import {issueServerCert, type KeyPairPem} from '../../tls/certs.js'
+import {hostKeygenCommand} from '../../lifecycle/setup-host.js'
+import {ClusterError} from '../../errors.js'
+import type {MachineRecord} from '../../model.js'
+import {ETCD_DATA_DIR, ETCD_UNIT, ETCD_UNIT_PATH, MEMBER_DIR, MEMBER_FILES, etcdUnit, type MemberPlan} from './plan.js'
+
+export const ETCD_PACKAGES = ['etcd-server']
+/** The distribution's own etcd unit, started by the package's install: ours replaces it. */
+const DISTRO_UNIT = 'etcd.service'
+
+export async function prepareMember(conn: SshConnection, record: MachineRecord, self: MemberPlan, members: MemberPlan[], o: {ca: KeyPairPem; token: string; step: (s: string) => void}): Promise<void> {
+  const {provisioner} = await detectProvisioner(conn)
+  const installed = await ensurePackages(conn, provisioner, ETCD_PACKAGES)
+  if (installed.length) o.step(`${record.name}: installed ${installed.join(' ')}`)
+  await conn.run(`systemctl disable --now ${DISTRO_UNIT} >/dev/null 2>&1 || true`, `stopping the distribution's ${DISTRO_UNIT}`)
+
+  const publicKeyPem = await conn.run(hostKeygenCommand(MEMBER_FILES.key), 'generating the etcd member key')
+  const sans = [self.address, record.addresses.public, record.addresses.private ?? '', record.name, 'localhost', '127.0.0.1']
+  const certPem = issueServerCert(o.ca, publicKeyPem, record.name, sans)
+  await conn.writeFile(MEMBER_FILES.ca, o.ca.certPem, 0o644)
+  await conn.writeFile(MEMBER_FILES.cert, certPem, 0o644)
+  await conn.run(`chown root:etcd ${MEMBER_DIR} ${shq(MEMBER_FILES.key)} && chmod 0750 ${MEMBER_DIR} && chmod 0640 ${shq(MEMBER_FILES.key)}`, 'letting etcd read its key')
+  await conn.writeFile(ETCD_UNIT_PATH, etcdUnit(self, members, o.token), 0o644)
+  await conn.run(`systemctl daemon-reload && systemctl enable ${ETCD_UNIT} >/dev/null 2>&1`, `enabling ${ETCD_UNIT}`)
+}
+
+/** Starts without waiting: the first member alone cannot become ready. */
+export async function startMember(conn: SshConnection): Promise<void> {
+  await conn.run(`systemctl start --no-block ${ETCD_UNIT}`, `starting ${ETCD_UNIT}`)
+}
+
+/** A machine already in an etcd of ours is left alone: its data would be lost. */
+export async function refuseUsedMember(conn: SshConnection, record: MachineRecord): Promise<void> {
+  if ((await conn.exec(`test -d ${ETCD_DATA_DIR}/member`)).code === 0) {
+    throw new ClusterError(`${record.name} already holds etcd data in ${ETCD_DATA_DIR}`,
+      {hint: `it is a member of an etcd made earlier: see \`cluster kv status\`, or remove ${ETCD_DATA_DIR} and ${ETCD_UNIT} on it first`})
+  }
+}
+
+/** Takes everything prepareMember made off the machine (after a failed bootstrap). */
+export async function undoMember(conn: SshConnection): Promise<void> {
+  await conn.run(`systemctl disable --now ${ETCD_UNIT} >/dev/null 2>&1; rm -rf ${ETCD_UNIT_PATH} ${ETCD_DATA_DIR} ${MEMBER_DIR}; systemctl daemon-reload`, 'removing the etcd member')
+}

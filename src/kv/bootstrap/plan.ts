@@ -1,0 +1,137 @@
+/**
+ * The pure half of `cluster kv create`: which machines become members and at which URLs,
+ * the systemd unit each member runs, and what each host's etcd role may touch. Effects
+ * (SSH, etcd calls) live in the modules next to this one.
+ */
+import {InputError} from '../../errors.js'
+import type {KeyLayout} from '../keys.js'
+
+export const KV_SIZES = [1, 3, 5] as const
+export const ETCD_UNIT = 'cluster-etcd.service'
+export const ETCD_UNIT_PATH = `/etc/systemd/system/${ETCD_UNIT}`
+export const ETCD_DATA_DIR = '/var/lib/cluster-etcd'
+export const CLIENT_PORT = 2379
+export const PEER_PORT = 2380
+/** Member TLS files; the folder is root:etcd 0750 so the etcd user reads them, nobody else. */
+export const MEMBER_DIR = '/etc/cluster-etcd'
+export const MEMBER_FILES = {ca: `${MEMBER_DIR}/ca.pem`, cert: `${MEMBER_DIR}/server.pem`, key: `${MEMBER_DIR}/server-key.pem`}
+/** A host's own etcd client credentials (its router's), root-only. */
+export const HOST_CLIENT_DIR = '/etc/cluster/kv'
+export const HOST_CLIENT_FILES = {cacert: `${HOST_CLIENT_DIR}/ca.pem`, cert: `${HOST_CLIENT_DIR}/client.pem`, key: `${HOST_CLIENT_DIR}/client-key.pem`}
+/** etcd with --client-cert-auth takes the user name from the client certificate's CN. */
+export const ROOT_USER = 'root'
+
+export interface MemberPlan {
+  name: string
+  /** The address peers and clients reach the member on (the machine's private address if it has one). */
+  address: string
+}
+
+export function clientUrl(m: MemberPlan): string {
+  return `https://${m.address}:${CLIENT_PORT}`
+}
+
+export function peerUrl(m: MemberPlan): string {
+  return `https://${m.address}:${PEER_PORT}`
+}
+
+/** Checks the requested size against the machines named; an even or oversized etcd is refused. */
+export function planMembers(machines: {name: string; address: string}[], size?: number): MemberPlan[] {
+  const n = size ?? machines.length
+  if (!(KV_SIZES as readonly number[]).includes(n)) {
+    throw new InputError(`an etcd of ${n} members is not offered`, `use --size ${KV_SIZES.join(', ')} (an odd count keeps a majority when one member fails)`)
+  }
+  if (machines.length !== n) {
+    throw new InputError(`--size ${n} needs ${n} machine names, got ${machines.length}`, `name exactly ${n} machines`)
+  }
+  const names = new Set(machines.map(m => m.name))
+  if (names.size !== machines.length) throw new InputError('a machine is named twice', 'name each member once')
+  const addresses = new Set(machines.map(m => m.address))
+  if (addresses.size !== machines.length) throw new InputError('two members share an address', 'put each member on its own machine')
+  return machines.map(m => ({name: m.name, address: m.address}))
+}
+
+/** etcd's --initial-cluster: name=peerURL for every member, in the order given. */
+export function initialCluster(members: MemberPlan[]): string {
+  return members.map(m => `${m.name}=${peerUrl(m)}`).join(',')
+}
+
+/**
+ * The member's systemd unit. Clients and peers must both present a certificate from the
+ * cluster CA; loopback is served too so tools on the member itself work. `new` is only read
+ * on the first start: once the data folder exists etcd rejoins with what it holds.
+ */
+export function etcdUnit(self: MemberPlan, members: MemberPlan[], token: string): string {
+  const args = [
+    `--name ${self.name}`,
+    `--data-dir ${ETCD_DATA_DIR}`,
+    `--listen-client-urls ${clientUrl(self)},https://127.0.0.1:${CLIENT_PORT}`,
+    `--advertise-client-urls ${clientUrl(self)}`,
+    `--listen-peer-urls ${peerUrl(self)}`,
+    `--initial-advertise-peer-urls ${peerUrl(self)}`,
+    `--initial-cluster ${initialCluster(members)}`,
+    '--initial-cluster-state new',
+    `--initial-cluster-token ${token}`,
+    `--trusted-ca-file ${MEMBER_FILES.ca} --cert-file ${MEMBER_FILES.cert} --key-file ${MEMBER_FILES.key} --client-cert-auth`,
+    `--peer-trusted-ca-file ${MEMBER_FILES.ca} --peer-cert-file ${MEMBER_FILES.cert} --peer-key-file ${MEMBER_FILES.key} --peer-client-cert-auth`,
+    // Leases of routers and DNS records churn revisions; keep an hour of history.
+    '--auto-compaction-mode periodic --auto-compaction-retention 1h',
+  ]
+  return `[Unit]
+Description=cluster etcd member ${self.name} (mutual TLS, RBAC)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+User=etcd
+StateDirectory=cluster-etcd
+StateDirectoryMode=0700
+ExecStart=/usr/bin/etcd ${args.join(' \\\n  ')}
+Restart=always
+RestartSec=2
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`
+}
+
+/** The etcd user and role of one host's router (also the CN of its client certificate). */
+export function hostRoleName(host: string): string {
+  return `host-${host}`
+}
+
+/** etcd's range end for "every key starting with `prefix`": the prefix with its last byte plus one. */
+export function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix)
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i] < 0xff) return b.subarray(0, i).toString('latin1') + String.fromCharCode(b[i] + 1)
+  }
+  return '\0'
+}
+
+export interface KeyPermission {
+  permType: 'Read' | 'Write' | 'Readwrite'
+  key: string
+  /** Empty: the single key. */
+  rangeEnd: string
+}
+
+/**
+ * What a host's router may do: read the whole cluster (peers, DNS, settings), write only its
+ * own peer record and its own DNS records. Machines, subnets and settings stay CLI-only.
+ */
+export function hostPermissions(layout: KeyLayout, host: string): KeyPermission[] {
+  const dnsOwn = layout.dnsHost(host)
+  return [
+    {permType: 'Read', key: `${layout.prefix}/`, rangeEnd: prefixEnd(`${layout.prefix}/`)},
+    {permType: 'Readwrite', key: layout.peer(host), rangeEnd: ''},
+    {permType: 'Readwrite', key: dnsOwn, rangeEnd: prefixEnd(dnsOwn)},
+  ]
+}
+
+/** Keys copied when the cluster moves to a new etcd: all but the router-owned, leased ones. */
+export function isCopiedOnMove(layout: KeyLayout, key: string): boolean {
+  return key.startsWith(`${layout.prefix}/`) && !key.startsWith(layout.peers) && !key.startsWith(layout.dns)
+}
