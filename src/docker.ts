@@ -21,7 +21,12 @@ let tlsFiles: {ca: Buffer; cert: Buffer; key: Buffer; root: string} | undefined
 function clientTls(store: LocalStore) {
   if (tlsFiles?.root !== store.root) {
     const p = certPaths(store)
-    tlsFiles = {ca: readFileSync(p.ca), cert: readFileSync(p.cert), key: readFileSync(p.key), root: store.root}
+    try {
+      tlsFiles = {ca: readFileSync(p.ca), cert: readFileSync(p.cert), key: readFileSync(p.key), root: store.root}
+    } catch (error) {
+      throw new ClusterError(`this store has no client certificate for the cluster's engines (${(error as Error).message})`,
+        {hint: `copy certs/ from the store that created the cluster into ${store.certsDir}`, cause: error})
+    }
   }
   return tlsFiles
 }
@@ -30,7 +35,7 @@ function clientTls(store: LocalStore) {
  * The engine's version, proving it answers over mutual TLS. One GET /version with
  * node:https: loading dockerode for it would cost more than the whole check.
  */
-export function dockerVersion(url: string, store: LocalStore, timeoutMs: number): Promise<string> {
+export async function dockerVersion(url: string, store: LocalStore, timeoutMs: number): Promise<string> {
   const {host, port} = parseDockerUrl(url)
   const {ca, cert, key} = clientTls(store)
   return new Promise((resolve, reject) => {

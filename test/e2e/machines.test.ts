@@ -10,7 +10,7 @@ import {existsSync, readdirSync, statSync, cpSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
-import {HOSTS, ETCD_ENDPOINT, SSH_KEY, LAB_ROOT_PASSWORD, IMAGES, loadImage, run, execOk, startHost, removeHost} from '../lab/lab.js'
+import {HOSTS, ETCD_ENDPOINT, SSH_KEY, LAB_ROOT_PASSWORD, IMAGES, loadImage, run, execOk, startHost, startStoppedHost, removeHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
 import {spawn} from 'node:child_process'
 
@@ -171,6 +171,29 @@ test('a changed host key is refused with the ways out named', async () => {
     await cliOk(env, ['regenerate-certs', '--accept-host-key', 'hk'])
     assert.match(await cliOk(env, ['ssh', 'hk', '--', 'echo', 'ok']), /ok/)
     await cliOk(env, ['rm', '-y', 'hk'])
+  } finally {
+    await removeHost(host.name)
+  }
+})
+
+test('generic power actions: stop over SSH shows Stopped, start says it is not supported, the host comes back Running', async () => {
+  const host = await startHost({name: 'e2e-power', image: 'trixie'})
+  try {
+    await cliOk(env, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, 'pw'])
+    await cliOk(env, ['stop', 'pw'])
+    let state = ''
+    for (let i = 0; i < 30 && state !== 'Stopped'; i++) {
+      await new Promise(r => setTimeout(r, 1000))
+      state = (await cli(env, ['status', '-t', '3', 'pw'])).stdout.trim()
+    }
+    assert.equal(state, 'Stopped')
+    const start = await cli(env, ['start', 'pw'])
+    assert.equal(start.code, 1)
+    assert.match(start.stderr, /^Error: start is not supported by driver generic: power the host on by other means/m)
+    await startStoppedHost(host.name)
+    await new Promise(r => setTimeout(r, 3000))
+    assert.equal(await cliOk(env, ['status', 'pw']), 'Running\n')
+    await cliOk(env, ['rm', '-y', 'pw'])
   } finally {
     await removeHost(host.name)
   }
