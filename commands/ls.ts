@@ -32,11 +32,15 @@ export default class Ls extends KvCommand {
     }
     const statuses = (await checkMachines(records, {store: new LocalStore(), timeoutMs: flags.timeout * 1000, dockerHost: process.env.DOCKER_HOST}))
       .filter(s => matchesFilters(filters, (k, v) => k !== 'state' || s.state.toLowerCase() === v.toLowerCase()))
-    if (flags.json) return this.printJson(statuses)
-    if (flags.quiet) return void process.stdout.write(statuses.map(s => s.name + '\n').join(''))
-    if (flags.format) return void process.stdout.write(renderTemplate(flags.format, statuses.map(templateRow)))
-    process.stdout.write(renderTable(['NAME', 'ACTIVE', 'DRIVER', 'STATE', 'URL', 'SWARM', 'DOCKER', 'ERRORS'],
-      statuses.map(s => [s.name, s.active ? '*' : '-', s.driver, s.state, s.url, s.swarm, s.docker, s.errors])))
+    if (flags.json) this.printJson(statuses)
+    else if (flags.quiet) process.stdout.write(statuses.map(s => s.name + '\n').join(''))
+    else if (flags.format) process.stdout.write(renderTemplate(flags.format, statuses.map(templateRow)))
+    else {
+      process.stdout.write(renderTable(['NAME', 'ACTIVE', 'DRIVER', 'STATE', 'URL', 'SWARM', 'DOCKER', 'ERRORS'],
+        statuses.map(s => [s.name, s.active ? '*' : '-', s.driver, s.state, s.url, s.swarm, s.docker, s.errors])))
+    }
+    this.kvClose()
+    this.finishNow()
   }
 }
 

@@ -11,5 +11,7 @@ export default class Status extends MachineCommand {
     const {args, flags} = await this.parse(Status)
     const s = await checkMachine(await this.record(args.name, flags), {store: this.store, timeoutMs: flags.timeout * 1000})
     process.stdout.write(s.state + '\n')
+    this.kvClose()
+    this.finishNow()
   }
 }

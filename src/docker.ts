@@ -31,23 +31,29 @@ function clientTls(store: LocalStore) {
   return tlsFiles
 }
 
+export interface EngineProbe {
+  /** `v26.1.5`, from the Server header. */
+  version: string
+  /** Docker's Swarm header: inactive, active/manager, active/worker… */
+  swarm?: string
+}
+
 /**
- * The engine's version, proving it answers over mutual TLS. One GET /version with
- * node:https: loading dockerode for it would cost more than the whole check.
+ * Proves the engine answers over mutual TLS, with one GET /_ping through node:https.
+ * /_ping is Docker's cheapest endpoint (GET /version runs `runc --version` and more), and
+ * its headers carry the version and the node's swarm role. dockerode would cost more to
+ * load than the whole check.
  */
-export async function dockerVersion(url: string, store: LocalStore, timeoutMs: number): Promise<string> {
+export async function pingEngine(url: string, store: LocalStore, timeoutMs: number): Promise<EngineProbe> {
   const {host, port} = parseDockerUrl(url)
   const {ca, cert, key} = clientTls(store)
   return new Promise((resolve, reject) => {
-    const req = request({host, port, path: '/version', ca, cert, key, timeout: timeoutMs, agent: false}, res => {
-      let body = ''
-      res.setEncoding('utf8').on('data', d => (body += d)).on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`engine answered ${res.statusCode}`))
-        try {
-          resolve(`v${(JSON.parse(body) as {Version: string}).Version}`)
-        } catch (error) {
-          reject(error)
-        }
+    const req = request({host, port, path: '/_ping', ca, cert, key, timeout: timeoutMs, agent: false}, res => {
+      res.resume().on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`engine answered ${res.statusCode} to /_ping`))
+        const server = /^Docker\/(\S+)/.exec(String(res.headers.server ?? ''))?.[1]
+        const swarm = res.headers.swarm === undefined ? undefined : String(res.headers.swarm)
+        resolve({version: server ? `v${server}` : `API ${String(res.headers['api-version'] ?? '?')}`, swarm})
       })
     })
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs / 1000}s`)))

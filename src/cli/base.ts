@@ -16,6 +16,15 @@ export abstract class ClusterCommand extends Command {
     process.stdout.write(JSON.stringify(value, null, 2) + '\n')
   }
 
+  /**
+   * Ends the process once the answer is printed. Commands that probe hosts use it: a
+   * connect to a dead address stays pending in the kernel (ARP, ~3 s) after we gave up on
+   * it, and would hold the process past --timeout.
+   */
+  protected finishNow(): never {
+    process.exit(process.exitCode ?? 0)
+  }
+
   /** One line on stderr and the error's exit code; oclif's own formatter wraps and decorates. */
   protected fail(message: string, exitCode: number): never {
     process.stderr.write(`Error: ${message}\n`)
@@ -60,8 +69,13 @@ export abstract class KvCommand extends ClusterCommand {
     return this.kv
   }
 
-  protected async finally(err: Error | undefined): Promise<void> {
+  protected kvClose(): void {
     this.kv?.close()
+    this.kv = undefined
+  }
+
+  protected async finally(err: Error | undefined): Promise<void> {
+    this.kvClose()
     return super.finally(err)
   }
 }

@@ -7,7 +7,7 @@ import type {MachineState} from '../../drivers/driver.js'
 import type {MachineRecord, MachineStatus} from '../model.js'
 import {LocalStore} from '../store/local.js'
 import {machineFrom} from './machine.js'
-import {dockerVersion} from '../docker.js'
+import {pingEngine} from '../docker.js'
 
 export interface CheckOptions {
   store: LocalStore
@@ -31,7 +31,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => T): P
 export async function checkMachine(record: MachineRecord, o: CheckOptions): Promise<MachineStatus> {
   const errors: string[] = []
   const engine = record.state === 'ready'
-    ? dockerVersion(record.dockerUrl, o.store, o.timeoutMs).catch((error: Error) => { errors.push(`Docker: ${error.message}`); return undefined })
+    ? pingEngine(record.dockerUrl, o.store, o.timeoutMs).then(p => p.version).catch((error: Error) => { errors.push(`Docker: ${error.message}`); return undefined })
     : Promise.resolve(undefined)
   const driverState = async (): Promise<MachineState> => {
     try {
