@@ -11,6 +11,6 @@ export default class KvSnapshot extends KvCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(KvSnapshot)
     const r = await saveSnapshot(await this.openKv(flags), resolve(args.file))
-    process.stdout.write(`saved ${r.bytes} bytes at revision ${r.revision} to ${r.file}\n`)
+    process.stdout.write(`saved ${r.bytes} bytes${r.revision ? ` at revision ${r.revision}` : ''} to ${r.file}\n`)
   }
 }

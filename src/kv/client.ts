@@ -61,6 +61,7 @@ export async function openKv(flags: KvOptions = {}, store = new LocalStore()): P
   // inherit the TLS files a secured etcd left in the local config.
   const tls = opts.cacert && opts.endpoints.every(e => e.startsWith('https://')) ? {cacert: opts.cacert, cert: opts.cert, key: opts.key} : undefined
   if (tls) {
+    quietIpServernameWarning()
     options.credentials = {
       rootCertificate: readFileSync(tls.cacert),
       certChain: tls.cert ? readFileSync(tls.cert) : undefined,
@@ -76,6 +77,21 @@ export async function openKv(flags: KvOptions = {}, store = new LocalStore()): P
     tls,
     close: () => client.close(),
   }
+}
+
+/**
+ * grpc-js sends the endpoint's IP as TLS server name, and Node answers each process's first
+ * such connection with DEP0123 on stderr. etcd members are reached by IP on purpose (their
+ * certificates carry the IPs), so that warning only garbles the CLI's output: drop it alone.
+ */
+export function quietIpServernameWarning(): void {
+  const emit = process.emitWarning as (...args: unknown[]) => void
+  if ((emit as {quiet?: boolean}).quiet) return
+  const quiet = Object.assign((...args: unknown[]) => {
+    if (args[2] === 'DEP0123' || (args[1] as {code?: string} | undefined)?.code === 'DEP0123') return
+    emit.apply(process, args)
+  }, {quiet: true})
+  process.emitWarning = quiet as typeof process.emitWarning
 }
 
 /** Runs one etcd operation, translating transport failures into one actionable line. */

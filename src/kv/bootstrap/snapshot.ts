@@ -10,8 +10,8 @@ import {translateKvError, type Kv} from '../client.js'
 export interface SnapshotResult {
   file: string
   bytes: number
-  /** etcd revision the snapshot was taken at. */
-  revision: string
+  /** etcd revision the snapshot was taken at, when etcd sent it. */
+  revision?: string
 }
 
 export async function saveSnapshot(kv: Kv, file: string): Promise<SnapshotResult> {
@@ -23,13 +23,14 @@ export async function saveSnapshot(kv: Kv, file: string): Promise<SnapshotResult
     throw new InputError(`cannot write ${file}: ${(error as Error).message}`, 'name a file in a folder you can write')
   }
   let bytes = 0
-  let revision = ''
+  let revision: string | undefined
   try {
     const stream = await kv.client.maintenance.snapshot()
     await new Promise<void>((resolve, reject) => {
       // Synchronous writes: the stream cannot be paused, and a CLI has nothing else to do meanwhile.
       stream.on('data', chunk => {
-        if (!revision) revision = chunk.header.revision
+        // etcd puts the header on one message of the stream only.
+        if (chunk.header) revision = chunk.header.revision
         bytes += writeSync(fd, chunk.blob)
       })
       stream.on('error', reject)
