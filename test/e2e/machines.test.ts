@@ -120,11 +120,15 @@ test('engine labels reach dockerd; private keys in the store are 0600', async ()
 })
 
 test('bad input: one line naming the problem and the fix, non-zero exit, nothing made', async () => {
+  // A key the hosts have never seen.
+  const strangerKey = join(mkdtempSync(join(tmpdir(), 'cluster-stranger-')), 'id')
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', strangerKey])
   const cases: [string[], RegExp][] = [
     [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, 'bad_name'], /^Error: invalid machine name "bad_name": use 1-63 letters/],
     [['create', ...createArgs.node1, 'node1'], /^Error: machine "node1" already exists in cluster .*: choose another name/],
     [['create', '-d', 'generic', '--generic-ip-address', '198.18.0.254', '--generic-ssh-key', SSH_KEY, 'ghost'], /^Error: cannot reach 198\.18\.0\.254:22 over SSH/],
     [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host3, '--generic-ssh-password', 'wrong', 'wrongpw'], /^Error: SSH login root@198\.18\.0\.13:22 failed/],
+    [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host2, '--generic-ssh-key', strangerKey, 'wrongkey'], /^Error: SSH login root@198\.18\.0\.12:22 failed/],
     [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, '--digitalocean-region', 'ams3', 'mixed'], /^Error: flag --digitalocean-region belongs to driver digitalocean, not generic: drop it, or use -d digitalocean/],
     [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, '--no-such-flag', 'x1'], /^Error: Nonexistent flag: --no-such-flag: see `cluster create --help`/],
     [['create', '-d', 'nosuch', 'x2'], /^Error: .*nosuch/],
