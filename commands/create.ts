@@ -34,6 +34,9 @@ export default class Create extends KvCommand {
     'subnet-size': Flags.integer({description: 'prefix length of each host subnet, first machine only (default 24)', min: 8, max: 30, helpGroup: 'NETWORK'}),
     backend: Flags.string({description: 'overlay datapath, first machine only (default wireguard)', options: [...BACKENDS], helpGroup: 'NETWORK'}),
     domain: Flags.string({description: 'cluster DNS domain, first machine only (default cluster.internal)', helpGroup: 'NETWORK'}),
+    swarm: Flags.boolean({description: 'join the cluster\'s Docker swarm (as a worker unless --swarm-master)', helpGroup: 'SWARM'}),
+    'swarm-master': Flags.boolean({description: 'make this host a swarm manager; the cluster\'s first one initialises the swarm', dependsOn: ['swarm'], helpGroup: 'SWARM'}),
+    'swarm-opt': Flags.string({description: 'swarm setting key=value (repeatable): availability, default-addr-pool, default-addr-pool-mask-length, data-path-port, task-history-limit, snapshot-interval, cert-expiry, dispatcher-heartbeat', multiple: true, multipleNonGreedy: true, dependsOn: ['swarm'], helpGroup: 'SWARM'}),
     quiet: Flags.boolean({char: 'q', description: 'print no progress'}),
     ...oclifFlagsOf(drivers),
   }
@@ -66,6 +69,7 @@ export default class Create extends KvCommand {
         },
         settings: {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend | undefined, domain: flags.domain},
         advertiseAddr: flags['advertise-addr'],
+        swarm: flags.swarm ? {master: flags['swarm-master'], opts: flags['swarm-opt'] ?? []} : undefined,
         kv: this.kvOptions(flags),
       }, {store: new LocalStore(), progress: stderrProgress(args.name, flags.quiet), signal: controller.signal})
     } catch (error) {

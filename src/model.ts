@@ -47,10 +47,21 @@ export interface MachineRecord {
   hostKey?: string
   state: 'creating' | 'ready' | 'error' | 'removing'
   error?: string
-  swarm?: {role: 'master' | 'manager' | 'worker'; master?: string}
+  swarm?: SwarmMembership
   createdAt: string
   /** Who made it (user@host), for clusters shared between people. */
   createdBy: string
+}
+
+/** A machine's place in the cluster's Docker swarm (`create --swarm`). */
+export interface SwarmMembership {
+  role: 'master' | 'manager' | 'worker'
+  /** Name of the machine that initialised the swarm (unset on the master itself). */
+  master?: string
+  /** The host's overlay address, which swarm advertises and carries VXLAN on. */
+  addr?: string
+  /** Swarm node ID, once joined: lets `rm` drop the node even when its engine is gone. */
+  nodeId?: string
 }
 
 export interface EngineOptions {

@@ -18,6 +18,7 @@ import {driverContext, splitDriverData, whoAmI} from './machine.js'
 import {checkIdentity, clusterIdentity} from './identity.js'
 import {removeMachine} from './remove.js'
 import {connectToMachine, setupHost} from './setup-host.js'
+import type {SwarmRequest} from '../swarm/plan.js'
 
 export interface CreateRequest {
   name: string
@@ -28,6 +29,8 @@ export interface CreateRequest {
   /** Only used by the first machine of a cluster (`cluster init` settings). */
   settings?: Partial<ClusterSettings>
   advertiseAddr?: string
+  /** `--swarm`: join the cluster's swarm (see src/swarm/). */
+  swarm?: SwarmRequest
   kv: KvOptions
 }
 
@@ -64,6 +67,8 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       createdAt: new Date().toISOString(),
       createdBy: whoAmI(),
     }
+    const swarm = req.swarm && await import('../swarm/join.js')
+    if (swarm) await swarm.checkSwarmRequest(kv, req.swarm!)
     await claimMachine(kv, record)
     try {
       store.claimMachineDir(req.name)
@@ -82,6 +87,8 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       await putMachine(kv, record)
     }
     try {
+      const swarmPlan = swarm && await swarm.planMembership(kv, req.name, req.swarm!)
+      if (swarmPlan) record.swarm = swarmPlan.membership
       await save()
       const driver = factory.fromFlags(req.driverFlags, driverContext(store, req.name, undefined, {progress, signal, onSave: save}))
       progress.step('Running pre-create checks')
@@ -109,6 +116,7 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
         signal.removeEventListener('abort', closeOnAbort)
         conn.close()
       }
+      if (swarm && swarmPlan) await swarm.joinSwarm({kv, store, record, plan: swarmPlan, progress, signal})
       record.state = 'ready'
       await save(driver.data())
       progress.step(`Machine ${req.name} is ready: eval "$(cluster env ${req.name})"`)

@@ -7,7 +7,7 @@
  * local and etcd clean-up (Docker Machine's `rm -f`).
  */
 import {getDriver} from '../../drivers/registry.js'
-import {ClusterError, describeCause} from '../errors.js'
+import {ClusterError, InputError, describeCause} from '../errors.js'
 import {openKv, kvCall, type KvOptions, type Kv} from '../kv/client.js'
 import {deleteMachine, findMachine} from '../kv/machines.js'
 import type {MachineRecord} from '../model.js'
@@ -44,6 +44,8 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
       try {
         await fn()
       } catch (error) {
+        // A refusal (the swarm's last manager) is the answer itself, not a failed step.
+        if (error instanceof InputError) throw error
         const msg = error instanceof ClusterError ? error.oneLine() : describeCause(error)
         if (!o.force) throw new ClusterError(`${what} of ${name} failed: ${msg}`, {hint: `retry, or run \`cluster rm -f ${name}\` to remove the record anyway`, cause: error})
         failures.push(`${what}: ${msg}`)
@@ -52,6 +54,10 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
     }
     const machine = await machineFrom(o.store, record, local, {progress: o.progress, signal: o.signal})
     const factory = await getDriver(record.driver)
+    if (record.swarm) {
+      const {leaveSwarm} = await import('../swarm/leave.js')
+      await attempt('leaving the swarm', () => leaveSwarm({kv, store: o.store, record: record!, force: o.force, progress: o.progress}))
+    }
     if (factory.adopts && record.hostKey && local) {
       await attempt('undoing the host setup', () => teardownHost(o.store, record!, machine.driver.ssh(), o.progress))
     }
