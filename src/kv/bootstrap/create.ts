@@ -15,7 +15,7 @@ import type {LocalStore} from '../../store/local.js'
 import type {MachineRecord} from '../../model.js'
 import type {Progress} from '../../cli/progress.js'
 import {kvCall, openKv, type Kv, type KvOptions} from '../client.js'
-import {clientUrl, ETCD_UNIT, isCopiedOnMove, planMembers, type MemberPlan} from './plan.js'
+import {checkMemberCount, clientUrl, ETCD_UNIT, isCopiedOnMove, planMembers, type MemberPlan} from './plan.js'
 import {prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
 import {enableRbac} from './rbac.js'
 import {loadOrCreateKvRootCert} from './root-cert.js'
@@ -42,6 +42,7 @@ const QUORUM_WAIT_MS = 90_000
 
 export async function createKv(req: KvCreateRequest, env: {store: LocalStore; progress: Progress}): Promise<KvCreateResult> {
   const {store, progress} = env
+  checkMemberCount(req.names.length, req.size)
   const records = req.names.map(n => store.getMachine(n).record)
   const members = planMembers(records.map(r => ({name: r.name, address: r.addresses.private ?? r.addresses.public})), req.size)
   for (const r of records) {

@@ -35,15 +35,17 @@ export function peerUrl(m: MemberPlan): string {
   return `https://${m.address}:${PEER_PORT}`
 }
 
-/** Checks the requested size against the machines named; an even or oversized etcd is refused. */
-export function planMembers(machines: {name: string; address: string}[], size?: number): MemberPlan[] {
-  const n = size ?? machines.length
+/** Checks the requested size against the number of machines named; an even or oversized etcd is refused. */
+export function checkMemberCount(count: number, size?: number): void {
+  const n = size ?? count
   if (!(KV_SIZES as readonly number[]).includes(n)) {
     throw new InputError(`an etcd of ${n} members is not offered`, `use --size ${KV_SIZES.join(', ')} (an odd count keeps a majority when one member fails)`)
   }
-  if (machines.length !== n) {
-    throw new InputError(`--size ${n} needs ${n} machine names, got ${machines.length}`, `name exactly ${n} machines`)
-  }
+  if (count !== n) throw new InputError(`--size ${n} needs ${n} machine names, got ${count}`, `name exactly ${n} machines`)
+}
+
+export function planMembers(machines: {name: string; address: string}[], size?: number): MemberPlan[] {
+  checkMemberCount(machines.length, size)
   const names = new Set(machines.map(m => m.name))
   if (names.size !== machines.length) throw new InputError('a machine is named twice', 'name each member once')
   const addresses = new Set(machines.map(m => m.address))
