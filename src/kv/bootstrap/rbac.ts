@@ -30,10 +30,6 @@ export async function enableRbac(client: Etcd3): Promise<void> {
   await client.auth.authEnable()
 }
 
-export async function authEnabled(client: Etcd3): Promise<boolean> {
-  return (await client.auth.authStatus()).enabled
-}
-
 /** The host's role and user with hostPermissions; granting a permission the role has is a no-op in etcd. */
 export async function ensureHostAccess(client: Etcd3, layout: KeyLayout, host: string): Promise<void> {
   const role = hostRoleName(host)

@@ -1,0 +1,119 @@
+/**
+ * The etcd side of `cluster kv` against a real etcd on loopback with mutual TLS (certificates
+ * from our own CA code): RBAC for root and one host, status and snapshot through openKv.
+ */
+import {test, before, after} from 'node:test'
+import assert from 'node:assert/strict'
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {Etcd3, EtcdPermissionDeniedError} from 'etcd3'
+import {createCa, createClientCert, generateRsaKey, issueServerCert} from '../../src/tls/certs.js'
+import {keys, clusterPrefix} from '../../src/kv/keys.js'
+import {openKv} from '../../src/kv/client.js'
+import {LocalStore} from '../../src/store/local.js'
+import {enableRbac, ensureHostAccess, removeHostAccess} from '../../src/kv/bootstrap/rbac.js'
+import {hostRoleName} from '../../src/kv/bootstrap/plan.js'
+import {kvStatus} from '../../src/kv/bootstrap/status.js'
+import {saveSnapshot} from '../../src/kv/bootstrap/snapshot.js'
+import {freePort, waitFor} from './dns-support.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'kv-rbac-'))
+const store = new LocalStore(join(dir, 'store'))
+const layout = keys(clusterPrefix('rbac'))
+const ca = createCa()
+const file = (name: string, pem: string) => {
+  const p = join(dir, name)
+  writeFileSync(p, pem, {mode: 0o600})
+  return p
+}
+const root = createClientCert(ca, 'root')
+const host = createClientCert(ca, hostRoleName('n1'))
+let endpoint = ''
+let etcd: ChildProcess
+const clients: Etcd3[] = []
+const client = (cert?: {certPem: string; keyPem: string}) => {
+  const c = new Etcd3({hosts: endpoint, dialTimeout: 3000, credentials: {
+    rootCertificate: Buffer.from(ca.certPem), certChain: cert && Buffer.from(cert.certPem), privateKey: cert && Buffer.from(cert.keyPem),
+  }})
+  clients.push(c)
+  return c
+}
+const rootOpts = () => ({endpoints: [endpoint], cacert: file('ca.pem', ca.certPem), cert: file('root.pem', root.certPem), key: file('root-key.pem', root.keyPem), clusterName: 'rbac'})
+
+before(async () => {
+  const [clientPort, peerPort] = [await freePort(), await freePort()]
+  endpoint = `https://127.0.0.1:${clientPort}`
+  const peer = `https://127.0.0.1:${peerPort}`
+  const server = generateRsaKey()
+  const serverCert = file('server.pem', issueServerCert(ca, server.publicKeyPem, 'kv-test', ['127.0.0.1', 'localhost']))
+  const serverKey = file('server-key.pem', server.privateKeyPem)
+  const caFile = file('ca.pem', ca.certPem)
+  etcd = spawn('etcd', ['--name', 'kv-test', '--data-dir', join(dir, 'data'),
+    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `kv-test=${peer}`,
+    '--trusted-ca-file', caFile, '--cert-file', serverCert, '--key-file', serverKey, '--client-cert-auth',
+    '--peer-trusted-ca-file', caFile, '--peer-cert-file', serverCert, '--peer-key-file', serverKey, '--peer-client-cert-auth'], {stdio: 'ignore'})
+  const probe = client(root)
+  await waitFor('TLS etcd answers', async () => (await probe.put('/ready').value('1'), true))
+  await probe.put(layout.settings).value('{}')
+  await probe.put(layout.machine('n2')).value('{}')
+})
+
+after(async () => {
+  for (const c of clients) c.close()
+  etcd?.kill('SIGTERM')
+  await new Promise(r => (etcd.exitCode === null ? etcd.once('exit', r) : r(undefined)))
+  rmSync(dir, {recursive: true, force: true})
+})
+
+test('root enables RBAC; a host role reads the cluster and writes only its own records', async () => {
+  const r = client(root)
+  await enableRbac(r)
+  await ensureHostAccess(r, layout, 'n1')
+  await ensureHostAccess(r, layout, 'n1') // again: idempotent
+  const h = client(host)
+  assert.equal(await h.get(layout.settings).string(), '{}')
+  await h.put(layout.peer('n1')).value('me')
+  await h.put(layout.dnsRecord('n1', 'c1')).value('x')
+  await h.delete().key(layout.dnsRecord('n1', 'c1'))
+  for (const key of [layout.peer('n2'), layout.dnsRecord('n2', 'c1'), layout.dnsRecord('n10', 'c1'), layout.machine('n2'), layout.settings, layout.subnet('198.19.9.0/24')]) {
+    await assert.rejects(h.put(key).value('forged').exec(), EtcdPermissionDeniedError, key)
+  }
+  await assert.rejects(h.delete().key(layout.machine('n2')).exec(), EtcdPermissionDeniedError)
+  // Outside the cluster's prefix the host reads nothing.
+  await assert.rejects(h.get('/ready').string(), EtcdPermissionDeniedError)
+  // A certificate from the CA whose CN names no user opens nothing.
+  await assert.rejects(client(createClientCert(ca, 'stranger')).get(layout.settings).string())
+  // No client certificate: refused at the TLS handshake.
+  await assert.rejects(client().get(layout.settings).string())
+})
+
+test('removeHostAccess takes the host user away', async () => {
+  const r = client(root)
+  await removeHostAccess(r, 'n1')
+  await removeHostAccess(r, 'n1') // already gone: fine
+  await assert.rejects(client(host).put(layout.peer('n1')).value('me').exec())
+  await ensureHostAccess(r, layout, 'n1')
+  await client(host).put(layout.peer('n1')).value('back')
+})
+
+test('kv status and kv snapshot through the CLI root credentials', async () => {
+  const s = await kvStatus(rootOpts(), store)
+  assert.equal(s.members.length, 1)
+  assert.equal(s.members[0].name, 'kv-test')
+  assert.ok(s.members[0].leader && s.members[0].healthy && (s.members[0].dbSize ?? 0) > 0)
+  assert.equal(s.leader, 'kv-test')
+  assert.ok(s.healthy)
+  const kv = await openKv(rootOpts(), store)
+  try {
+    const out = join(dir, 'snap.db')
+    const r = await saveSnapshot(kv, out)
+    assert.ok(r.bytes > 4096)
+    assert.equal(statSync(out).size, r.bytes)
+    assert.equal(statSync(out).mode & 0o777, 0o600)
+  } finally {
+    kv.close()
+  }
+})
