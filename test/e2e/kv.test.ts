@@ -180,6 +180,10 @@ test('with one of three members stopped, create and ls keep working; the member 
   await cliOk(secured, createArgs('m5'))
   console.log(`create m5 with m3's etcd down took ${((Date.now() - started) / 1000).toFixed(1)} s`)
   assert.equal(await cliOk(secured, ['ls', '-q']), 'm1\nm2\nm3\nm4\nm5\n')
+  // The new machine's router announces itself to the two members left.
+  const root = new Etcd3({hosts: endpoints, credentials: rootFiles()})
+  await until('m5 announces its peer record', async () => (await root.get(`${prefix}peers/m5`).string()) ?? undefined)
+  root.close()
 
   await execOk(hostName('m3'), ['systemctl', 'start', 'cluster-etcd'])
   const back = await until('m3 healthy again', async () => {
@@ -236,4 +240,18 @@ test('kv snapshot writes a real etcd snapshot (0600) that restores by the proced
     root.close()
     rmSync(dir, {recursive: true, force: true})
   }
+})
+
+test('rm against the TLS etcd removes the machine and its records', async () => {
+  await cliOk(secured, ['rm', '-y', 'm5'])
+  const root = new Etcd3({hosts: endpoints, credentials: rootFiles()})
+  try {
+    const left = (await root.getAll().prefix(prefix).keys()).filter(k => k.includes('/m5'))
+    assert.deepEqual(left, [])
+    const owners = await root.getAll().prefix(`${prefix}subnets/`).strings()
+    assert.ok(!Object.values(owners).includes('m5'), JSON.stringify(owners))
+  } finally {
+    root.close()
+  }
+  assert.equal(await cliOk(secured, ['ls', '-q']), 'm1\nm2\nm3\nm4\n')
 })
