@@ -53,7 +53,7 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
   const {ca} = loadOrCreateClusterCerts(store)
   const token = `${clusterName}-${randomBytes(6).toString('hex')}`
 
-  const conns = await Promise.all(records.map(r => connectMember(store, r)))
+  const conns = await connectAll(store, records)
   try {
     await Promise.all(conns.map((c, i) => refuseUsedMember(c, records[i])))
     try {
@@ -77,7 +77,9 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
       }
     } catch (error) {
       progress.step(`etcd bootstrap failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); undoing the members`)
-      await Promise.all(conns.map(c => undoMember(c).catch(() => undefined)))
+      await Promise.all(conns.map(c => undoMember(c).catch(undoError => {
+        progress.step(`could not undo ${c.target.host}: ${describeCause(undoError)} (remove ${ETCD_UNIT} and its data there by hand)`)
+      })))
       throw error
     }
   } finally {
@@ -99,6 +101,15 @@ async function readMovingRecords(kvOptions: KvOptions, store: LocalStore, progre
 async function connectMember(store: LocalStore, record: MachineRecord): Promise<SshConnection> {
   const machine = await openLocalMachine(store, record.name)
   return connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs: 15_000})
+}
+
+/** One connection per member, or none: those made are closed when another fails. */
+async function connectAll(store: LocalStore, records: MachineRecord[]): Promise<SshConnection[]> {
+  const settled = await Promise.allSettled(records.map(r => connectMember(store, r)))
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+  if (!failed) return settled.map(s => (s as PromiseFulfilledResult<SshConnection>).value)
+  for (const s of settled) if (s.status === 'fulfilled') s.value.close()
+  throw failed.reason
 }
 
 /** Polls until every member is started and one leads; returns the seconds it took. */
