@@ -7,7 +7,7 @@ import {createMachine} from '../src/lifecycle/create.js'
 import {parseKeyValues} from '../src/names.js'
 import {LocalStore} from '../src/store/local.js'
 import {BACKENDS, type Backend} from '../src/model.js'
-import {ClusterError} from '../src/errors.js'
+import {ClusterError, InputError} from '../src/errors.js'
 
 // Every driver's flags are create's flags, third-party drivers included. A broken
 // third-party package must not break the others: it fails only when chosen, in run().
@@ -35,14 +35,15 @@ export default class Create extends KvCommand {
     backend: Flags.string({description: 'overlay datapath, first machine only (default wireguard)', options: [...BACKENDS], helpGroup: 'NETWORK'}),
     domain: Flags.string({description: 'cluster DNS domain, first machine only (default cluster.internal)', helpGroup: 'NETWORK'}),
     swarm: Flags.boolean({description: 'join the cluster\'s Docker swarm (as a worker unless --swarm-master)', helpGroup: 'SWARM'}),
-    'swarm-master': Flags.boolean({description: 'make this host a swarm manager; the cluster\'s first one initialises the swarm', dependsOn: ['swarm'], helpGroup: 'SWARM'}),
-    'swarm-opt': Flags.string({description: 'swarm setting key=value (repeatable): availability, default-addr-pool, default-addr-pool-mask-length, data-path-port, task-history-limit, snapshot-interval, cert-expiry, dispatcher-heartbeat', multiple: true, multipleNonGreedy: true, dependsOn: ['swarm'], helpGroup: 'SWARM'}),
+    'swarm-master': Flags.boolean({description: 'make this host a swarm manager; the cluster\'s first one initialises the swarm', helpGroup: 'SWARM'}),
+    'swarm-opt': Flags.string({description: 'swarm setting key=value (repeatable): availability, default-addr-pool, default-addr-pool-mask-length, data-path-port, task-history-limit, snapshot-interval, cert-expiry, dispatcher-heartbeat', multiple: true, multipleNonGreedy: true, helpGroup: 'SWARM'}),
     quiet: Flags.boolean({char: 'q', description: 'print no progress'}),
     ...oclifFlagsOf(drivers),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Create)
+    if (!flags.swarm && (flags['swarm-master'] || flags['swarm-opt'])) throw new InputError('--swarm-master and --swarm-opt need --swarm', 'add --swarm')
     const factory = await getDriver(flags.driver)
     const driverFlags = driverValues(factory, drivers, flags as Record<string, unknown>, this.argv)
     const controller = new AbortController()

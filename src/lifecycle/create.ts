@@ -49,6 +49,9 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
   const kv = await openKv(req.kv, store)
   try {
     progress.step(`Checking etcd at ${kv.endpoints.join(',')}`)
+    // Bad swarm flags, or a worker with no master to join, are refused before anything is written.
+    const swarm = req.swarm && await import('../swarm/join.js')
+    if (swarm) await swarm.checkSwarmRequest(kv, req.swarm!)
     const settings = await ensureSettings(kv, {...req.settings, ...clusterIdentity(store)})
     checkIdentity(settings, store)
     const record: MachineRecord = {
@@ -67,8 +70,6 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       createdAt: new Date().toISOString(),
       createdBy: whoAmI(),
     }
-    const swarm = req.swarm && await import('../swarm/join.js')
-    if (swarm) await swarm.checkSwarmRequest(kv, req.swarm!)
     await claimMachine(kv, record)
     try {
       store.claimMachineDir(req.name)
