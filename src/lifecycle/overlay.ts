@@ -10,6 +10,7 @@ import {loadOrCreateSigningKey, signPeer, type PeerRecord} from '../membership.j
 import {dockerBridgeSettings, prepareRouter, startRouter, stopRouter} from '../router-deploy.js'
 import {ClusterError} from '../errors.js'
 import type {SetupContext} from './setup-host.js'
+import {HOST_CLIENT_DIR} from '../kv/bootstrap/plan.js'
 
 export interface Underlay {
   interface: string
@@ -94,4 +95,6 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
 
 export async function leaveOverlay(conn: SshConnection): Promise<void> {
   await stopRouter(conn)
+  // The host's own etcd credentials (made when the cluster's etcd is TLS) go with its router.
+  await conn.run(`rm -rf ${HOST_CLIENT_DIR}`, 'removing the host etcd credentials')
 }

@@ -243,7 +243,9 @@ test('kv snapshot writes a real etcd snapshot (0600) that restores by the proced
 })
 
 test('rm against the TLS etcd removes the machine and its records', async () => {
+  assert.equal((await exec(hostName('m5'), ['test', '-e', '/etc/cluster/kv/client-key.pem'])).code, 0)
   await cliOk(secured, ['rm', '-y', 'm5'])
+  assert.equal((await exec(hostName('m5'), ['test', '-e', '/etc/cluster/kv'])).code, 1, 'the host etcd credentials are gone')
   const root = new Etcd3({hosts: endpoints, credentials: rootFiles()})
   try {
     const left = (await root.getAll().prefix(prefix).keys()).filter(k => k.includes('/m5'))
