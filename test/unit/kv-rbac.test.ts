@@ -117,3 +117,27 @@ test('kv status and kv snapshot through the CLI root credentials', async () => {
     kv.close()
   }
 })
+
+test('TLS files from the local config apply to https endpoints only; DEP0123 stays off stderr', async () => {
+  const cfgStore = new LocalStore(join(dir, 'cfg-store'))
+  const {cacert, cert, key} = rootOpts()
+  cfgStore.writeConfig({clusterName: 'rbac', kv: {endpoints: [endpoint], cacert, cert, key}})
+  const fromConfig = await openKv({}, cfgStore)
+  const plainFromFlag = await openKv({endpoints: ['http://127.0.0.1:1']}, cfgStore)
+  try {
+    assert.deepEqual(fromConfig.tls, {cacert, cert, key})
+    assert.equal(plainFromFlag.tls, undefined)
+    assert.equal(await fromConfig.client.get(layout.settings).string(), '{}')
+    const warnings: string[] = []
+    const record = (w: Error) => warnings.push((w as Error & {code?: string}).code ?? w.message)
+    process.on('warning', record)
+    process.emitWarning('Setting the TLS ServerName to an IP address…', 'DeprecationWarning', 'DEP0123')
+    process.emitWarning('another', 'DeprecationWarning', 'DEP9999')
+    await new Promise(r => setImmediate(r))
+    process.off('warning', record)
+    assert.deepEqual(warnings, ['DEP9999'])
+  } finally {
+    fromConfig.close()
+    plainFromFlag.close()
+  }
+})
