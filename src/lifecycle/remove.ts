@@ -80,5 +80,9 @@ export async function forgetInEtcd(kv: Kv, name: string): Promise<void> {
     await kv.client.delete().key(kv.layout.peer(name)).exec()
     await kv.client.delete().prefix(kv.layout.dnsHost(name)).exec()
   })
+  if (kv.tls) {
+    const {removeHostAccess} = await import('../kv/bootstrap/rbac.js')
+    await kvCall(kv, `remove the etcd user of ${name}`, () => removeHostAccess(kv.client, name))
+  }
   await deleteMachine(kv, name)
 }
