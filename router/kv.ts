@@ -4,6 +4,7 @@
  *    record disappears within the TTL when the router (or host) dies;
  *  - follow: list the peers, then watch from the listing's revision + 1; when the watch
  *    ends (compaction, cancel), list again. Back off 100 ms → 5 s while etcd is away.
+ * Both end only when `signal` aborts (tests; the router itself just exits).
  * Neither touches the datapath: with etcd gone, the last applied peers stay.
  */
 import {readFileSync} from 'node:fs'
@@ -26,16 +27,26 @@ export function connectKv(kv: RouterConfig['kv']): Etcd3 {
   return new Etcd3({hosts: kv.endpoints, credentials, dialTimeout: 3000})
 }
 
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+/** Resolves when `signal` aborts (never, for the router's own loops, which end with the process). */
+function whenAborted(signal: AbortSignal): Promise<'stopped'> {
+  return new Promise(resolve => {
+    if (signal.aborted) resolve('stopped')
+    else signal.addEventListener('abort', () => resolve('stopped'), {once: true})
+  })
+}
 
 class Backoff {
   private delay = BACKOFF_MIN_MS
+  constructor(private readonly signal: AbortSignal) {}
+
   reset(): void {
     this.delay = BACKOFF_MIN_MS
   }
 
   async wait(): Promise<void> {
-    await sleep(this.delay)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([new Promise(resolve => { timer = setTimeout(resolve, this.delay) }), whenAborted(this.signal)])
+    clearTimeout(timer)
     this.delay = Math.min(this.delay * 2, BACKOFF_MAX_MS)
   }
 }
@@ -45,9 +56,10 @@ function message(error: unknown): string {
 }
 
 /** Keeps `value` at `key` under a live lease, re-granting and re-putting whenever the lease is lost. */
-export async function announce(client: Etcd3, key: string, value: string, log: Logger, health: (ok: boolean) => void): Promise<never> {
-  const backoff = new Backoff()
-  for (;;) {
+export async function announce(client: Etcd3, key: string, value: string, log: Logger, health: (ok: boolean) => void,
+  signal = new AbortController().signal): Promise<void> {
+  const backoff = new Backoff(signal)
+  while (!signal.aborted) {
     const lease = client.lease(LEASE_TTL_SECONDS)
     const lost = new Promise<unknown>(resolve => lease.once('lost', resolve))
     // A failed keepalive is the first sign of a partition; the watch may not notice for minutes.
@@ -58,7 +70,12 @@ export async function announce(client: Etcd3, key: string, value: string, log: L
       log.info(`announced ${key} (lease ${LEASE_TTL_SECONDS} s)`)
       health(true)
       backoff.reset()
-      log.warn(`lease of ${key} lost: ${message(await lost)}; announcing again`)
+      const why = await Promise.race([lost, whenAborted(signal)])
+      if (why === 'stopped') {
+        lease.release()
+        return
+      }
+      log.warn(`lease of ${key} lost: ${message(why)}; announcing again`)
     } catch (error) {
       log.warn(`cannot announce ${key}: ${message(error)}`)
       lease.release()
@@ -75,10 +92,11 @@ export interface PeerEvents {
 }
 
 /** Lists then watches `prefix`, forever; each key is reported by its name under the prefix. */
-export async function follow(client: Etcd3, prefix: string, events: PeerEvents, log: Logger, health: (ok: boolean) => void): Promise<never> {
-  const backoff = new Backoff()
+export async function follow(client: Etcd3, prefix: string, events: PeerEvents, log: Logger, health: (ok: boolean) => void,
+  signal = new AbortController().signal): Promise<void> {
+  const backoff = new Backoff(signal)
   const nameOf = (kv: IKeyValue) => kv.key.toString().slice(prefix.length)
-  for (;;) {
+  while (!signal.aborted) {
     try {
       const listing = await client.getAll().prefix(prefix).exec()
       events.reset(new Map(listing.kvs.map(kv => [nameOf(kv), kv.value.toString()])))
@@ -86,16 +104,17 @@ export async function follow(client: Etcd3, prefix: string, events: PeerEvents, 
       const from = (BigInt(listing.header.revision) + 1n).toString()
       const watcher = await client.watch().prefix(prefix).startRevision(from).create()
       backoff.reset()
-      const ended = await new Promise<string>(resolve => {
+      const ended = await Promise.race([whenAborted(signal), new Promise<string>(resolve => {
         watcher.on('put', kv => events.put(nameOf(kv), kv.value.toString()))
         watcher.on('delete', kv => events.delete(nameOf(kv)))
         watcher.on('disconnected', () => health(false))
         watcher.on('connected', () => health(true))
         watcher.on('error', error => resolve(message(error)))
         watcher.on('end', () => resolve('watch ended'))
-      })
-      log.warn(`peer watch stopped (${ended}); listing again`)
+      })])
       await watcher.cancel().catch(() => undefined)
+      if (ended === 'stopped') return
+      log.warn(`peer watch stopped (${ended}); listing again`)
     } catch (error) {
       health(false)
       log.warn(`cannot list peers from etcd: ${message(error)}; keeping the last known peers`)

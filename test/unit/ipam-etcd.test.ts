@@ -1,6 +1,7 @@
 /**
- * allocateSubnet / releaseSubnet against a real etcd started for this test on loopback
- * (Debian package etcd-server), with its own data folder and free ports.
+ * Against a real etcd started for this test on loopback (Debian package etcd-server), with
+ * its own data folder and ports: IPAM (allocateSubnet / releaseSubnet) and the router's two
+ * etcd loops (announce, follow), including an etcd restart under them.
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,11 +13,15 @@ import {Etcd3} from 'etcd3'
 import {allocateSubnet, releaseSubnet} from '../../src/ipam.js'
 import {keys, subnetFromKey} from '../../src/kv/keys.js'
 import {ClusterError} from '../../src/errors.js'
+import {announce, follow} from '../../router/kv.js'
 import type {ClusterSettings} from '../../src/model.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-etcd-'))
+// Ports of our own, away from a system etcd's 2379/2380.
+const CLIENT_PORT = 23790
+const PEER_PORT = 23800
+const endpoint = `http://127.0.0.1:${CLIENT_PORT}`
 let etcd: ChildProcess
-let endpoint: string
 const clients: Etcd3[] = []
 
 function client(): Etcd3 {
@@ -29,24 +34,24 @@ function settings(range: string, subnetSize = 24): ClusterSettings {
   return {name: 't', range, subnetSize, backend: 'wireguard', domain: 'cluster.internal', createdAt: new Date().toISOString()}
 }
 
-before(async () => {
-  // Ports of our own, away from a system etcd's 2379/2380.
-  const [clientPort, peerPort] = [23790, 23800]
-  endpoint = `http://127.0.0.1:${clientPort}`
+function startEtcd(): void {
+  const peerUrl = `http://127.0.0.1:${PEER_PORT}`
   etcd = spawn('etcd', ['--data-dir', join(dir, 'data'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `default=http://127.0.0.1:${peerPort}`], {stdio: 'ignore'})
-  const c = client()
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      await c.put('/ready').value('1')
-      return
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`etcd did not start: ${(error as Error).message}`)
-      await new Promise(r => setTimeout(r, 200))
-    }
+    '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `default=${peerUrl}`], {stdio: 'ignore'})
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await Promise.resolve().then(check).catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise(r => setTimeout(r, 100))
   }
+}
+
+before(async () => {
+  startEtcd()
+  const c = client()
+  await until('etcd answers', async () => (await c.put('/ready').value('1'), true))
 })
 
 after(() => {
@@ -103,4 +108,59 @@ test('release frees only the owner\'s subnet, which can then be taken again', as
   assert.deepEqual(await releaseSubnet(c, layout, 'a'), [], 'releasing twice is a no-op')
   assert.equal(await c.get(layout.subnet(b)).string(), 'b')
   assert.equal(await allocateSubnet(c, layout, s, 'c'), a)
+})
+
+const quiet = {info: () => undefined, warn: () => undefined}
+
+test('follow: a listing, then puts and deletes, and it catches up after etcd restarts', async () => {
+  const prefix = '/cluster/follow/peers/'
+  const c = client()
+  await c.put(`${prefix}a`).value('1')
+  const resets: string[][] = []
+  const changes: string[] = []
+  const health: boolean[] = []
+  const stop = new AbortController()
+  const loop = follow(c, prefix, {
+    reset: all => resets.push([...all].map(([k, v]) => `${k}=${v}`)),
+    put: (name, raw) => changes.push(`${name}=${raw}`),
+    delete: name => changes.push(`-${name}`),
+  }, quiet, ok => health.push(ok), stop.signal)
+  await until('first listing', () => resets.length === 1)
+  assert.deepEqual(resets[0], ['a=1'])
+  await c.put(`${prefix}b`).value('2')
+  await c.delete().key(`${prefix}a`)
+  await c.put('/cluster/follow/elsewhere').value('x')
+  await until('put and delete seen', () => changes.join(' ') === 'b=2 -a')
+
+  etcd.kill('SIGKILL')
+  await new Promise(r => etcd.once('exit', r))
+  await until('the loss is noticed', () => health.includes(false), 15_000)
+  startEtcd()
+  const other = client()
+  await until('etcd is back', async () => (await other.put(`${prefix}c`).value('3'), true))
+  // Caught up either by the resumed watch or by a fresh listing: both end with c=3 known.
+  await until('c=3 after the restart', () => changes.includes('c=3') || (resets.length > 1 && resets.at(-1)!.includes('c=3')))
+  assert.equal(health.at(-1), true)
+  stop.abort()
+  await loop
+})
+
+test('announce: the record lives under a lease and is put back when the lease is lost', async () => {
+  const key = '/cluster/announce/peers/h1'
+  const c = client()
+  const stop = new AbortController()
+  const loop = announce(c, key, 'record', quiet, () => undefined, stop.signal)
+  const leaseOf = async () => (await c.getAll().prefix(key).exec()).kvs[0]?.lease
+  await until('announced', async () => (await c.get(key).string()) === 'record')
+  const first = await leaseOf()
+  assert.ok(first && first !== '0', 'the record is bound to a lease')
+  await c.leaseClient.leaseRevoke({ID: first})
+  assert.equal(await c.get(key).string(), null, 'revoking the lease removed the record')
+  await until('announced again under a new lease', async () => {
+    const lease = await leaseOf()
+    return lease !== undefined && lease !== first
+  }, 15_000)
+  assert.equal(await c.get(key).string(), 'record')
+  stop.abort()
+  await loop
 })
