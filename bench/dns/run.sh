@@ -8,6 +8,8 @@
 # WARMUP s warm-up, ROUNDS rounds alternate the servers, each round measuring:
 #   throughput  dnsperf at full speed for DURATION s: queries/s
 #   latency     dnsperf -v at a fixed LAT_QPS for DURATION s: p50 / p99 / max of every answer
+# A third server, a bare Node UDP echo (bench/dns/echo.ts), shows what the runtime and the
+# machine cost with no DNS work at all: when its p99 is high too, the machine is busy.
 # Targets (issue 6): our rate >= 50 % of dnsmasq's, our p99 < 2 ms. Exits 1 when one is missed.
 #
 # Env: ROUNDS (3), DURATION (5), WARMUP (2), LAT_QPS (10000), NAMES (100), PER_NAME (3), CLIENTS (10), OUTSTANDING (500).
@@ -65,8 +67,11 @@ done >"$WORK/queries"
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 OURS_PORT=$(free_port)
 DNSMASQ_PORT=$(free_port)
+ECHO_PORT=$(free_port)
 
 "${SERVER_CPU[@]}" node "$ROOT/dist/bench/dns/serve.js" "$WORK/hosts" "$ADDRESS" "$OURS_PORT" "$DOMAIN" >"$WORK/ours.log" 2>&1 &
+PIDS+=($!)
+"${SERVER_CPU[@]}" node "$ROOT/dist/bench/dns/echo.js" "$ADDRESS" "$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
 PIDS+=($!)
 # --local: authoritative for the domain (NXDOMAIN for unknown names, like ours); nothing forwarded.
 "${SERVER_CPU[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null --pid-file= --user=root \
@@ -103,11 +108,11 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((
 
 # Rounds alternate the two servers, so a burst of other work on a shared machine lands on
 # one round of one server rather than on a whole measurement; the verdict takes medians.
-warmup "$OURS_PORT"; warmup "$DNSMASQ_PORT"
-declare -A QPS P50 P99 MAX
+warmup "$OURS_PORT"; warmup "$DNSMASQ_PORT"; warmup "$ECHO_PORT"
+declare -A PORT=([ours]=$OURS_PORT [dnsmasq]=$DNSMASQ_PORT [echo]=$ECHO_PORT) QPS P50 P99 MAX
 for ((r = 1; r <= ROUNDS; r++)); do
-  for server in ours dnsmasq; do
-    port=$OURS_PORT; [ "$server" = dnsmasq ] && port=$DNSMASQ_PORT
+  for server in ours dnsmasq echo; do
+    port=${PORT[$server]}
     QPS[$server]+="$(throughput "$port") "
     read -r p50 p99 max <<<"$(latency "$port")"
     P50[$server]+="$p50 "; P99[$server]+="$p99 "; MAX[$server]+="$max "
@@ -116,12 +121,13 @@ done
 
 printf '\n%s rounds of %s s each; medians (per-round values in brackets)\n' "$ROUNDS" "$DURATION"
 printf '%-8s %10s   %s\n' server 'queries/s' "latency at $LAT_QPS q/s (ms): p50 / p99 / max"
-for server in ours dnsmasq; do
+for server in ours dnsmasq echo; do
   printf '%-8s %10s   %s / %s / %s   [q/s: %s| p99: %s]\n' "$server" "$(median <<<"${QPS[$server]}")" \
     "$(median <<<"${P50[$server]}")" "$(median <<<"${P99[$server]}")" "$(median <<<"${MAX[$server]}")" "${QPS[$server]}" "${P99[$server]}"
 done
 OURS_QPS=$(median <<<"${QPS[ours]}"); DM_QPS=$(median <<<"${QPS[dnsmasq]}"); OURS_P99=$(median <<<"${P99[ours]}")
 RATIO=$(awk -v a="$OURS_QPS" -v b="$DM_QPS" 'BEGIN {printf "%.0f", (b > 0 ? 100 * a / b : 0)}')
+printf '(echo: Node\x27s UDP socket returning each query untouched: the floor of the runtime and this machine)\n'
 printf '\nours / dnsmasq: %s %% of the rate (target >= 50 %%); our p99 %s ms (target < 2 ms); load average %s\n' \
   "$RATIO" "$OURS_P99" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
