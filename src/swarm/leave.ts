@@ -46,7 +46,17 @@ export async function leaveSwarm(c: LeaveContext): Promise<void> {
     await releaseClaim(c)
     return
   }
-  const manager = self.manager ? {engine, name} : await otherManager(c)
+  let manager
+  try {
+    manager = self.manager ? {engine, name} : await otherManager(c)
+  } catch (error) {
+    if (!c.force) throw error
+    // Its swarm has no manager left: leaving locally is all there is to do, and it spares
+    // the engine from looking for managers at every restart.
+    progress.step(`No manager answers (${(error as Error).message.split(':')[0]}); leaving the swarm locally`)
+    await swarmCall(`swarm leave on ${name}`, () => engine.swarmLeave({force: true}))
+    return
+  }
   const nodes = await listNodes(manager.engine)
   const plan = planLeave(self.nodeId, nodes, c.force, name)
   if (plan.kind === 'refuse') {
@@ -55,6 +65,7 @@ export async function leaveSwarm(c: LeaveContext): Promise<void> {
   if (plan.kind === 'dissolve') {
     progress.step('Leaving the swarm (its last manager: the swarm ends)')
     await swarmCall(`swarm leave on ${name}`, () => engine.swarmLeave({force: true}))
+    await releaseOrphans(c)
     await forgetSwarm(c.kv)
     return
   }
@@ -73,6 +84,31 @@ export async function leaveSwarm(c: LeaveContext): Promise<void> {
   await swarmCall(`swarm leave on ${name}`, () => engine.swarmLeave({force: false}))
   await swarmCall(`docker node rm ${name}`, () => peer.engine.getNode(self.nodeId).remove({force: true}))
   if (record.swarm?.role === 'master') await handOver(c, peer.name)
+}
+
+/**
+ * The swarm ended with nodes still in it (--force): they could never be managed again, so
+ * they leave it too and their records say so, ready to join a new swarm.
+ */
+async function releaseOrphans(c: LeaveContext): Promise<void> {
+  for (const m of await listMachines(c.kv)) {
+    if (!m.swarm || m.name === c.record.name) continue
+    try {
+      const engine = await engineOf(c.store, m)
+      await engine.swarmLeave({force: true})
+      c.progress.step(`${m.name} left the ended swarm`)
+    } catch (error) {
+      c.progress.step(`${m.name} could not leave the ended swarm (${(error as Error).message}); run \`docker swarm leave --force\` there`)
+    }
+    delete m.swarm
+    await saveEverywhere(c, m)
+  }
+}
+
+/** A record changed for another machine: etcd, and this store's copy when it has one. */
+async function saveEverywhere(c: LeaveContext, m: MachineRecord): Promise<void> {
+  await putMachine(c.kv, m)
+  if (c.store.hasMachine(m.name)) c.store.saveMachine({...c.store.getMachine(m.name), record: m})
 }
 
 /** A reachable manager other than this machine, from the records in etcd. */
@@ -120,8 +156,7 @@ async function handOver(c: LeaveContext, to: string): Promise<void> {
   for (const m of await listMachines(c.kv)) {
     if (!m.swarm || m.name === c.record.name) continue
     m.swarm = m.name === to ? {...m.swarm, role: 'master', master: undefined} : {...m.swarm, master: to}
-    await putMachine(c.kv, m)
-    if (c.store.hasMachine(m.name)) c.store.saveMachine({...c.store.getMachine(m.name), record: m})
+    await saveEverywhere(c, m)
   }
 }
 

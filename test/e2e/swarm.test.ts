@@ -26,7 +26,7 @@ const POOL = ['--swarm-opt', 'default-addr-pool=198.18.224.0/20']
 const MARKER = 'swarm-marker-7f3a91'
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
-const hosts: Record<'queenbee' | 'workerbee1' | 'workerbee2', LabHost> = {} as never
+const hosts: Record<'queenbee' | 'workerbee1' | 'workerbee2' | 'queenbee2', LabHost> = {} as never
 const etcd = new Etcd3({hosts: ETCD_ENDPOINT})
 
 function createArgs(name: keyof typeof hosts, ...extra: string[]): string[] {
@@ -96,14 +96,14 @@ async function capture(capturer: string, filter: string, send: () => Promise<unk
 }
 
 before(async () => {
-  const names = Object.keys({queenbee: 0, workerbee1: 0, workerbee2: 0}) as (keyof typeof hosts)[]
+  const names = Object.keys({queenbee: 0, workerbee1: 0, workerbee2: 0, queenbee2: 0}) as (keyof typeof hosts)[]
   const started = await Promise.all(names.map(n => startHost({name: `e2e-swarm-${n}`, image: 'trixie'})))
   names.forEach((n, i) => (hosts[n] = started[i]!))
   await Promise.all(started.map(h => loadImage(h.name, IMAGES.busybox)))
 })
 
 after(async () => {
-  for (const n of ['workerbee2', 'workerbee1', 'queenbee']) await cli(env, ['rm', '-f', '-y', n])
+  for (const n of ['workerbee2', 'workerbee1', 'queenbee', 'queenbee2']) await cli(env, ['rm', '-f', '-y', n])
   await Promise.all(Object.values(hosts).map(h => removeHost(h.name)))
   await etcd.delete().prefix(prefix).exec()
   etcd.close()
@@ -226,4 +226,27 @@ test('rm of a worker drains it, leaves the swarm and drops it from the node list
   // Its web task was rescheduled on the two remaining nodes.
   const web = await eventually('3 web tasks on 2 nodes', async () => { const t = await tasksOf('web', 'bridge'); return t.length === 3 && t })
   assert.ok(web.every(t => t.node !== hosts.workerbee2.name))
+})
+
+test('a second --swarm-master manages; rm of the master hands its role over; rm -f of the last manager ends the swarm', async () => {
+  const initOnly = await cli(env, createArgs('queenbee2', '--swarm-master', ...POOL))
+  assert.match(initOnly.stderr.trim().split('\n').pop()!, /^Error: --swarm-opt default-addr-pool sets up a new swarm, but this host joins the existing one: /)
+  await cliOk(env, createArgs('queenbee2', '--swarm-master'))
+  const swarmCol = async () => Object.fromEntries((JSON.parse(await cliOk(env, ['ls', '--json'])) as {name: string; swarm: string}[]).map(r => [r.name, r.swarm]))
+  assert.deepEqual(await swarmCol(), {queenbee: 'queenbee (master)', queenbee2: 'queenbee (manager)', workerbee1: 'queenbee'})
+  assert.equal(JSON.parse(await swarmDocker('queenbee', 'info --format "{{json .Swarm.Managers}}"')), 2)
+
+  const rmMaster = await cli(env, ['rm', '-y', 'queenbee'])
+  assert.equal(rmMaster.code, 0, rmMaster.stderr)
+  assert.deepEqual(await swarmCol(), {queenbee2: 'queenbee2 (master)', workerbee1: 'queenbee2'})
+  const info = JSON.parse(await swarmDocker('workerbee1', 'info --format "{{json .Swarm}}"')) as {Nodes: number; Managers: number; ControlAvailable: boolean}
+  assert.deepEqual([info.Nodes, info.Managers, info.ControlAvailable], [2, 1, true])
+  assert.equal((await execOk(hosts.queenbee.name, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'inactive')
+
+  const rmLast = await cli(env, ['rm', '-f', '-y', 'queenbee2'])
+  assert.equal(rmLast.code, 0, rmLast.stderr)
+  assert.deepEqual(Object.keys(await etcd.getAll().prefix(`${prefix}swarm/`).strings()), [], 'the ended swarm is forgotten')
+  // Its worker left too, and its record says so: it can join a new swarm.
+  assert.equal((await execOk(hosts.workerbee1.name, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'inactive')
+  assert.deepEqual(await swarmCol(), {workerbee1: ''})
 })
