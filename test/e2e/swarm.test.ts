@@ -16,6 +16,7 @@ import {Etcd3} from 'etcd3'
 import {ETCD_ENDPOINT, IMAGES, SSH_KEY, exec, execOk, loadImage, removeHost, run, startHost, type LabHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
 import {openTokens} from '../../src/swarm/tokens.js'
+import {waitFor} from '../unit/dns-support.js'
 
 const CLUSTER = `e2e-swarm-${process.pid}`
 const env: CliEnv = newCliEnv(CLUSTER, ETCD_ENDPOINT)
@@ -24,7 +25,6 @@ const NET = ['--overlay-range', '198.19.0.0/16']
 /** Swarm's own networks (ingress, overlays) from the lab's range too: Docker's default is 10.0.0.0/8. */
 const POOL = ['--swarm-opt', 'default-addr-pool=198.18.224.0/20']
 const MARKER = 'swarm-marker-7f3a91'
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
 const hosts: Record<'queenbee' | 'workerbee1' | 'workerbee2' | 'queenbee2', LabHost> = {} as never
 const etcd = new Etcd3({hosts: ETCD_ENDPOINT})
@@ -38,21 +38,6 @@ async function swarmDocker(name: string, dockerArgs: string): Promise<string> {
   const r = await run('bash', ['-c', `eval "$(CLUSTER_STORAGE_PATH=${env.storage} ${process.execPath} ${CLUSTER_BIN} env --swarm ${name})" && echo "DOCKER_HOST=$DOCKER_HOST" >&2 && docker ${dockerArgs}`], {timeoutMs: 120_000})
   if (r.code !== 0) throw new Error(`docker ${dockerArgs} via ${name}: ${r.stderr}`)
   return r.stdout
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${last ? ` (${(last as Error).message})` : ''}`)
-    await sleep(500)
-  }
 }
 
 interface Task {
@@ -89,7 +74,7 @@ async function capture(capturer: string, filter: string, send: () => Promise<unk
   child.stdout.on('data', (d: Buffer) => (text += d.toString('latin1')))
   child.stderr.on('data', (d: Buffer) => (log += d.toString()))
   const exited = new Promise<void>(resolve => child.on('close', () => resolve()))
-  await eventually('tcpdump listening', async () => log.includes('listening'), 5000)
+  await waitFor('tcpdump listening', async () => log.includes('listening') || undefined, 5000)
   await send()
   await exited
   return {text, packets: text.split('\n').filter(l => /^\d\d:\d\d:\d\d\.\d+ /.test(l)).length}
@@ -160,12 +145,12 @@ test('etcd holds the join tokens only sealed: no SWMTKN anywhere, and the seal o
 
 test('a 3-replica service on the cluster network spreads over the 3 nodes; its tasks have routable cluster IPs', async () => {
   await swarmDocker('queenbee', `service create -d --name web --network bridge --replicas 3 --container-label cluster.dns.alias=web ${WEB('web')}`)
-  const tasks = await eventually('3 running web tasks', async () => { const t = await tasksOf('web', 'bridge'); return t.length === 3 && t })
+  const tasks = await waitFor('3 running web tasks', async () => { const t = await tasksOf('web', 'bridge'); return t.length === 3 ? t : undefined }, 30_000, 500)
   assert.deepEqual(new Set(tasks.map(t => t.node)).size, 3, JSON.stringify(tasks))
   for (const t of tasks) assert.match(t.ip, /^198\.19\./, `${t.node}: ${t.ip} is a cluster address`)
   for (const from of tasks) {
     for (const to of tasks.filter(t => t !== from)) {
-      const body = await eventually(`${from.node} → ${to.ip}`, () => inTask(from, `wget -qO- -T 3 http://${to.ip}/`), 15_000)
+      const body = await waitFor(`${from.node} → ${to.ip}`, () => inTask(from, `wget -qO- -T 3 http://${to.ip}/`), 15_000, 500)
       assert.match(body, new RegExp(`^${MARKER}-`))
     }
   }
@@ -174,11 +159,11 @@ test('a 3-replica service on the cluster network spreads over the 3 nodes; its t
 test('a 3-replica service on a swarm overlay network: spread, reachable by IP and by name (swarm DNS), VXLAN inside WireGuard', async () => {
   await swarmDocker('queenbee', 'network create -d overlay --opt com.docker.network.driver.mtu=1420 app')
   await swarmDocker('queenbee', `service create -d --name api --network app --endpoint-mode dnsrr --replicas 3 ${WEB('api')}`)
-  const tasks = await eventually('3 running api tasks', async () => { const t = await tasksOf('api', 'app'); return t.length === 3 && t })
+  const tasks = await waitFor('3 running api tasks', async () => { const t = await tasksOf('api', 'app'); return t.length === 3 ? t : undefined }, 30_000, 500)
   assert.equal(new Set(tasks.map(t => t.node)).size, 3, JSON.stringify(tasks))
   const [a, b, c] = tasks as [Task, Task, Task]
   for (const to of [b, c]) {
-    assert.match(await eventually(`${a.node} → ${to.ip}`, () => inTask(a, `wget -qO- -T 3 http://${to.ip}/`), 15_000), new RegExp(`^${MARKER}-`))
+    assert.match(await waitFor(`${a.node} → ${to.ip}`, () => inTask(a, `wget -qO- -T 3 http://${to.ip}/`), 15_000, 500), new RegExp(`^${MARKER}-`))
   }
   // By name: swarm's DNS answers the service name (dnsrr: every task) and tasks.<service>.
   for (const name of ['api', 'tasks.api']) {
@@ -224,7 +209,7 @@ test('rm of a worker drains it, leaves the swarm and drops it from the node list
   assert.equal(nodes.trim().split('\n').length, 2, nodes)
   assert.equal((await execOk(hosts.workerbee2.name, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'inactive')
   // Its web task was rescheduled on the two remaining nodes.
-  const web = await eventually('3 web tasks on 2 nodes', async () => { const t = await tasksOf('web', 'bridge'); return t.length === 3 && t })
+  const web = await waitFor('3 web tasks on 2 nodes', async () => { const t = await tasksOf('web', 'bridge'); return t.length === 3 ? t : undefined }, 30_000, 500)
   assert.ok(web.every(t => t.node !== hosts.workerbee2.name))
 })
 
