@@ -76,9 +76,8 @@ class Router {
     // DNS: the lead wires the DNS helper's startDiscovery(...) (router/dns/) here, with
     // `client`, `layout`, `self` and `config.domain`.
 
-    setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS).unref()
-    // Keep the process alive on the loops above; the interval is unref'd.
-    await new Promise<never>(() => undefined)
+    // The interval also keeps the process alive; the router runs until systemd stops it.
+    setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS)
   }
 
   private changed(yes: boolean): void {
