@@ -15,6 +15,7 @@ import type {Logger} from './log.js'
 export const LEASE_TTL_SECONDS = 10
 const BACKOFF_MIN_MS = 100
 const BACKOFF_MAX_MS = 5000
+const CANCEL_WAIT_MS = 1000
 
 export function connectKv(kv: RouterConfig['kv']): Etcd3 {
   const credentials = kv.cacert
@@ -102,17 +103,25 @@ export async function follow(client: Etcd3, prefix: string, events: PeerEvents, 
       events.reset(new Map(listing.kvs.map(kv => [nameOf(kv), kv.value.toString()])))
       health(true)
       const from = (BigInt(listing.header.revision) + 1n).toString()
-      const watcher = await client.watch().prefix(prefix).startRevision(from).create()
+      // A watch manager of our own each round (namespace('') shares the connection, not the
+      // manager): etcd3 1.1 leaves a manager stuck after a watch is cancelled at creation
+      // (history compacted while we were away), starving every later watch on it.
+      const watcher = await client.namespace('').watch().prefix(prefix).startRevision(from).create()
       backoff.reset()
+      let cancelledByEtcd = false
       const ended = await Promise.race([whenAborted(signal), new Promise<string>(resolve => {
         watcher.on('put', kv => events.put(nameOf(kv), kv.value.toString()))
         watcher.on('delete', kv => events.delete(nameOf(kv)))
         watcher.on('disconnected', () => health(false))
         watcher.on('connected', () => health(true))
-        watcher.on('error', error => resolve(message(error)))
+        watcher.on('error', error => {
+          cancelledByEtcd = true
+          resolve(message(error))
+        })
         watcher.on('end', () => resolve('watch ended'))
       })])
-      await watcher.cancel().catch(() => undefined)
+      // Cancelling waits for etcd's answer, which never comes while etcd is away: bounded.
+      if (!cancelledByEtcd) await Promise.race([watcher.cancel().catch(() => undefined), new Promise(r => setTimeout(r, CANCEL_WAIT_MS))])
       if (ended === 'stopped') return
       log.warn(`peer watch stopped (${ended}); listing again`)
     } catch (error) {
