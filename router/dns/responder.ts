@@ -2,8 +2,8 @@
  * Turns the bytes of one query into the bytes of its answer, transport aside.
  *
  * Answers are cached by the query's bytes after its 2-byte id: a repeated question (same
- * name, case, flags and EDNS size) gets the already encoded answer, sent as the query's own
- * id followed by the cached bytes, with neither decoding nor encoding. That is what lets one
+ * name, case, flags and EDNS size) gets the already encoded answer: the query's own id
+ * followed by the cached bytes, with neither decoding nor encoding. That is what lets one
  * Node process keep up with dnsmasq. Each entry holds every rotation of its A records and
  * hands them out in turn (round-robin, one turn counter per name). The whole cache is dropped
  * when a record changes.
@@ -11,11 +11,8 @@
 import {decode, encode, type DecodedPacket} from 'dns-packet'
 import {decide, fitToSize, rotations, type Lookup, type Zone} from './answer.js'
 
-/** Raw reply as the parts to send one after the other: the query's id, then the rest. */
-export type Reply = Buffer[]
-
 export type Outcome =
-  | {action: 'reply'; reply: Reply}
+  | {action: 'reply'; reply: Buffer}
   | {action: 'forward'; query: DecodedPacket}
   | {action: 'drop'}
 
@@ -31,7 +28,8 @@ const ID_BYTES = 2
 const MAX_ENTRIES = 10_000
 
 export class Responder {
-  private readonly cache = new Map<string, CacheEntry>()
+  /** One map per transport (their size limits differ), keyed by the query's bytes after the id. */
+  private readonly caches = {udp: new Map<string, CacheEntry>(), tcp: new Map<string, CacheEntry>()}
   private readonly turns = new Map<string, {next: number}>()
 
   constructor(private readonly zone: Zone, private readonly index: Lookup & {onChange?(listener: () => void): void}) {
@@ -41,9 +39,10 @@ export class Responder {
   /** `limit`: the most bytes the transport may carry (UDP: what the client announced). */
   respond(msg: Buffer, limit: (query: DecodedPacket) => number, transport: 'udp' | 'tcp'): Outcome {
     if (msg.length < ID_BYTES) return {action: 'drop'}
-    const key = transport + msg.toString('latin1', ID_BYTES)
-    const cached = this.cache.get(key)
-    if (cached) return {action: 'reply', reply: [msg.subarray(0, ID_BYTES), this.take(cached)]}
+    const cache = this.caches[transport]
+    const key = msg.toString('latin1', ID_BYTES)
+    const cached = cache.get(key)
+    if (cached) return {action: 'reply', reply: withId(msg, this.take(cached))}
 
     let query: DecodedPacket
     try {
@@ -55,10 +54,10 @@ export class Responder {
     if (decision.action !== 'answer') return decision.action === 'forward' ? {action: 'forward', query} : {action: 'drop'}
     const max = limit(query)
     const bodies = rotations(decision.response).map(p => encode(fitToSize(p, max)).subarray(ID_BYTES))
-    if (this.cache.size >= MAX_ENTRIES) this.clear()
+    if (cache.size >= MAX_ENTRIES) this.clear()
     const entry: CacheEntry = {bodies, turn: this.turnOf(query.questions?.[0]?.name.toLowerCase() ?? '')}
-    this.cache.set(key, entry)
-    return {action: 'reply', reply: [msg.subarray(0, ID_BYTES), this.take(entry)]}
+    cache.set(key, entry)
+    return {action: 'reply', reply: withId(msg, this.take(entry))}
   }
 
   private take(entry: CacheEntry): Buffer {
@@ -74,7 +73,13 @@ export class Responder {
   }
 
   private clear(): void {
-    this.cache.clear()
+    this.caches.udp.clear()
+    this.caches.tcp.clear()
     this.turns.clear()
   }
+}
+
+/** The query's id (its first two bytes, as they came) followed by a cached answer without its own. */
+function withId(query: Buffer, body: Buffer): Buffer {
+  return Buffer.concat([query.subarray(0, ID_BYTES), body], ID_BYTES + body.length)
 }

@@ -6,14 +6,14 @@
  * ones are dropped, decodable nonsense gets FORMERR/NOTIMP (see answer.ts), and a failure while
  * handling one packet is logged and never reaches the socket's event loop.
  */
-import {createSocket, type Socket} from 'node:dgram'
+import {createSocket, type RemoteInfo, type Socket} from 'node:dgram'
 import {createServer, type Server, type Socket as TcpSocket} from 'node:net'
 import {containsCidr} from 'cidr-tools'
 import {encode, type DecodedPacket} from 'dns-packet'
 import {MAX_UDP_PAYLOAD, servfail, udpLimit, type Lookup, type Zone} from './answer.js'
 import {forwardTcp, forwardUdp, hostUpstreams, parseUpstream, type Upstream} from './forward.js'
 import {TcpFramer, frame} from './framing.js'
-import {Responder} from './responder.js'
+import {Responder, type Outcome} from './responder.js'
 
 export interface DnsLog {
   info(message: string): void
@@ -64,7 +64,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const handler = new QueryHandler(zone, options.index, upstreams, log)
 
   const udp = createSocket('udp4')
-  udp.on('message', (msg, from) => handler.onUdp(msg, reply => udp.send(reply, from.port, from.address, ignore)))
+  udp.on('message', (msg, from) => handler.onUdp(udp, msg, from))
   try {
     await bound(udp, ready => udp.bind(options.port ?? 53, options.address, ready))
   } catch (err) {
@@ -105,8 +105,13 @@ class QueryHandler {
     this.responder = new Responder(zone, index)
   }
 
-  onUdp(msg: Buffer, send: (reply: Buffer | Buffer[]) => void): void {
-    this.handle(msg, 'udp', send, query => forwardUdp(msg, query.id ?? 0, this.upstreams))
+  /** The hot path: no closure per packet unless it has to be forwarded. */
+  onUdp(udp: Socket, msg: Buffer, from: RemoteInfo): void {
+    const outcome = this.outcomeOf(msg, 'udp')
+    if (outcome?.action === 'reply') udp.send(outcome.reply, from.port, from.address)
+    else if (outcome?.action === 'forward') {
+      this.forward(outcome.query, reply => udp.send(reply, from.port, from.address), query => forwardUdp(msg, query.id ?? 0, this.upstreams))
+    }
   }
 
   onTcpConnection(socket: TcpSocket): void {
@@ -118,10 +123,14 @@ class QueryHandler {
     socket.on('data', chunk => {
       const messages = framer.push(chunk)
       if (messages === undefined) return socket.destroy()
-      const send = (reply: Buffer | Buffer[]) => {
-        if (socket.writable) socket.write(frame(Array.isArray(reply) ? Buffer.concat(reply) : reply))
+      const send = (reply: Buffer) => {
+        if (socket.writable) socket.write(frame(reply))
       }
-      for (const msg of messages) this.handle(msg, 'tcp', send, () => forwardTcp(msg, this.upstreams))
+      for (const msg of messages) {
+        const outcome = this.outcomeOf(msg, 'tcp')
+        if (outcome?.action === 'reply') send(outcome.reply)
+        else if (outcome?.action === 'forward') this.forward(outcome.query, send, () => forwardTcp(msg, this.upstreams))
+      }
     })
   }
 
@@ -130,15 +139,14 @@ class QueryHandler {
     return Promise.resolve()
   }
 
-  private handle(msg: Buffer, transport: 'udp' | 'tcp', send: (reply: Buffer | Buffer[]) => void, forward: (query: DecodedPacket) => Promise<Buffer | undefined>): void {
-    if (msg.length > MAX_QUERY_BYTES) return
+  private outcomeOf(msg: Buffer, transport: 'udp' | 'tcp'): Outcome | undefined {
+    if (msg.length > MAX_QUERY_BYTES) return undefined
     try {
-      const outcome = this.responder.respond(msg, transport === 'udp' ? udpLimit : () => MAX_TCP_MESSAGE, transport)
-      if (outcome.action === 'reply') send(outcome.reply)
-      else if (outcome.action === 'forward') this.forward(outcome.query, send, forward)
+      return this.responder.respond(msg, transport === 'udp' ? udpLimit : tcpLimit, transport)
     } catch (err) {
       // A name dns-packet decoded but cannot encode back, for one: answer nothing, keep serving.
       this.log.warn(`dns: dropped a query that failed: ${err instanceof Error ? err.message : String(err)}`)
+      return undefined
     }
   }
 
@@ -164,3 +172,7 @@ function bound(target: Socket | Server, bind: (ready: () => void) => void): Prom
 }
 
 function ignore(): void {}
+
+function tcpLimit(): number {
+  return MAX_TCP_MESSAGE
+}
