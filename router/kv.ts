@@ -8,7 +8,7 @@
  * Neither touches the datapath: with etcd gone, the last applied peers stay.
  */
 import {readFileSync} from 'node:fs'
-import {Etcd3, type IKeyValue} from 'etcd3'
+import {Etcd3, type Lease, type IKeyValue} from 'etcd3'
 import type {RouterConfig} from './config.js'
 import type {Logger} from './log.js'
 
@@ -58,10 +58,12 @@ function message(error: unknown): string {
 
 /** Keeps `value` at `key` under a live lease, re-granting and re-putting whenever the lease is lost. */
 export async function announce(client: Etcd3, key: string, value: string, log: Logger, health: (ok: boolean) => void,
-  signal = new AbortController().signal): Promise<void> {
+  signal = new AbortController().signal, onLease: (lease: Lease) => void = () => undefined): Promise<void> {
   const backoff = new Backoff(signal)
   while (!signal.aborted) {
     const lease = client.lease(LEASE_TTL_SECONDS)
+    // Others bind their keys (this host's DNS records) to the same lease, so they vanish with the host.
+    onLease(lease)
     const lost = new Promise<unknown>(resolve => lease.once('lost', resolve))
     // A failed keepalive is the first sign of a partition; the watch may not notice for minutes.
     lease.on('keepaliveFailed', () => health(false))

@@ -25,6 +25,9 @@ import {announce, connectKv, follow} from './kv.js'
 import {peerReports, writeStatus} from './status.js'
 import {ipJson} from './exec.js'
 import {log} from './log.js'
+import {startDiscovery} from './dns/discovery.js'
+import {gatewayOf} from '../src/ipam.js'
+import type {Lease} from 'etcd3'
 
 /** How often the router re-checks what others may have changed (Docker's iptables chains, a dead wireguard-go). */
 const MAINTAIN_EVERY_MS = 5000
@@ -67,14 +70,19 @@ class Router {
         log.info(connected ? 'etcd reachable' : 'etcd unreachable: keeping the last known peers')
       }
     }
-    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health('lease'))
+    let lease: Lease | undefined
+    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health('lease'), undefined, l => (lease = l))
     void follow(client, layout.peers, {
       reset: all => this.changed(this.peers.replace(all)),
       put: (name, raw) => this.changed(this.peers.put(name, raw)),
       delete: name => this.changed(this.peers.delete(name)),
     }, log, health('watch'))
-    // DNS: the lead wires the DNS helper's startDiscovery(...) (router/dns/) here, with
-    // `client`, `layout`, `self` and `config.domain`.
+    // Cluster DNS on the Docker bridge address (every container's resolver); this host's
+    // container records live under the same lease as its peer record.
+    await startDiscovery({
+      etcd: client, prefix: config.prefix, hostName: self.name, lease: () => lease!,
+      listenAddress: gatewayOf(self.subnet), domain: config.domain, range: config.range, log,
+    })
 
     // The interval also keeps the process alive; the router runs until systemd stops it.
     setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS)
