@@ -6,13 +6,13 @@
  * the record at once; a start, rename or network (dis)connect re-reads the container. When
  * the event stream breaks (dockerd restarted), it reconnects with backoff and lists again.
  */
-import type Dockerode from 'dockerode'
 import {latch, repeatUntilStopped} from '../dns/repeat.js'
 import type {DnsLog} from '../dns/server.js'
+import type {Engine, EventFilters} from './engine.js'
 import type {RecordPublisher} from './publish.js'
-import {containerRecord, type InspectedContainer} from './record.js'
+import {containerRecord} from './record.js'
 
-const EVENT_FILTERS: Dockerode.GetEventsOptions['filters'] = {
+const EVENT_FILTERS: EventFilters = {
   type: ['container', 'network'],
   event: ['start', 'die', 'destroy', 'rename', 'connect', 'disconnect'],
 }
@@ -29,17 +29,13 @@ export interface DockerWatch {
   stop(): Promise<void>
 }
 
-export function watchDocker(opts: {docker: Dockerode; hostName: string; range: string; publisher: RecordPublisher; log: DnsLog}): DockerWatch {
-  const {docker, publisher, log} = opts
+export function watchDocker(opts: {engine: Engine; hostName: string; range: string; publisher: RecordPublisher; log: DnsLog}): DockerWatch {
+  const {engine, publisher, log} = opts
   const ready = latch()
 
   const recordOf = async (id: string) => {
-    try {
-      return containerRecord(await docker.getContainer(id).inspect() as InspectedContainer, opts)
-    } catch (err) {
-      if ((err as {statusCode?: number}).statusCode === 404) return undefined
-      throw err
-    }
+    const info = await engine.inspect(id)
+    return info && containerRecord(info, opts)
   }
 
   const handle = async (event: DockerEvent) => {
@@ -50,11 +46,10 @@ export function watchDocker(opts: {docker: Dockerode; hostName: string; range: s
   }
 
   const round = async (stopping: Promise<string>): Promise<string> => {
-    const events = await docker.getEvents({filters: EVENT_FILTERS}) as NodeJS.ReadableStream & {destroy(): void}
+    const events = await engine.events(EVENT_FILTERS)
     try {
       let queue = (async () => {
-        const running = await docker.listContainers()
-        const records = await Promise.all(running.map(c => recordOf(c.Id)))
+        const records = await Promise.all((await engine.runningIds()).map(recordOf))
         publisher.replaceAll(records.filter(r => r !== undefined))
         ready.open()
       })()
@@ -71,6 +66,7 @@ export function watchDocker(opts: {docker: Dockerode; hostName: string; range: s
         })
         events.on('error', reject)
         events.on('end', () => resolve('event stream ended'))
+        events.on('close', () => resolve('event stream closed'))
         queue.catch(reject)
       })
       return await Promise.race([stopping, ended])

@@ -6,6 +6,7 @@
 import type {Etcd3, Lease} from 'etcd3'
 import {keys} from '../../src/kv/keys.js'
 import {watchDocker} from '../containers/docker.js'
+import {engineAt} from '../containers/engine.js'
 import {RecordPublisher} from '../containers/publish.js'
 import {RecordIndex} from './records.js'
 import {repeatUntilStopped} from './repeat.js'
@@ -45,9 +46,8 @@ export async function startDiscovery(opts: DiscoveryOptions): Promise<Discovery>
 
   const publisher = new RecordPublisher({etcd: opts.etcd, layout, hostName: opts.hostName, lease: opts.lease, log: opts.log})
   await publisher.loadPublished().catch(err => opts.log.warn(`dns: cannot list this host's old records (${(err as Error).message}); they expire with their lease`))
-  const {default: Docker} = await import('dockerode')
   const docker = watchDocker({
-    docker: new Docker({socketPath: opts.dockerSocket ?? '/var/run/docker.sock'}),
+    engine: engineAt(opts.dockerSocket ?? '/var/run/docker.sock'),
     hostName: opts.hostName,
     range: opts.range,
     publisher,
