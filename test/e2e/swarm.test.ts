@@ -143,7 +143,7 @@ test('etcd holds the join tokens only sealed: no SWMTKN anywhere, and the seal o
   assert.equal(openTokens(sealed, signing).worker, worker)
 })
 
-test('a 3-replica service on the cluster network spreads over the 3 nodes; its tasks have routable cluster IPs', async () => {
+test('a 3-replica service on the cluster network spreads over the 3 nodes; its tasks have routable cluster IPs and a cluster DNS name', async () => {
   await swarmDocker('queenbee', `service create -d --name web --network bridge --replicas 3 --container-label cluster.dns.alias=web ${WEB('web')}`)
   const tasks = await waitFor('3 running web tasks', async () => { const t = await tasksOf('web', 'bridge'); return t.length === 3 ? t : undefined }, 30_000, 500)
   assert.deepEqual(new Set(tasks.map(t => t.node)).size, 3, JSON.stringify(tasks))
@@ -154,6 +154,16 @@ test('a 3-replica service on the cluster network spreads over the 3 nodes; its t
       assert.match(body, new RegExp(`^${MARKER}-`))
     }
   }
+  // Cluster DNS (the router's resolver on the bridge address): the alias label names every task.
+  const [first] = tasks as [Task]
+  const answer = await waitFor('cluster DNS answers web with every task', async () => {
+    const a = await inTask(first, 'nslookup web')
+    return tasks.every(t => a.includes(t.ip)) ? a : undefined
+  }, 20_000, 500)
+  assert.ok(answer, answer)
+  const seen = new Set<string>()
+  for (const t of tasks) seen.add((await inTask(first, `wget -qO- -T 3 http://web.cluster.internal/`)).trim())
+  assert.ok([...seen].every(b => b.startsWith(MARKER)), [...seen].join(', '))
 })
 
 test('a 3-replica service on a swarm overlay network: spread, reachable by IP and by name (swarm DNS), VXLAN inside WireGuard', async () => {
