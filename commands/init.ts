@@ -13,6 +13,7 @@ export default class Init extends KvCommand {
     'subnet-size': Flags.integer({description: 'prefix length of each host subnet', default: 24, min: 8, max: 30}),
     backend: Flags.string({description: 'overlay datapath', options: [...BACKENDS], default: 'wireguard'}),
     domain: Flags.string({description: 'cluster DNS domain', default: 'cluster.internal'}),
+    'dns-upstream': Flags.string({description: 'resolver for names outside the cluster domain, ip[:port] (default: each host\'s /etc/resolv.conf)', multiple: true, multipleNonGreedy: true}),
     json: Flags.boolean({description: 'print the settings as JSON'}),
   }
 
@@ -21,7 +22,7 @@ export default class Init extends KvCommand {
     const store = new LocalStore()
     const kv = await this.openKv(flags)
     const wanted = {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend, domain: flags.domain}
-    const settings = await ensureSettings(kv, {...wanted, ...clusterIdentity(store)})
+    const settings = await ensureSettings(kv, {...wanted, dnsUpstreams: flags['dns-upstream'], ...clusterIdentity(store)})
     checkIdentity(settings, store)
     const differs = (Object.keys(wanted) as (keyof typeof wanted)[]).filter(k => settings[k] !== wanted[k])
     if (differs.length) {

@@ -25,6 +25,8 @@ export interface RouterConfig {
   /** The cluster's overlay range. */
   range: string
   domain: string
+  /** Resolvers for names outside the cluster domain (`ip[:port]`); default: the host's /etc/resolv.conf. */
+  dnsUpstreams?: string[]
   underlay: {interface: string; mtu: number}
 }
 
@@ -35,7 +37,7 @@ export function readRouterConfig(path = CONFIG_PATH): RouterConfig {
   } catch (error) {
     throw new Error(`cannot read ${path}: ${(error as Error).message} (re-provision the host with \`cluster provision\`)`, {cause: error})
   }
-  for (const field of ['clusterName', 'prefix', 'kv', 'signingPublicKey', 'self', 'backend', 'range', 'underlay'] as const) {
+  for (const field of ['clusterName', 'prefix', 'kv', 'signingPublicKey', 'self', 'backend', 'range', 'domain', 'underlay'] as const) {
     if (config[field] === undefined) throw new Error(`${path} has no "${field}" (re-provision the host with \`cluster provision\`)`)
   }
   return config

@@ -80,8 +80,12 @@ class Router {
     // Cluster DNS on the Docker bridge address (every container's resolver); this host's
     // container records live under the same lease as its peer record.
     await startDiscovery({
-      etcd: client, prefix: config.prefix, hostName: self.name, lease: () => lease!,
-      listenAddress: gatewayOf(self.subnet), domain: config.domain, range: config.range, log,
+      etcd: client, prefix: config.prefix, hostName: self.name, range: config.range, log,
+      lease: () => {
+        if (!lease) throw new Error('this host is not announced in etcd yet')
+        return lease
+      },
+      listenAddress: gatewayOf(self.subnet), domain: config.domain, upstreams: config.dnsUpstreams,
     })
 
     // The interval also keeps the process alive; the router runs until systemd stops it.

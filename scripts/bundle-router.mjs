@@ -32,19 +32,6 @@ const inlineEtcdProtocol = {
   },
 }
 
-// dockerode's transport library requires ssh2 (native addons) for ssh:// engines. The router
-// talks to its own engine over the unix socket only, so ssh2 is left out of the bundle.
-const noSsh2 = {
-  name: 'no-ssh2',
-  setup(b) {
-    b.onResolve({filter: /^ssh2$/}, () => ({path: 'ssh2', namespace: 'no-ssh2'}))
-    b.onLoad({filter: /.*/, namespace: 'no-ssh2'}, () => ({
-      contents: 'module.exports = {Client: class { constructor() { throw new Error("ssh:// Docker engines are not supported by the router") } }}',
-      loader: 'js',
-    }))
-  },
-}
-
 const started = Date.now()
 const result = await build({
   entryPoints: [join(root, 'router', 'main.ts')],
@@ -56,7 +43,7 @@ const result = await build({
   minify: true,
   keepNames: true,
   legalComments: 'inline',
-  plugins: [inlineEtcdProtocol, noSsh2],
+  plugins: [inlineEtcdProtocol],
   logLevel: 'warning',
   metafile: true,
 })

@@ -14,6 +14,8 @@ export interface ClusterSettings {
   backend: Backend
   /** DNS domain answered by the routers. */
   domain: string
+  /** Where routers send queries for other names (`ip[:port]`); unset: each host's /etc/resolv.conf. */
+  dnsUpstreams?: string[]
   /** ed25519 public key (base64) that signs peer records; its secret stays with the CLI. */
   signingKey?: string
   /** SHA-256 of the CA certificate every engine and etcd of the cluster trusts. */

@@ -11,6 +11,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CLUSTER_STORAGE_PATH="${CLUSTER_STORAGE_PATH:-$ROOT/test/lab/.cache/demo-store}"
 export CLUSTER_KV_ENDPOINTS=http://198.18.0.2:2379 CLUSTER_NAME=demo
+# The lab's own resolver answers names outside the cluster domain, so no query leaves the lab.
+NET=(--overlay-range 198.19.0.0/16 --dns-upstream 198.18.0.3)
 cluster() { node "$ROOT/bin/run.js" "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -27,11 +29,11 @@ npm run build >/dev/null
 SKIP_DEPS=1 bash test/lab/up.sh
 KEY="$ROOT/test/lab/.cache/id_ed25519"
 
-say "Creating three machines (overlay range 198.19.0.0/16, WireGuard)"
+say "Creating three machines (overlay range 198.19.0.0/16, WireGuard, cluster DNS)"
 cluster rm -f -y node1 node2 node3 >/dev/null 2>&1 || true
-cluster create -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key "$KEY" --overlay-range 198.19.0.0/16 node1 &
-cluster create -d generic --generic-ip-address 198.18.0.12 --generic-ssh-key "$KEY" --overlay-range 198.19.0.0/16 node2 &
-cluster create -d generic --generic-ip-address 198.18.0.13 --generic-ssh-password cluster-lab --overlay-range 198.19.0.0/16 node3 &
+cluster create -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key "$KEY" "${NET[@]}" node1 &
+cluster create -d generic --generic-ip-address 198.18.0.12 --generic-ssh-key "$KEY" "${NET[@]}" node2 &
+cluster create -d generic --generic-ip-address 198.18.0.13 --generic-ssh-password cluster-lab "${NET[@]}" node3 &
 wait %1 && wait %2 && wait %3
 
 say "cluster ls"
@@ -47,9 +49,9 @@ docker run -d --name web cluster-lab/busybox:latest sh -c 'echo "hello from $(ho
 WEB_IP="$(docker inspect -f '{{.NetworkSettings.IPAddress}}' web)"
 echo "web has cluster IP $WEB_IP"
 
-say "A container on node1 fetches it by its cluster IP, across the encrypted overlay"
+say "A container on node1 fetches it by its cluster IP and by its name, across the encrypted overlay"
 eval "$(cluster env node1)"
-docker run --rm cluster-lab/busybox:latest wget -qO- "http://$WEB_IP/"
+docker run --rm cluster-lab/busybox:latest sh -c "wget -qO- http://$WEB_IP/ && wget -qO- http://web/ && nslookup web.cluster.internal"
 
 say "And one on node3 (the bare Debian 12 host)"
 eval "$(cluster env node3)"

@@ -1,7 +1,7 @@
 /** Machine records and cluster settings in etcd: the shared registry every CLI reads. */
 import type {Kv} from './client.js'
 import {kvCall} from './client.js'
-import {AlreadyExistsError, NotFoundError, ClusterError} from '../errors.js'
+import {AlreadyExistsError, NotFoundError, ClusterError, InputError} from '../errors.js'
 import {DEFAULT_SETTINGS, type ClusterSettings, type MachineRecord} from '../model.js'
 
 /**
@@ -57,6 +57,11 @@ function parseRecord(raw: string, name: string): MachineRecord {
  * so every later host agrees with the first one.
  */
 export async function ensureSettings(kv: Kv, proposed: Partial<ClusterSettings>): Promise<ClusterSettings> {
+  for (const u of proposed.dnsUpstreams ?? []) {
+    if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(:\d{1,5})?$/.test(u)) {
+      throw new InputError(`invalid --dns-upstream "${u}"`, 'give a resolver as IP or IP:PORT, e.g. 198.18.0.3 or 198.18.0.3:53')
+    }
+  }
   const wanted: ClusterSettings = {
     name: kv.clusterName,
     ...DEFAULT_SETTINGS,

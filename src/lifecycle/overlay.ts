@@ -88,6 +88,7 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
       backend: settings.backend,
       range: settings.range,
       domain: settings.domain,
+      ...(settings.dnsUpstreams?.length ? {dnsUpstreams: settings.dnsUpstreams} : {}),
       underlay: {interface: underlay.interface, mtu: underlay.mtu},
     }),
   }
