@@ -45,7 +45,7 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
         await fn()
       } catch (error) {
         // A refusal (the swarm's last manager) is the answer itself, not a failed step.
-        if (error instanceof InputError) throw error
+        if (!o.force && error instanceof InputError) throw error
         const msg = error instanceof ClusterError ? error.oneLine() : describeCause(error)
         if (!o.force) throw new ClusterError(`${what} of ${name} failed: ${msg}`, {hint: `retry, or run \`cluster rm -f ${name}\` to remove the record anyway`, cause: error})
         failures.push(`${what}: ${msg}`)

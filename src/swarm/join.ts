@@ -9,7 +9,8 @@ import type {MachineRecord, SwarmMembership} from '../model.js'
 import type {LocalStore} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
 import {decideRole, initRequest, joinRequest, parseSwarmOptions, type SwarmOptions, type SwarmRequest} from './plan.js'
-import {claimMaster, currentMaster, loadTokens, overlayAddress, saveTokens} from './state.js'
+import {claimMaster, currentMaster, loadTokens, overlayAddress, releaseUnusedClaim, saveTokens} from './state.js'
+import {putMachine} from '../kv/machines.js'
 import {dockerMessage, engineOf, localSwarm, type Engine} from './engine.js'
 
 export interface SwarmPlan {
@@ -53,12 +54,17 @@ export async function joinSwarm(c: JoinContext): Promise<void> {
   const addr = await overlayAddress(kv, record.name)
   const engine = await engineOf(c.store, record)
   if ((await localSwarm(engine)).state !== 'inactive') {
+    // Not ours: the rollback must leave that swarm alone, so the record forgets the role.
+    delete record.swarm
+    await putMachine(kv, record)
+    if (membership.role === 'master') await releaseUnusedClaim(kv, record.name)
     throw wrap(new Error('this Docker engine is already part of a swarm'), `cannot add ${record.name} to the cluster's swarm`,
       `run \`docker swarm leave\` on it first (see \`cluster ssh ${record.name}\`)`)
   }
   if (membership.role === 'master') {
     progress.step(`Initialising the swarm, advertised on the overlay address ${addr}`)
     await swarmCall(`swarm init on ${record.name}`, () => whileOverlayStarts(() => engine.swarmInit(initRequest(addr, plan.options)), c.signal))
+    await recordJoined(c, engine, addr)
     const inspect = await swarmCall('reading the join tokens', () => engine.swarmInspect()) as {JoinTokens: {Worker: string; Manager: string}}
     await saveTokens(kv, c.store, {worker: inspect.JoinTokens.Worker, manager: inspect.JoinTokens.Manager})
   } else {
@@ -69,8 +75,14 @@ export async function joinSwarm(c: JoinContext): Promise<void> {
     const managers = [await overlayAddress(kv, master)]
     const token = membership.role === 'manager' ? tokens.manager : tokens.worker
     await swarmCall(`swarm join of ${record.name}`, () => whileOverlayStarts(() => engine.swarmJoin(joinRequest(addr, managers, token, plan.options)), c.signal))
+    await recordJoined(c, engine, addr)
   }
-  record.swarm = {...membership, addr, nodeId: (await localSwarm(engine)).nodeId}
+}
+
+/** The node ID goes to etcd at once: it is how `rm` (and a rollback) knows the swarm on the host is ours. */
+async function recordJoined(c: JoinContext, engine: Engine, addr: string): Promise<void> {
+  c.record.swarm = {...c.plan.membership, addr, nodeId: (await localSwarm(engine)).nodeId}
+  await putMachine(c.kv, c.record)
 }
 
 /** The router, just restarted, puts the overlay address on its tunnel device within seconds. */

@@ -42,8 +42,17 @@ export async function leaveSwarm(c: LeaveContext): Promise<void> {
     await dropGhost(c)
     return
   }
-  if (self.state === 'inactive') {
+  if (self.state === 'inactive' || (record.swarm?.nodeId && record.swarm.nodeId !== self.nodeId)) {
+    // Never joined, already left, or since put in another swarm by hand: nothing of ours to undo there.
     await releaseClaim(c)
+    return
+  }
+  if (self.state !== 'active') {
+    // Still trying to join (a create that timed out), or broken: no manager knows it as a
+    // working node, so there is nothing to drain; stop the attempt here.
+    progress.step(`Leaving the swarm (node state ${self.state})`)
+    await swarmCall(`swarm leave on ${name}`, () => engine.swarmLeave({force: true}))
+    await dropGhost(c)
     return
   }
   let manager

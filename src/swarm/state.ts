@@ -40,6 +40,13 @@ export async function forgetSwarm(kv: Kv): Promise<void> {
   await kvCall(kv, 'forget the swarm', () => kv.client.delete().prefix(kv.layout.swarm).exec())
 }
 
+/** Drops `name`'s master claim if it never initialised a swarm (no tokens were stored). */
+export async function releaseUnusedClaim(kv: Kv, name: string): Promise<void> {
+  const master = kv.layout.swarmKey(MASTER)
+  await kvCall(kv, 'release the swarm master claim', () =>
+    kv.client.if(master, 'Value', '==', name).and(kv.layout.swarmKey(TOKENS), 'Create', '==', 0).then(kv.client.delete().key(master)).commit())
+}
+
 export async function saveTokens(kv: Kv, store: LocalStore, tokens: JoinTokens): Promise<void> {
   const sealed = sealTokens(tokens, loadOrCreateSigningKey(store.root).secretKey)
   await kvCall(kv, 'store the sealed swarm join tokens', () => kv.client.put(kv.layout.swarmKey(TOKENS)).value(sealed).exec())

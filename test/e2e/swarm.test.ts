@@ -223,9 +223,19 @@ test('rm of a worker drains it, leaves the swarm and drops it from the node list
   assert.ok(web.every(t => t.node !== hosts.workerbee2.name))
 })
 
-test('a second --swarm-master manages; rm of the master hands its role over; rm -f of the last manager ends the swarm', async () => {
+test('a host in a foreign swarm is refused and left alone; a second --swarm-master manages; rm of the master hands its role over; rm -f of the last manager ends the swarm', async () => {
   const initOnly = await cli(env, createArgs('queenbee2', '--swarm-master', ...POOL))
   assert.match(initOnly.stderr.trim().split('\n').pop()!, /^Error: --swarm-opt default-addr-pool sets up a new swarm, but this host joins the existing one: /)
+  // A host already in a swarm of its own: create refuses it, rolls back, and leaves that swarm alone.
+  await execOk(hosts.queenbee2.name, ['docker', 'swarm', 'init', '--advertise-addr', hosts.queenbee2.ip])
+  const foreign = await cli(env, createArgs('queenbee2', '--swarm-master'))
+  assert.notEqual(foreign.code, 0)
+  assert.match(foreign.stderr.trim().split('\n').pop()!, /cannot add queenbee2 to the cluster's swarm: this Docker engine is already part of a swarm: run `docker swarm leave` on it first/)
+  assert.equal((await execOk(hosts.queenbee2.name, ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'active')
+  assert.equal(await etcd.get(`${prefix}machines/queenbee2`).string(), null)
+  assert.equal(await etcd.get(`${prefix}swarm/master`).string(), 'queenbee')
+  await execOk(hosts.queenbee2.name, ['docker', 'swarm', 'leave', '--force'])
+
   await cliOk(env, createArgs('queenbee2', '--swarm-master'))
   const swarmCol = async () => Object.fromEntries((JSON.parse(await cliOk(env, ['ls', '--json'])) as {name: string; swarm: string}[]).map(r => [r.name, r.swarm]))
   assert.deepEqual(await swarmCol(), {queenbee: 'queenbee (master)', queenbee2: 'queenbee (manager)', workerbee1: 'queenbee'})
