@@ -186,9 +186,11 @@ test('generic power actions: stop over SSH shows Stopped, start says it is not s
     await cliOk(env, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, 'pw'])
     await cliOk(env, ['stop', 'pw'])
     let state = ''
-    for (let i = 0; i < 30 && state !== 'Stopped'; i++) {
+    // A powered-off host's address swallows packets until ARP gives up (~3 s): the default
+    // --timeout of 10 s leaves room for that.
+    for (let i = 0; i < 10 && state !== 'Stopped'; i++) {
       await new Promise(r => setTimeout(r, 1000))
-      state = (await cli(env, ['status', '-t', '3', 'pw'])).stdout.trim()
+      state = (await cli(env, ['status', 'pw'])).stdout.trim()
     }
     assert.equal(state, 'Stopped')
     const start = await cli(env, ['start', 'pw'])
@@ -199,6 +201,7 @@ test('generic power actions: stop over SSH shows Stopped, start says it is not s
     assert.equal(await cliOk(env, ['status', 'pw']), 'Running\n')
     await cliOk(env, ['rm', '-y', 'pw'])
   } finally {
+    await cli(env, ['rm', '-f', '-y', 'pw'])
     await removeHost(host.name)
   }
 })
