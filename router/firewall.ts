@@ -28,6 +28,15 @@ const CHAINS: Chain[] = [
   // ACCEPT, not RETURN: in the nat table it ends NAT for the packet, so Docker's
   // MASQUERADE further down POSTROUTING never sees it; RETURN would fall through to it.
   {table: 'nat', name: 'CLUSTER-POSTROUTING', from: ['POSTROUTING'], rules: (subnet, range) => [['-s', subnet, '-d', range, '-j', 'ACCEPT']]},
+  // Swarm's control (2377), gossip (7946) and VXLAN data (4789) ports are bound on every
+  // address by dockerd, but cluster hosts use them only from overlay addresses (inside the
+  // tunnel): from anywhere else they are dropped. Written as `iptables -S` prints them.
+  {table: 'filter', name: 'CLUSTER-INPUT', from: ['INPUT'], rules: (_subnet, range) => [
+    ['!', '-s', range, '-p', 'tcp', '-m', 'tcp', '--dport', '2377', '-j', 'DROP'],
+    ['!', '-s', range, '-p', 'tcp', '-m', 'tcp', '--dport', '7946', '-j', 'DROP'],
+    ['!', '-s', range, '-p', 'udp', '-m', 'udp', '--dport', '7946', '-j', 'DROP'],
+    ['!', '-s', range, '-p', 'udp', '-m', 'udp', '--dport', '4789', '-j', 'DROP'],
+  ]},
   {table: 'filter', name: 'CLUSTER-FORWARD', from: ['FORWARD', 'DOCKER-USER'], rules: (subnet, range) => [
     ['-s', range, '-d', subnet, '-j', 'ACCEPT'],
     ['-s', subnet, '-d', range, '-j', 'ACCEPT'],

@@ -129,6 +129,12 @@ test('a master and two workers form one swarm; env --swarm points at the master;
   }
   const managerAddr = (await swarmDocker('queenbee', `info --format '{{range .Swarm.RemoteManagers}}{{.Addr}}{{end}}'`)).trim()
   assert.match(managerAddr, /^198\.19\.\d+\.\d+:2377$/)
+  // dockerd binds 2377 on every address; from outside the overlay (this machine, on the lab
+  // network) the router's firewall drops it, while the overlay address answers.
+  const fromLab = await run('bash', ['-c', `timeout 3 bash -c '</dev/tcp/${hosts.queenbee.ip}/2377' && echo open || echo closed`])
+  assert.equal(fromLab.stdout.trim(), 'closed')
+  const fromOverlay = await exec(hosts.workerbee1.name, ['bash', '-c', `timeout 3 bash -c '</dev/tcp/${managerAddr.replace(':', '/')}' && echo open || echo closed`])
+  assert.equal(fromOverlay.stdout.trim(), 'open')
 })
 
 test('etcd holds the join tokens only sealed: no SWMTKN anywhere, and the seal opens to the real token', async () => {
