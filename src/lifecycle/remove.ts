@@ -39,6 +39,7 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
     if (!record) {
       throw new ClusterError(`machine "${name}" does not exist`, {hint: 'run `cluster ls` to see machine names'})
     }
+    if (!o.force && kv.tls) await refuseEtcdMember(kv, name)
     const failures: string[] = []
     const attempt = async (what: string, fn: () => Promise<void>) => {
       try {
@@ -69,6 +70,15 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
     if (failures.length) o.progress.step(`Removed ${name} with --force; not cleaned: ${failures.join('; ')}`)
   } finally {
     kv.close()
+  }
+}
+
+/** A machine that runs a member of the cluster's own etcd (`cluster kv create`) takes quorum with it. */
+async function refuseEtcdMember(kv: Kv, name: string): Promise<void> {
+  const {members} = await kvCall(kv, 'list the etcd members', () => kv.client.cluster.memberList({}))
+  if (members.some(m => m.name === name)) {
+    throw new ClusterError(`machine "${name}" runs a member of the cluster's etcd (${members.length} members)`,
+      {hint: `removing it leaves ${members.length - 1}; run \`cluster rm -f ${name}\` to remove it anyway`})
   }
 }
 

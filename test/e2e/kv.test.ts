@@ -242,7 +242,10 @@ test('kv snapshot writes a real etcd snapshot (0600) that restores by the proced
   }
 })
 
-test('rm against the TLS etcd removes the machine and its records', async () => {
+test('rm against the TLS etcd removes the machine and its records; an etcd member is kept without -f', async () => {
+  const member = await cli(secured, ['rm', '-y', 'm1'])
+  assert.equal(member.code, 1)
+  assert.match(member.stderr, /^Error: machine "m1" runs a member of the cluster's etcd \(3 members\): removing it leaves 2; run `cluster rm -f m1`/m)
   assert.equal((await exec(hostName('m5'), ['test', '-e', '/etc/cluster/kv/client-key.pem'])).code, 0)
   await cliOk(secured, ['rm', '-y', 'm5'])
   assert.equal((await exec(hostName('m5'), ['test', '-e', '/etc/cluster/kv'])).code, 1, 'the host etcd credentials are gone')
