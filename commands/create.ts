@@ -7,7 +7,8 @@ import {createMachine} from '../src/lifecycle/create.js'
 import {parseKeyValues} from '../src/names.js'
 import {LocalStore} from '../src/store/local.js'
 import {BACKENDS, type Backend} from '../src/model.js'
-import {ClusterError, InputError} from '../src/errors.js'
+import {InputError} from '../src/errors.js'
+import {withInterrupt} from '../src/cli/interrupt.js'
 
 // Every driver's flags are create's flags, third-party drivers included. A broken
 // third-party package must not break the others: it fails only when chosen, in run().
@@ -47,39 +48,23 @@ export default class Create extends KvCommand {
     if (!flags.swarm && (flags['swarm-master'] || flags['swarm-opt'])) throw new InputError('--swarm-master and --swarm-opt need --swarm', 'add --swarm')
     const factory = await getDriver(flags.driver)
     const driverFlags = driverValues(factory, drivers, flags as Record<string, unknown>, this.argv)
-    const controller = new AbortController()
-    // First Ctrl-C rolls back cleanly; a second one is ignored until the rollback is done.
-    const onSigint = () => {
-      if (!controller.signal.aborted) process.stderr.write('\nInterrupted: rolling back, please wait\n')
-      controller.abort(new Error('interrupted by the user'))
-    }
-    process.on('SIGINT', onSigint)
-    process.on('SIGTERM', onSigint)
-    try {
-      await createMachine({
-        name: args.name,
-        driver: factory.name,
-        driverFlags,
-        labels: parseKeyValues(flags['engine-label'], 'engine-label'),
-        engine: {
-          labels: flags['engine-label'] ?? [],
-          opts: flags['engine-opt'] ?? [],
-          env: flags['engine-env'] ?? [],
-          insecureRegistries: flags['engine-insecure-registry'] ?? [],
-          registryMirrors: flags['engine-registry-mirror'] ?? [],
-          tlsSans: flags['tls-san'] ?? [],
-        },
-        settings: {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend | undefined, domain: flags.domain, dnsUpstreams: flags['dns-upstream']},
-        advertiseAddr: flags['advertise-addr'],
-        swarm: flags.swarm ? {master: flags['swarm-master'], opts: flags['swarm-opt'] ?? []} : undefined,
-        kv: this.kvOptions(flags),
-      }, {store: new LocalStore(), progress: stderrProgress(args.name, flags.quiet), signal: controller.signal})
-    } catch (error) {
-      if (controller.signal.aborted && error instanceof ClusterError) this.fail(error.oneLine(), 130)
-      throw error
-    } finally {
-      process.off('SIGINT', onSigint)
-      process.off('SIGTERM', onSigint)
-    }
+    await withInterrupt('rolling back', signal => createMachine({
+      name: args.name,
+      driver: factory.name,
+      driverFlags,
+      labels: parseKeyValues(flags['engine-label'], 'engine-label'),
+      engine: {
+        labels: flags['engine-label'] ?? [],
+        opts: flags['engine-opt'] ?? [],
+        env: flags['engine-env'] ?? [],
+        insecureRegistries: flags['engine-insecure-registry'] ?? [],
+        registryMirrors: flags['engine-registry-mirror'] ?? [],
+        tlsSans: flags['tls-san'] ?? [],
+      },
+      settings: {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend | undefined, domain: flags.domain, dnsUpstreams: flags['dns-upstream']},
+      advertiseAddr: flags['advertise-addr'],
+      swarm: flags.swarm ? {master: flags['swarm-master'], opts: flags['swarm-opt'] ?? []} : undefined,
+      kv: this.kvOptions(flags),
+    }, {store: new LocalStore(), progress: stderrProgress(args.name, flags.quiet), signal}))
   }
 }

@@ -4,6 +4,7 @@ import {stderrProgress} from '../../src/cli/progress.js'
 import {createKv} from '../../src/kv/bootstrap/create.js'
 import {KV_SIZES} from '../../src/kv/bootstrap/plan.js'
 import {LocalStore} from '../../src/store/local.js'
+import {withInterrupt} from '../../src/cli/interrupt.js'
 
 export default class KvCreate extends KvCommand {
   static summary = 'Bootstrap a TLS + RBAC etcd on cluster machines and move the cluster onto it'
@@ -17,7 +18,8 @@ export default class KvCreate extends KvCommand {
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(KvCreate)
-    const r = await createKv({names: argv as string[], size: flags.size, kv: this.kvOptions(flags)}, {store: new LocalStore(), progress: stderrProgress('kv')})
+    const r = await withInterrupt('undoing the members', signal =>
+      createKv({names: argv as string[], size: flags.size, kv: this.kvOptions(flags)}, {store: new LocalStore(), progress: stderrProgress('kv'), signal}))
     process.stdout.write(`etcd ready with ${r.members.length} member(s) in ${r.quorumSeconds.toFixed(1)} s: ${r.endpoints.join(',')}\n`)
     process.stdout.write(`copied ${r.copied} record(s); this CLI now uses the new etcd (config.json)\n`)
     if (r.machines.length > 0) process.stdout.write(`move the routers of existing machines onto it: cluster provision ${r.machines.join(' ')}\n`)

@@ -40,8 +40,9 @@ export interface KvCreateResult {
 
 const QUORUM_WAIT_MS = 90_000
 
-export async function createKv(req: KvCreateRequest, env: {store: LocalStore; progress: Progress}): Promise<KvCreateResult> {
+export async function createKv(req: KvCreateRequest, env: {store: LocalStore; progress: Progress; signal?: AbortSignal}): Promise<KvCreateResult> {
   const {store, progress} = env
+  const signal = env.signal ?? new AbortController().signal
   checkMemberCount(req.names.length, req.size)
   const records = req.names.map(n => store.getMachine(n).record)
   const members = planMembers(records.map(r => ({name: r.name, address: r.addresses.private ?? r.addresses.public})), req.size)
@@ -59,12 +60,15 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
     try {
       progress.step(`Preparing ${members.length} etcd member(s): ${members.map(m => m.name).join(', ')}`)
       await Promise.all(members.map((m, i) => prepareMember(conns[i], records[i], m, members, {ca, token, step: progress.step})))
+      signal.throwIfAborted()
       await Promise.all(conns.map(startMember))
+      signal.throwIfAborted()
       const endpoints = members.map(clientUrl)
       const kv = await openKv({endpoints, ...rootFiles, clusterName}, store)
       try {
         progress.step(`Waiting for the members to elect a leader (${endpoints.join(',')})`)
-        const quorumSeconds = await waitForLeader(kv, members.length, QUORUM_WAIT_MS)
+        const quorumSeconds = await waitForLeader(kv, members.length, QUORUM_WAIT_MS, signal)
+        signal.throwIfAborted()
         progress.step(`Copying ${moving.length} cluster record(s) from the previous etcd`)
         await kvCall(kv, 'copying the cluster records', () => copyRecords(kv, moving))
         progress.step('Enabling RBAC (root held by this CLI: certs/kv-root.pem)')
@@ -75,7 +79,8 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
       } finally {
         kv.close()
       }
-    } catch (error) {
+    } catch (caught) {
+      const error = signal.aborted ? new ClusterError('kv create was interrupted', {hint: 'the members were undone; the cluster stays on its previous etcd', cause: caught}) : caught
       progress.step(`etcd bootstrap failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); undoing the members`)
       await Promise.all(conns.map(c => undoMember(c).catch(undoError => {
         progress.step(`could not undo ${c.target.host}: ${describeCause(undoError)} (remove ${ETCD_UNIT} and its data there by hand)`)
@@ -113,10 +118,10 @@ async function connectAll(store: LocalStore, records: MachineRecord[]): Promise<
 }
 
 /** Polls until every member is started and one leads; returns the seconds it took. */
-async function waitForLeader(kv: Kv, size: number, budgetMs: number): Promise<number> {
+async function waitForLeader(kv: Kv, size: number, budgetMs: number, signal: AbortSignal): Promise<number> {
   const started = Date.now()
   let last = 'no answer yet'
-  while (Date.now() - started < budgetMs) {
+  while (Date.now() - started < budgetMs && !signal.aborted) {
     try {
       const [status, list] = await Promise.all([kv.client.maintenance.status(), kv.client.cluster.memberList({})])
       const running = list.members.filter(m => m.name !== '').length
