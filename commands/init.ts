@@ -22,8 +22,9 @@ export default class Init extends KvCommand {
     const store = new LocalStore()
     const kv = await this.openKv(flags)
     const wanted = {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend, domain: flags.domain}
-    const settings = await ensureSettings(kv, {...wanted, dnsUpstreams: flags['dns-upstream'], ...clusterIdentity(store)})
-    checkIdentity(settings, store)
+    const identity = clusterIdentity(store)
+    const settings = await ensureSettings(kv, {...wanted, dnsUpstreams: flags['dns-upstream'], ...identity})
+    checkIdentity(settings, identity, store)
     const differs = (Object.keys(wanted) as (keyof typeof wanted)[]).filter(k => settings[k] !== wanted[k])
     if (differs.length) {
       throw new ClusterError(`cluster ${settings.name} already exists with other settings (${differs.map(k => `${k}=${settings[k]}`).join(', ')})`,

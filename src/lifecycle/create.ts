@@ -52,8 +52,9 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
     // Bad swarm flags, or a worker with no master to join, are refused before anything is written.
     const swarm = req.swarm && await import('../swarm/join.js')
     if (swarm) await swarm.checkSwarmRequest(kv, req.swarm!)
-    const settings = await ensureSettings(kv, {...req.settings, ...clusterIdentity(store)})
-    checkIdentity(settings, store)
+    const identity = clusterIdentity(store)
+    const settings = await ensureSettings(kv, {...req.settings, ...identity})
+    checkIdentity(settings, identity, store)
     const record: MachineRecord = {
       name: req.name,
       driver: factory.name,

@@ -14,8 +14,7 @@ export function clusterIdentity(store: LocalStore): Pick<ClusterSettings, 'signi
 }
 
 /** A second store on the same etcd must share the first one's CA and signing key, or its hosts could not join. */
-export function checkIdentity(settings: ClusterSettings, store: LocalStore): void {
-  const mine = clusterIdentity(store)
+export function checkIdentity(settings: ClusterSettings, mine: Pick<ClusterSettings, 'signingKey' | 'caFingerprint'>, store: LocalStore): void {
   if (settings.signingKey !== mine.signingKey || settings.caFingerprint !== mine.caFingerprint) {
     throw new ClusterError(`this store (${store.root}) does not hold the CA and signing key of cluster ${settings.name}`,
       {hint: 'copy certs/ and signing.key from the store that created the cluster, or use another --cluster-name'})

@@ -5,7 +5,7 @@
  */
 import type {SshConnection} from '../ssh/client.js'
 import type {Provisioner} from '../provision/provisioner.js'
-import {allocateSubnet} from '../ipam.js'
+import {allocateSubnet, networkOf} from '../ipam.js'
 import {loadOrCreateSigningKey, signPeer, type PeerRecord} from '../membership.js'
 import {dockerBridgeSettings, prepareRouter, startRouter, stopRouter} from '../router-deploy.js'
 import {ClusterError} from '../errors.js'
@@ -26,16 +26,9 @@ export function parseUnderlay(addrOutput: string, linkOutput: string, address: s
     if (!m || m[2] !== address) continue
     const ifname = m[1].replace(/@.*$/, '')
     const mtu = new RegExp(`^\\d+:\\s+${ifname.replace(/[.]/g, '\\.')}(@\\S+)?:.*\\smtu\\s+(\\d+)`, 'm').exec(linkOutput)?.[2]
-    return {interface: ifname, mtu: Number(mtu ?? 1500), network: networkCidr(address, Number(m[3]))}
+    return {interface: ifname, mtu: Number(mtu ?? 1500), network: `${networkOf(`${address}/${m[3]}`)}/${m[3]}`}
   }
   return undefined
-}
-
-function networkCidr(ip: string, len: number): string {
-  const n = ip.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0
-  const net = (n & mask) >>> 0
-  return `${[24, 16, 8, 0].map(s => (net >>> s) & 255).join('.')}/${len}`
 }
 
 async function underlayOf(conn: SshConnection, address: string): Promise<Underlay> {
