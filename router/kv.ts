@@ -8,24 +8,19 @@
  * Neither touches the datapath: with etcd gone, the last applied peers stay.
  */
 import {readFileSync} from 'node:fs'
-import {Etcd3, type Lease, type IKeyValue} from 'etcd3'
+import {EtcdClient, type Lease, type KeyValue} from './etcd/client.js'
 import type {RouterConfig} from './config.js'
 import type {Logger} from './log.js'
 
 export const LEASE_TTL_SECONDS = 10
 const BACKOFF_MIN_MS = 100
 const BACKOFF_MAX_MS = 5000
-const CANCEL_WAIT_MS = 1000
 
-export function connectKv(kv: RouterConfig['kv']): Etcd3 {
-  const credentials = kv.cacert
-    ? {
-      rootCertificate: readFileSync(kv.cacert),
-      privateKey: kv.key ? readFileSync(kv.key) : undefined,
-      certChain: kv.cert ? readFileSync(kv.cert) : undefined,
-    }
+export function connectKv(kv: RouterConfig['kv']): EtcdClient {
+  const tls = kv.cacert
+    ? {ca: readFileSync(kv.cacert), key: kv.key ? readFileSync(kv.key) : undefined, cert: kv.cert ? readFileSync(kv.cert) : undefined}
     : undefined
-  return new Etcd3({hosts: kv.endpoints, credentials, dialTimeout: 3000})
+  return new EtcdClient({endpoints: kv.endpoints, tls, connectTimeoutMs: 3000})
 }
 
 /** Resolves when `signal` aborts (never, for the router's own loops, which end with the process). */
@@ -57,7 +52,7 @@ function message(error: unknown): string {
 }
 
 /** Keeps `value` at `key` under a live lease, re-granting and re-putting whenever the lease is lost. */
-export async function announce(client: Etcd3, key: string, value: string, log: Logger, health: (ok: boolean) => void,
+export async function announce(client: EtcdClient, key: string, value: string, log: Logger, health: (ok: boolean) => void,
   signal = new AbortController().signal, onLease: (lease: Lease) => void = () => undefined): Promise<void> {
   const backoff = new Backoff(signal)
   while (!signal.aborted) {
@@ -69,7 +64,7 @@ export async function announce(client: Etcd3, key: string, value: string, log: L
     lease.on('keepaliveFailed', () => health(false))
     lease.on('keepaliveSucceeded', () => health(true))
     try {
-      await lease.put(key).value(value)
+      await lease.put(key, value)
       log.info(`announced ${key} (lease ${LEASE_TTL_SECONDS} s)`)
       health(true)
       backoff.reset()
@@ -95,36 +90,24 @@ export interface PeerEvents {
 }
 
 /** Lists then watches `prefix`, forever; each key is reported by its name under the prefix. */
-export async function follow(client: Etcd3, prefix: string, events: PeerEvents, log: Logger, health: (ok: boolean) => void,
+export async function follow(client: EtcdClient, prefix: string, events: PeerEvents, log: Logger, health: (ok: boolean) => void,
   signal = new AbortController().signal): Promise<void> {
   const backoff = new Backoff(signal)
-  const nameOf = (kv: IKeyValue) => kv.key.toString().slice(prefix.length)
+  const nameOf = (kv: KeyValue) => kv.key.slice(prefix.length)
   while (!signal.aborted) {
     try {
-      const listing = await client.getAll().prefix(prefix).exec()
-      events.reset(new Map(listing.kvs.map(kv => [nameOf(kv), kv.value.toString()])))
+      const listing = await client.list(prefix)
+      events.reset(new Map(listing.kvs.map(kv => [nameOf(kv), kv.value])))
       health(true)
-      const from = (BigInt(listing.header.revision) + 1n).toString()
-      // A watch manager of our own each round (namespace('') shares the connection, not the
-      // manager): etcd3 1.1 leaves a manager stuck after a watch is cancelled at creation
-      // (history compacted while we were away), starving every later watch on it.
-      const watcher = await client.namespace('').watch().prefix(prefix).startRevision(from).create()
+      const watch = await client.watch(prefix, listing.revision + 1n, {
+        put: kv => events.put(nameOf(kv), kv.value),
+        delete: kv => events.delete(nameOf(kv)),
+      })
       backoff.reset()
-      let cancelledByEtcd = false
-      const ended = await Promise.race([whenAborted(signal), new Promise<string>(resolve => {
-        watcher.on('put', kv => events.put(nameOf(kv), kv.value.toString()))
-        watcher.on('delete', kv => events.delete(nameOf(kv)))
-        watcher.on('disconnected', () => health(false))
-        watcher.on('connected', () => health(true))
-        watcher.on('error', error => {
-          cancelledByEtcd = true
-          resolve(message(error))
-        })
-        watcher.on('end', () => resolve('watch ended'))
-      })])
-      // Cancelling waits for etcd's answer, which never comes while etcd is away: bounded.
-      if (!cancelledByEtcd) await Promise.race([watcher.cancel().catch(() => undefined), new Promise(r => setTimeout(r, CANCEL_WAIT_MS))])
+      const ended = await Promise.race([whenAborted(signal), watch.ended])
+      watch.cancel()
       if (ended === 'stopped') return
+      health(false)
       log.warn(`peer watch stopped (${ended}); listing again`)
     } catch (error) {
       health(false)

@@ -27,7 +27,7 @@ import {ipJson} from './exec.js'
 import {log} from './log.js'
 import {startDiscovery} from './dns/discovery.js'
 import {gatewayOf} from '../src/ipam.js'
-import type {Lease} from 'etcd3'
+import type {Lease} from './etcd/client.js'
 
 /** How often the router re-checks what others may have changed (Docker's iptables chains, a dead wireguard-go). */
 const MAINTAIN_EVERY_MS = 5000

@@ -10,7 +10,7 @@
  * The lease may be given as a function returning the router's current lease: when the router
  * replaces a lost lease, every record is written again under the new one.
  */
-import type {Etcd3, Lease} from 'etcd3'
+import type {EtcdClient, Lease} from '../etcd/client.js'
 import type {KeyLayout} from '../../src/kv/keys.js'
 import type {DnsRecord} from '../dns/records.js'
 import type {DnsLog} from '../dns/server.js'
@@ -32,13 +32,13 @@ export class RecordPublisher {
   /** Set while writes fail, so an etcd outage logs one line, not one a second. */
   private failing = false
 
-  constructor(private readonly opts: {etcd: Etcd3; layout: KeyLayout; hostName: string; lease: Lease | (() => Lease); log: DnsLog}) {}
+  constructor(private readonly opts: {etcd: EtcdClient; layout: KeyLayout; hostName: string; lease: Lease | (() => Lease); log: DnsLog}) {}
 
   /** Learns which records of this host etcd already holds (a previous run's, maybe of containers now gone). */
   async loadPublished(): Promise<void> {
     const {etcd, layout, hostName} = this.opts
     const prefix = layout.dnsHost(hostName)
-    for (const key of await etcd.getAll().prefix(prefix).keys()) this.published.set(key.slice(prefix.length), STALE)
+    for (const {key} of (await etcd.list(prefix, {keysOnly: true})).kvs) this.published.set(key.slice(prefix.length), STALE)
   }
 
   /** Everything that runs here now (after listing Docker). */
@@ -107,12 +107,12 @@ export class RecordPublisher {
     const lease = this.currentLease()
     const plan = planSync(this.desired, this.published)
     for (const id of plan.remove) {
-      await etcd.delete().key(layout.dnsRecord(hostName, id))
+      await etcd.delete(layout.dnsRecord(hostName, id))
       this.published.delete(id)
     }
     for (const record of plan.put) {
       const json = JSON.stringify(record)
-      await lease.put(layout.dnsRecord(hostName, record.containerId)).value(json)
+      await lease.put(layout.dnsRecord(hostName, record.containerId), json)
       this.published.set(record.containerId, json)
     }
   }

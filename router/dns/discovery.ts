@@ -3,7 +3,7 @@
  * host's containers to etcd, follow every host's records, and answer DNS for them on the
  * host's bridge address (which every container's resolv.conf points at).
  */
-import type {Etcd3, Lease} from 'etcd3'
+import type {EtcdClient, Lease} from '../etcd/client.js'
 import {keys} from '../../src/kv/keys.js'
 import {watchDocker} from '../containers/docker.js'
 import {engineAt} from '../containers/engine.js'
@@ -14,7 +14,7 @@ import {startDnsServer, type DnsLog, type DnsServer} from './server.js'
 import {watchRecords} from './watch.js'
 
 export interface DiscoveryOptions {
-  etcd: Etcd3
+  etcd: EtcdClient
   /** Cluster key prefix, e.g. `/cluster/default`. */
   prefix: string
   hostName: string

@@ -6,7 +6,7 @@ import {isIPv4} from 'node:net'
 import {AlreadyExistsError, InputError, NotFoundError} from '../../src/errors.js'
 import {kvCall, type Kv} from '../../src/kv/client.js'
 import {isValidLabel, staticRecord, type DnsRecord} from './records.js'
-import {listRecords} from './watch.js'
+import {dnsRange, recordsOf} from './watch.js'
 
 /** Checks `dns add|rm` arguments; the name comes back lower-cased (DNS ignores case). */
 export function parseStaticArgs(name: string, ip: string | undefined): {name: string; ip?: string} {
@@ -44,8 +44,8 @@ export async function removeStaticRecords(kv: Kv, name: string, ip?: string): Pr
 
 /** The rows of `cluster dns ls`: host '' marks a record added with `dns add`. */
 export async function listDns(kv: Kv): Promise<DnsRecord[]> {
-  const {entries} = await kvCall(kv, 'list DNS records', () => listRecords(kv.client, kv.layout))
-  return entries
+  const listing = await kvCall(kv, 'list DNS records', () => kv.client.getAll().prefix(dnsRange(kv.layout)).strings())
+  return recordsOf(Object.entries(listing).map(([key, value]) => ({key, value})), kv.layout)
     .map(({record}) => record)
     .sort((a, b) => a.name.localeCompare(b.name) || a.ip.localeCompare(b.ip, undefined, {numeric: true}))
 }

@@ -7,7 +7,8 @@
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import type {Etcd3, Lease} from 'etcd3'
+import type {Etcd3} from 'etcd3'
+import type {Lease} from '../../router/etcd/client.js'
 import {clusterPrefix, keys} from '../../src/kv/keys.js'
 import {startDiscovery, type Discovery} from '../../router/dns/discovery.js'
 import {docker, IMAGES, LAB_LABEL} from '../lab/lab.js'
@@ -23,6 +24,7 @@ const name = (n: string) => `dnst-${n}-${suffix}`
 let etcd: TestEtcd
 let client: Etcd3
 let lease: Lease
+let leaseId: bigint
 let discovery: Discovery | undefined
 let port: number
 let network = ''
@@ -54,8 +56,8 @@ async function msUntil(host: string, expected: string[], timeoutMs = 5000): Prom
 before(async () => {
   etcd = await startEtcd()
   client = etcd.client()
-  lease = client.lease(10)
-  await lease.grant()
+  lease = etcd.routerClient().lease(10)
+  leaseId = await lease.grant()
   network = `dnst-net-${suffix}`
   await docker(['network', 'create', '--subnet', RANGE, '--label', `${LAB_LABEL}=1`, network])
   port = await freePort()
@@ -65,7 +67,8 @@ after(async () => {
   await discovery?.stop()
   if (containers.size > 0) await docker(['rm', '-f', ...containers]).catch(() => undefined)
   if (network) await docker(['network', 'rm', network]).catch(() => undefined)
-  await lease?.revoke().catch(() => undefined)
+  lease?.release()
+  if (leaseId) await client.leaseClient.leaseRevoke({ID: String(leaseId)}).catch(() => undefined)
   await etcd?.stop()
 })
 
@@ -77,7 +80,7 @@ test('containers running before start are published; stale records of this host 
   await runContainer('offlay', {net: 'bridge'})
 
   discovery = await startDiscovery({
-    etcd: client, prefix, hostName: HOST, lease, listenAddress: '127.0.0.1', port,
+    etcd: etcd.routerClient(), prefix, hostName: HOST, lease, listenAddress: '127.0.0.1', port,
     domain: 'cluster.internal', range: RANGE, upstreams: [], log: {info() {}, warn: m => console.error(m)},
   })
   await msUntil(`${name('web1')}.cluster.internal`, [await ipOf(web1)], 10_000)
@@ -87,7 +90,7 @@ test('containers running before start are published; stale records of this host 
   await waitFor('stale record removed', async () => (await client.get(stale).string()) === null || undefined, 3000)
 
   const stored = await client.get(layout.dnsRecord(HOST, web1)).exec()
-  assert.equal(stored.kvs[0]?.lease, await lease.grant(), 'record is bound to the router lease')
+  assert.equal(stored.kvs[0]?.lease, String(leaseId), 'record is bound to the router lease')
 })
 
 test('a container started later appears, and is gone within 1 s of docker rm -f', async t => {

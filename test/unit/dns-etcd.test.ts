@@ -32,7 +32,7 @@ before(async () => {
   client = etcd.client()
   const upstreamPort = await freePort()
   upstream = await startDnsmasq({address: UPSTREAM_ADDRESS, port: upstreamPort, hosts: '198.18.0.99 www.upstream.test\n', extra: ['--local=/upstream.test/']})
-  watch = watchRecords({etcd: client, layout, index, log: {info() {}, warn: m => warnings.push(m)}})
+  watch = watchRecords({etcd: etcd.routerClient(), layout, index, log: {info() {}, warn: m => warnings.push(m)}})
   await watch.ready
   server = await startDnsServer({
     address: '127.0.0.1', port: 0, domain: 'cluster.internal', index, range: '198.19.0.0/16', upstreams: [`${UPSTREAM_ADDRESS}:${upstreamPort}`],
@@ -140,7 +140,7 @@ test('with no upstream answering, outside names get SERVFAIL quickly, and our na
 
 test('an etcd partition keeps the last known records; with history compacted meanwhile, the watch lists again and catches up', async () => {
   const relay = await startRelay(Number(new URL(etcd.endpoint).port))
-  const partitioned = new Etcd3({hosts: `http://127.0.0.1:${relay.port}`})
+  const partitioned = etcd.routerClient(`http://127.0.0.1:${relay.port}`)
   const own = keys(clusterPrefix('dns-partition-test'))
   const seen = new RecordIndex()
   const log: string[] = []

@@ -9,6 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Resolver} from 'node:dns/promises'
 import {Etcd3} from 'etcd3'
+import {EtcdClient} from '../../router/etcd/client.js'
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,7 +37,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 export interface TestEtcd {
   endpoint: string
+  /** The CLI's client (etcd3). */
   client(): Etcd3
+  /** The router's own client. */
+  routerClient(endpoint?: string): EtcdClient
   stop(): Promise<void>
 }
 
@@ -48,9 +52,14 @@ export async function startEtcd(): Promise<TestEtcd> {
   const child = spawn('etcd', ['--name', 'dns-test', '--data-dir', join(dir, 'data'),
     '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
     '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `dns-test=${peer}`], {stdio: 'ignore'})
-  const clients: Etcd3[] = []
+  const clients: Array<{close(): void}> = []
   const client = () => {
     const c = new Etcd3({hosts: endpoint})
+    clients.push(c)
+    return c
+  }
+  const routerClient = (at = endpoint) => {
+    const c = new EtcdClient({endpoints: [at]})
     clients.push(c)
     return c
   }
@@ -66,7 +75,7 @@ export async function startEtcd(): Promise<TestEtcd> {
     await stop()
     throw err
   }
-  return {endpoint, client, stop}
+  return {endpoint, client, routerClient, stop}
 }
 
 /** dnsmasq answering only from a hosts file (no resolv.conf, nothing forwarded anywhere). */

@@ -14,6 +14,7 @@ import {allocateSubnet, releaseSubnet} from '../../src/ipam.js'
 import {keys, subnetFromKey} from '../../src/kv/keys.js'
 import {ClusterError} from '../../src/errors.js'
 import {announce, follow} from '../../router/kv.js'
+import {EtcdClient} from '../../router/etcd/client.js'
 import type {ClusterSettings} from '../../src/model.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-etcd-'))
@@ -22,10 +23,17 @@ const CLIENT_PORT = 23790
 const PEER_PORT = 23800
 const endpoint = `http://127.0.0.1:${CLIENT_PORT}`
 let etcd: ChildProcess
-const clients: Etcd3[] = []
+const clients: Array<{close(): void}> = []
 
 function client(): Etcd3 {
   const c = new Etcd3({hosts: endpoint})
+  clients.push(c)
+  return c
+}
+
+/** The router's own client, as announce and follow use it on a host. */
+function routerClient(): EtcdClient {
+  const c = new EtcdClient({endpoints: [endpoint]})
   clients.push(c)
   return c
 }
@@ -120,7 +128,7 @@ test('follow: a listing, then puts and deletes, and it catches up after etcd res
   const changes: string[] = []
   const health: boolean[] = []
   const stop = new AbortController()
-  const loop = follow(c, prefix, {
+  const loop = follow(routerClient(), prefix, {
     reset: all => resets.push([...all].map(([k, v]) => `${k}=${v}`)),
     put: (name, raw) => changes.push(`${name}=${raw}`),
     delete: name => changes.push(`-${name}`),
@@ -149,7 +157,7 @@ test('announce: the record lives under a lease and is put back when the lease is
   const key = '/cluster/announce/peers/h1'
   const c = client()
   const stop = new AbortController()
-  const loop = announce(c, key, 'record', quiet, () => undefined, stop.signal)
+  const loop = announce(routerClient(), key, 'record', quiet, () => undefined, stop.signal)
   const leaseOf = async () => (await c.getAll().prefix(key).exec()).kvs[0]?.lease
   await until('announced', async () => (await c.get(key).string()) === 'record')
   const first = await leaseOf()

@@ -1,0 +1,191 @@
+/**
+ * The router's etcd client: list a prefix, put, delete, watch a prefix from a revision, and
+ * leases kept alive. That is all the router asks of etcd (the CLI, which needs
+ * transactions, auth and maintenance, uses the etcd3 package).
+ */
+import {EventEmitter} from 'node:events'
+import {Channel, type ChannelOptions, type TlsFiles} from './grpc.js'
+import * as wire from './wire.js'
+
+export type {KeyValue} from './wire.js'
+
+const KV = '/etcdserverpb.KV/'
+const LEASE = '/etcdserverpb.Lease/'
+
+export interface EtcdClientOptions extends ChannelOptions {
+  endpoints: string[]
+  tls?: TlsFiles
+  /** Bound on each unary call. */
+  callTimeoutMs?: number
+}
+
+export interface WatchHandlers {
+  put(kv: wire.KeyValue): void
+  delete(kv: wire.KeyValue): void
+}
+
+export interface Watch {
+  /** Resolves (never rejects) with why the watch ended: etcd cancelled it, or the connection went. */
+  ended: Promise<string>
+  cancel(): void
+}
+
+export class EtcdClient {
+  private readonly channel: Channel
+  private readonly callTimeoutMs: number
+
+  constructor(o: EtcdClientOptions) {
+    this.channel = new Channel(o.endpoints, o.tls, o)
+    this.callTimeoutMs = o.callTimeoutMs ?? 5000
+  }
+
+  /** Every key under `prefix`, and the revision the listing was read at. */
+  async list(prefix: string, o: {keysOnly?: boolean} = {}): Promise<{revision: bigint; kvs: wire.KeyValue[]}> {
+    return wire.rangeResponse(await this.call(`${KV}Range`, wire.rangePrefix(prefix, o.keysOnly)))
+  }
+
+  async put(key: string, value: string, lease?: bigint): Promise<void> {
+    await this.call(`${KV}Put`, wire.putRequest(key, value, lease))
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(`${KV}DeleteRange`, wire.deleteKey(key))
+  }
+
+  async grantLease(ttlSeconds: number): Promise<bigint> {
+    const r = wire.leaseResponse(await this.call(`${LEASE}LeaseGrant`, wire.leaseGrant(ttlSeconds)))
+    if (r.error) throw new Error(`etcd refused a lease: ${r.error}`)
+    return r.id
+  }
+
+  /** One keep-alive; returns the lease's remaining TTL in seconds (≤ 0: etcd no longer has it). */
+  async keepAlive(id: bigint, timeoutMs: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      let done = false
+      const finish = (f: () => void) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        stream.then(s => s.close(), () => undefined)
+        f()
+      }
+      const timer = setTimeout(() => finish(() => reject(new Error(`no keep-alive answer within ${timeoutMs} ms`))), timeoutMs)
+      const stream = this.channel.stream(`${LEASE}LeaseKeepAlive`, {
+        message: m => finish(() => resolve(Number(wire.leaseResponse(m).ttl))),
+        end: error => finish(() => reject(error ?? new Error('etcd ended the keep-alive without an answer'))),
+      })
+      stream.then(s => s.send(wire.leaseId(id)), error => finish(() => reject(error as Error)))
+    })
+  }
+
+  async revokeLease(id: bigint): Promise<void> {
+    await this.call(`${LEASE}LeaseRevoke`, wire.leaseId(id))
+  }
+
+  lease(ttlSeconds: number): Lease {
+    return new Lease(this, ttlSeconds)
+  }
+
+  /** Watches every key under `prefix` from `fromRevision` on. */
+  async watch(prefix: string, fromRevision: bigint, handlers: WatchHandlers): Promise<Watch> {
+    let resolveEnded!: (why: string) => void
+    const ended = new Promise<string>(resolve => (resolveEnded = resolve))
+    let isUp = false
+    let created!: () => void
+    const isCreated = new Promise<void>(resolve => (created = () => {
+      isUp = true
+      resolve()
+    }))
+    const stream = await this.channel.stream('/etcdserverpb.Watch/Watch', {
+      message: m => {
+        const r = wire.watchResponse(m)
+        if (r.created) created()
+        for (const e of r.events) handlers[e.type](e.kv)
+        if (r.canceled) {
+          const why = r.compactRevision > 0n
+            ? `etcd compacted its history past revision ${fromRevision} (now at ${r.compactRevision})`
+            : `etcd cancelled the watch${r.cancelReason ? `: ${r.cancelReason}` : ''}`
+          resolveEnded(why)
+          stream.close()
+        }
+      },
+      end: error => {
+        resolveEnded(error ? error.message : 'etcd ended the watch')
+      },
+    })
+    stream.send(wire.watchPrefix(prefix, fromRevision))
+    const timer = setTimeout(() => {
+      resolveEnded(`no answer within ${this.callTimeoutMs} ms`)
+      stream.close()
+    }, this.callTimeoutMs)
+    const why = await Promise.race([isCreated, ended])
+    clearTimeout(timer)
+    if (!isUp) throw new Error(`cannot watch ${prefix}: ${why ?? 'no answer'}`)
+    return {ended, cancel: () => stream.close()}
+  }
+
+  close(): void {
+    this.channel.close()
+  }
+
+  private call(path: string, request: Buffer): Promise<Buffer> {
+    return this.channel.unary(path, request, this.callTimeoutMs)
+  }
+}
+
+/**
+ * A lease granted on first use and kept alive every third of its TTL. Emits
+ * 'keepaliveSucceeded' / 'keepaliveFailed' per attempt and, once, 'lost' when etcd says
+ * the lease is gone or no keep-alive got through for a whole TTL (then etcd has dropped it,
+ * and every key put under it, or will have by the time we could tell).
+ */
+export class Lease extends EventEmitter {
+  private id: Promise<bigint> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private lastAlive = 0
+  private lost = false
+
+  constructor(private readonly client: EtcdClient, private readonly ttlSeconds: number) {
+    super()
+  }
+
+  grant(): Promise<bigint> {
+    this.id ??= this.client.grantLease(this.ttlSeconds).then(id => {
+      this.lastAlive = Date.now()
+      if (!this.lost) this.timer = setInterval(() => void this.keepAlive(id), (this.ttlSeconds * 1000) / 3)
+      return id
+    })
+    return this.id
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    if (this.lost) throw new Error('the lease was lost')
+    await this.client.put(key, value, await this.grant())
+  }
+
+  /** Stops keeping the lease alive: etcd drops it, and its keys, after the TTL. */
+  release(): void {
+    this.lost = true
+    clearInterval(this.timer)
+  }
+
+  private async keepAlive(id: bigint): Promise<void> {
+    try {
+      const ttl = await this.client.keepAlive(id, (this.ttlSeconds * 1000) / 3)
+      if (ttl <= 0) return this.lose(new Error('etcd no longer has the lease'))
+      this.lastAlive = Date.now()
+      this.emit('keepaliveSucceeded')
+    } catch (error) {
+      this.emit('keepaliveFailed', error)
+      if (Date.now() - this.lastAlive >= this.ttlSeconds * 1000) {
+        this.lose(new Error(`no keep-alive got through for ${this.ttlSeconds} s (${(error as Error).message})`))
+      }
+    }
+  }
+
+  private lose(why: Error): void {
+    if (this.lost) return
+    this.release()
+    this.emit('lost', why)
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * gRPC over node:http2, as much as an etcd client needs: unary calls and bidirectional
+ * streams of already-encoded messages, to the first etcd endpoint that answers, over
+ * plaintext HTTP/2 or mutual TLS. etcd authorizes a TLS client by its certificate's common
+ * name, so the router's own certificate is all the authentication there is.
+ *
+ * A connection that stops answering (a cut cable sends no reset) is found by an HTTP/2
+ * PING every few seconds and dropped: every call and stream on it fails at once, and the
+ * callers' loops reconnect, to another endpoint if this one stays away.
+ */
+import http2 from 'node:http2'
+
+export interface TlsFiles {
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+}
+
+export interface ChannelOptions {
+  connectTimeoutMs?: number
+  /** PING interval; no answer within the same time drops the connection. */
+  pingEveryMs?: number
+}
+
+/** A call etcd refused or that could not complete; `code` is the gRPC status (4: deadline, 14: unavailable). */
+export class GrpcError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message)
+  }
+}
+
+const UNAVAILABLE = 14
+const DEADLINE_EXCEEDED = 4
+
+/** One message in gRPC's length-prefixed framing: a zero "compressed" flag, a 4-byte length, the bytes. */
+export function frame(message: Buffer): Buffer {
+  const head = Buffer.alloc(5)
+  head.writeUInt32BE(message.length, 1)
+  return Buffer.concat([head, message])
+}
+
+/** Splits a byte stream back into the messages framed in it, across chunk boundaries. */
+export class Deframer {
+  private pending: Buffer = Buffer.alloc(0)
+
+  push(chunk: Buffer): Buffer[] {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk
+    const out: Buffer[] = []
+    while (this.pending.length >= 5) {
+      if (this.pending[0] !== 0) throw new GrpcError(12, 'etcd sent a compressed message; none was asked for')
+      const len = this.pending.readUInt32BE(1)
+      if (this.pending.length < 5 + len) break
+      out.push(this.pending.subarray(5, 5 + len))
+      this.pending = this.pending.subarray(5 + len)
+    }
+    return out
+  }
+}
+
+/** The gRPC status a response's headers or trailers carry, if any. */
+function statusOf(headers: http2.IncomingHttpHeaders): GrpcError | 'ok' | undefined {
+  const status = headers['grpc-status']
+  if (status === undefined) return undefined
+  if (status === '0') return 'ok'
+  const message = decodeURIComponent(String(headers['grpc-message'] ?? ''))
+  return new GrpcError(Number(status), message || `gRPC status ${String(status)}`)
+}
+
+export interface Stream {
+  send(message: Buffer): void
+  /** Ends the call from our side (RST_STREAM CANCEL); etcd forgets what it held for it. */
+  close(): void
+}
+
+export interface StreamHandlers {
+  message(message: Buffer): void
+  /** Called once: why the stream ended (undefined when the server ended it cleanly). */
+  end(error?: Error): void
+}
+
+export class Channel {
+  private session: http2.ClientHttp2Session | undefined
+  private connecting: Promise<http2.ClientHttp2Session> | undefined
+  private next = 0
+  private closed = false
+  private readonly connectTimeoutMs: number
+  private readonly pingEveryMs: number
+
+  constructor(private readonly endpoints: string[], private readonly tls: TlsFiles = {}, o: ChannelOptions = {}) {
+    if (endpoints.length === 0) throw new Error('no etcd endpoint given')
+    this.connectTimeoutMs = o.connectTimeoutMs ?? 3000
+    this.pingEveryMs = o.pingEveryMs ?? 3000
+  }
+
+  /** One request, one response. */
+  async unary(path: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
+    const session = await this.connected()
+    return new Promise<Buffer>((resolve, reject) => {
+      const deframer = new Deframer()
+      let reply: Buffer | undefined
+      let error: Error | undefined
+      const req = this.request(session, path)
+      req.setTimeout(timeoutMs, () => {
+        error ??= new GrpcError(DEADLINE_EXCEEDED, `etcd did not answer ${path} within ${timeoutMs} ms`)
+        req.close(http2.constants.NGHTTP2_CANCEL)
+      })
+      const check = (headers: http2.IncomingHttpHeaders) => {
+        const s = statusOf(headers)
+        if (s instanceof GrpcError) error ??= s
+      }
+      req.on('response', check)
+      req.on('trailers', check)
+      req.on('data', (chunk: Buffer) => {
+        try {
+          reply ??= deframer.push(chunk)[0]
+        } catch (e) {
+          error ??= e as Error
+        }
+      })
+      req.on('error', e => (error ??= unavailable(e)))
+      req.on('close', () => {
+        if (error) reject(error)
+        else if (reply) resolve(reply)
+        else reject(new GrpcError(UNAVAILABLE, `etcd closed ${path} without an answer`))
+      })
+      req.end(frame(request))
+    })
+  }
+
+  /** A bidirectional stream; `handlers.end` is called exactly once. */
+  async stream(path: string, handlers: StreamHandlers): Promise<Stream> {
+    const session = await this.connected()
+    const req = this.request(session, path)
+    const deframer = new Deframer()
+    let error: Error | undefined
+    const check = (headers: http2.IncomingHttpHeaders) => {
+      const s = statusOf(headers)
+      if (s instanceof GrpcError) error ??= s
+    }
+    req.on('response', check)
+    req.on('trailers', check)
+    req.on('data', (chunk: Buffer) => {
+      try {
+        for (const m of deframer.push(chunk)) handlers.message(m)
+      } catch (e) {
+        error ??= e as Error
+        req.close(http2.constants.NGHTTP2_CANCEL)
+      }
+    })
+    req.on('error', e => (error ??= unavailable(e)))
+    req.on('close', () => handlers.end(error ?? (req.rstCode ? new GrpcError(UNAVAILABLE, `stream reset (code ${req.rstCode})`) : undefined)))
+    return {
+      send: message => {
+        if (!req.closed && !req.destroyed) req.write(frame(message))
+      },
+      close: () => {
+        error ??= new GrpcError(1, 'cancelled')
+        if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL)
+      },
+    }
+  }
+
+  close(): void {
+    this.closed = true
+    this.session?.destroy()
+    this.session = undefined
+  }
+
+  private request(session: http2.ClientHttp2Session, path: string): http2.ClientHttp2Stream {
+    return session.request({
+      ':method': 'POST', ':path': path, 'content-type': 'application/grpc', 'te': 'trailers',
+    })
+  }
+
+  private connected(): Promise<http2.ClientHttp2Session> {
+    if (this.closed) return Promise.reject(new GrpcError(UNAVAILABLE, 'the etcd client is closed'))
+    if (this.session && !this.session.closed && !this.session.destroyed) return Promise.resolve(this.session)
+    this.connecting ??= this.connectAny().finally(() => (this.connecting = undefined))
+    return this.connecting
+  }
+
+  /** Tries each endpoint once, starting after the last one that worked. */
+  private async connectAny(): Promise<http2.ClientHttp2Session> {
+    const failures: string[] = []
+    for (let i = 0; i < this.endpoints.length; i++) {
+      const endpoint = this.endpoints[(this.next + i) % this.endpoints.length]!
+      try {
+        const session = await this.connect(endpoint)
+        this.next = (this.next + i) % this.endpoints.length
+        this.session = session
+        return session
+      } catch (error) {
+        failures.push(`${endpoint}: ${(error as Error).message}`)
+      }
+    }
+    this.next = (this.next + 1) % this.endpoints.length
+    throw new GrpcError(UNAVAILABLE, `cannot reach etcd (${failures.join('; ')})`)
+  }
+
+  private connect(endpoint: string): Promise<http2.ClientHttp2Session> {
+    return new Promise((resolve, reject) => {
+      const session = http2.connect(endpoint, {...this.tls, settings: {enablePush: false}})
+      const timer = setTimeout(() => {
+        session.destroy()
+        reject(new Error(`no connection within ${this.connectTimeoutMs} ms`))
+      }, this.connectTimeoutMs)
+      session.once('error', error => {
+        clearTimeout(timer)
+        reject(error)
+      })
+      session.once('connect', () => {
+        clearTimeout(timer)
+        session.removeAllListeners('error')
+        session.on('error', () => undefined) // surfaces on the streams; 'close' follows
+        this.keepChecking(session)
+        resolve(session)
+      })
+    })
+  }
+
+  private keepChecking(session: http2.ClientHttp2Session): void {
+    const timer = setInterval(() => {
+      const deadline = setTimeout(() => session.destroy(new Error('etcd stopped answering PINGs')), this.pingEveryMs)
+      session.ping(() => clearTimeout(deadline))
+    }, this.pingEveryMs)
+    timer.unref()
+    session.once('close', () => {
+      clearInterval(timer)
+      if (this.session === session) this.session = undefined
+    })
+  }
+}
+
+function unavailable(error: Error): GrpcError {
+  return error instanceof GrpcError ? error : new GrpcError(UNAVAILABLE, error.message)
+}
