@@ -108,10 +108,10 @@ export async function follow(client: EtcdClient, prefix: string, events: PeerEve
       watch.cancel()
       if (ended === 'stopped') return
       health(false)
-      log.warn(`peer watch stopped (${ended}); listing again`)
+      log.warn(`the watch of ${prefix} stopped (${ended}); listing again`)
     } catch (error) {
       health(false)
-      log.warn(`cannot list peers from etcd: ${message(error)}; keeping the last known peers`)
+      log.warn(`cannot list ${prefix} from etcd: ${message(error)}; keeping what was known`)
     }
     await backoff.wait()
   }

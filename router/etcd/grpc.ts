@@ -220,6 +220,8 @@ export class Channel {
 
   private keepChecking(session: http2.ClientHttp2Session): void {
     const timer = setInterval(() => {
+      // A destroyed session says 'close' a little later: it must not be pinged meanwhile (that throws).
+      if (session.destroyed || session.closed) return
       const deadline = setTimeout(() => session.destroy(new Error('etcd stopped answering PINGs')), this.pingEveryMs)
       session.ping(() => clearTimeout(deadline))
     }, this.pingEveryMs)

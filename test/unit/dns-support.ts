@@ -116,9 +116,10 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** A TCP relay to `port` on loopback that can cut every connection and refuse new ones (a network partition). */
-export async function startRelay(port: number): Promise<{port: number; cut(): void; restore(): void; close(): Promise<void>}> {
+export async function startRelay(port: number): Promise<{port: number; cut(): void; stall(): void; restore(): void; close(): Promise<void>}> {
   let open = true
   const sockets = new Set<Socket>()
+  const pairs = new Set<[Socket, Socket]>()
   const server = createServer(client => {
     if (!open) return client.destroy()
     const upstream = connect(port, '127.0.0.1')
@@ -132,6 +133,9 @@ export async function startRelay(port: number): Promise<{port: number; cut(): vo
       })
     }
     client.pipe(upstream).pipe(client)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    client.on('close', () => pairs.delete(pair))
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   return {
@@ -139,6 +143,16 @@ export async function startRelay(port: number): Promise<{port: number; cut(): vo
     cut: () => {
       open = false
       for (const s of sockets) s.destroy()
+    },
+    /** A silent partition (a cut cable): connections stay open and carry nothing; new ones are refused. */
+    stall: () => {
+      open = false
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
     },
     restore: () => {
       open = true
