@@ -21,6 +21,8 @@ export interface RouterConfig {
   signingPublicKey: string
   /** This host's record, signed by the CLI. */
   self: SignedPeer
+  /** Revocations etcd held when the host was provisioned (see router/revocations.ts). */
+  revocations?: SignedPeer[]
   backend: BackendName
   /** The cluster's overlay range. */
   range: string

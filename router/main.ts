@@ -11,6 +11,7 @@
  * known peers until the router comes back (or `teardown` runs, from `cluster rm`).
  */
 import {rmSync} from 'node:fs'
+import {dirname} from 'node:path'
 import {isPeerError, verifyPeer, type PeerRecord} from '../src/membership.js'
 import {keys} from '../src/kv/keys.js'
 import {CONFIG_PATH, STATUS_PATH, WG_KEY_PATH, readRouterConfig, type RouterConfig} from './config.js'
@@ -22,12 +23,13 @@ import {ensureFirewall, removeFirewall} from './firewall.js'
 import {isEmpty, plan, type AppliedPeer, type Rejection} from './plan.js'
 import {PeerSet} from './peers.js'
 import {announce, connectKv, follow} from './kv.js'
+import {RevocationLog, REVOCATIONS_PATH} from './revocations.js'
 import {peerReports, writeStatus} from './status.js'
 import {ipJson} from './exec.js'
 import {log} from './log.js'
 import {startDiscovery} from './dns/discovery.js'
 import {gatewayOf} from '../src/ipam.js'
-import type {Lease} from './etcd/client.js'
+import type {EtcdClient, Lease} from './etcd/client.js'
 
 /** How often the router re-checks what others may have changed (Docker's iptables chains, a dead wireguard-go). */
 const MAINTAIN_EVERY_MS = 5000
@@ -60,6 +62,7 @@ class Router {
 
     const client = connectKv(config.kv)
     const layout = keys(config.prefix)
+    await this.followRevocations(client, layout.revocations)
     // etcd is "connected" while both the lease and the peer watch say so.
     const healthy = {lease: false, watch: false}
     const health = (part: keyof typeof healthy) => (ok: boolean) => {
@@ -90,6 +93,29 @@ class Router {
 
     // The interval also keeps the process alive; the router runs until systemd stops it.
     setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS)
+  }
+
+  /**
+   * Revocations first (from disk, the config, then etcd if it answers), so a replayed record
+   * of a removed host is never believed even for the moment before its revocation arrives.
+   */
+  private async followRevocations(client: EtcdClient, prefix: string): Promise<void> {
+    const kept = new RevocationLog(REVOCATIONS_PATH, this.config.signingPublicKey, log)
+    for (const r of kept.load(this.config.revocations)) this.peers.revoke(r)
+    const take = (name: string, raw: string) => {
+      const r = kept.add(prefix + name, raw)
+      return r !== undefined && this.peers.revoke(r)
+    }
+    try {
+      for (const kv of (await client.list(prefix)).kvs) take(kv.key.slice(prefix.length), kv.value)
+    } catch (error) {
+      log.warn(`cannot list revocations yet (${(error as Error).message}); using the ones kept on this host`)
+    }
+    void follow(client, prefix, {
+      reset: all => this.changed([...all].map(([name, raw]) => take(name, raw)).some(Boolean)),
+      put: (name, raw) => this.changed(take(name, raw)),
+      delete: () => undefined, // deleting a revocation from etcd revokes nothing back
+    }, log, () => undefined)
   }
 
   private changed(yes: boolean): void {
@@ -196,6 +222,7 @@ async function teardown(): Promise<void> {
   for (const make of Object.values(BACKENDS)) await new make(options).teardown()
   await removeFirewall()
   rmSync(STATUS_PATH, {force: true})
+  rmSync(dirname(REVOCATIONS_PATH), {recursive: true, force: true})
   log.info('router state removed')
 }
 

@@ -1,19 +1,21 @@
 /**
  * The peer records the router believes: what etcd holds under `<prefix>/peers/`, each
- * verified against the pinned signing key once per value (ed25519 in JavaScript costs
- * about a millisecond; re-verifying ten thousand records on every event would not do).
- * A record that fails is logged once and ignored.
+ * verified against the pinned signing key once per value (ed25519 costs tens of
+ * microseconds natively; re-verifying ten thousand records on every event would still not
+ * do), minus every record a revocation voids. A record that fails is logged once and ignored.
  */
-import {isPeerError, verifyPeer, type PeerRecord} from '../src/membership.js'
+import {isPeerError, isRevoked, verifyPeer, type PeerRecord, type Revocation} from '../src/membership.js'
 import type {Logger} from './log.js'
 
 interface Entry {
   raw: string
+  /** The verified record, or null when it is ignored (forged, malformed, revoked). */
   record: PeerRecord | null
 }
 
 export class PeerSet {
   private readonly entries = new Map<string, Entry>()
+  private readonly revocations = new Map<string, Revocation>()
 
   constructor(private readonly signingPublicKey: string, private readonly log: Logger) {}
 
@@ -21,7 +23,8 @@ export class PeerSet {
   put(name: string, raw: string): boolean {
     const before = this.entries.get(name)
     if (before?.raw === raw) return false
-    const record = this.check(name, raw)
+    const checked = this.check(name, raw)
+    const record = checked && this.unlessRevoked(checked)
     this.entries.set(name, {raw, record})
     return record !== null || before?.record != null
   }
@@ -40,10 +43,32 @@ export class PeerSet {
     return changed
   }
 
+  /**
+   * Voids every record of the revocation's name issued up to its date, now and later.
+   * Revocations only accumulate (the latest date per name wins): one deleted from etcd
+   * stays in force here. Returns true when a believed record was dropped.
+   */
+  revoke(revocation: Revocation): boolean {
+    const known = this.revocations.get(revocation.name)
+    if (known && Date.parse(known.before) >= Date.parse(revocation.before)) return false
+    this.revocations.set(revocation.name, revocation)
+    const entry = this.entries.get(revocation.name)
+    if (!entry?.record) return false
+    entry.record = this.unlessRevoked(entry.record)
+    return entry.record === null
+  }
+
   records(): PeerRecord[] {
     const out: PeerRecord[] = []
     for (const e of this.entries.values()) if (e.record) out.push(e.record)
     return out
+  }
+
+  private unlessRevoked(record: PeerRecord): PeerRecord | null {
+    const revocation = this.revocations.get(record.name)
+    if (!isRevoked(record, revocation)) return record
+    this.log.warn(`ignoring peer record ${record.name}: issued ${record.issuedAt}, revoked by \`cluster rm\` up to ${revocation!.before}`)
+    return null
   }
 
   private check(name: string, raw: string): PeerRecord | null {

@@ -110,7 +110,8 @@ function maskOf(cidr: string): number {
 }
 
 /** Subnet → owner, as etcd holds it now. */
-async function listSubnets(client: Etcd3, layout: KeyLayout): Promise<Map<string, string>> {
+/** Every allocated subnet (CIDR → owning machine). */
+export async function listSubnets(client: Etcd3, layout: KeyLayout): Promise<Map<string, string>> {
   const byKey = await client.getAll().prefix(layout.subnets).strings()
   return new Map(Object.entries(byKey).map(([key, owner]) => [subnetFromKey(key), owner]))
 }

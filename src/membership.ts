@@ -8,18 +8,21 @@
  * etcd alone cannot add a peer to the overlay.
  *
  * The signature covers the exact JSON text of the record (no canonical form to get wrong):
- * SignedPeer carries that text and its detached signature.
+ * SignedPeer carries that text and its detached signature. Signing is the CLI's part
+ * (src/signing.ts); this module only verifies, so the router bundle carries no signing code.
+ *
+ * `cluster rm` leaves a signed revocation behind: every record of that name issued up to
+ * then is void, so replaying a removed host's old (validly signed) record into etcd brings
+ * nothing back. Routers remember revocations they have seen (router/revocations.ts), so
+ * deleting one from etcd does not undo it either.
  */
 import {createPublicKey, verify as cryptoVerify, type KeyObject} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {isIPv4} from 'node:net'
-import nacl from 'tweetnacl'
 import {containsCidr} from 'cidr-tools'
 import type {Etcd3} from 'etcd3'
 import type {Backend} from './model.js'
 import type {KeyLayout} from './kv/keys.js'
-import {ClusterError, wrap} from './errors.js'
-import {writeSecret} from './store/local.js'
+import {wrap} from './errors.js'
 
 export interface PeerEndpoints {
   /** Address every other host can reach. */
@@ -50,67 +53,60 @@ export interface SignedPeer {
   signature: string
 }
 
-export interface SigningKey {
-  /** 64-byte ed25519 secret key. */
-  secretKey: Uint8Array
-  /** base64 public key, as kept in ClusterSettings.signingKey and each router's config. */
-  publicKey: string
+/** Written by `cluster rm`: every record of `name` issued at or before `before` is void. */
+export interface Revocation {
+  kind: 'revocation'
+  name: string
+  /** ISO date. */
+  before: string
 }
 
+const PUBLIC_KEY_BYTES = 32
+const SIGNATURE_BYTES = 64
 const BACKENDS: readonly Backend[] = ['wireguard', 'vxlan', 'host-gw']
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/
-
-/** The cluster signing key of this store, made on first use (0600). */
-export function loadOrCreateSigningKey(storeRoot: string): SigningKey {
-  const path = `${storeRoot}/signing.key`
-  if (existsSync(path)) {
-    let secretKey: Uint8Array
-    try {
-      secretKey = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
-    } catch (error) {
-      throw wrap(error, `cannot read the cluster signing key ${path}`)
-    }
-    if (secretKey.length !== nacl.sign.secretKeyLength) {
-      throw new ClusterError(`the cluster signing key ${path} is damaged`,
-        {hint: 'restore it from a backup of this store; without it no new host can join the overlay'})
-    }
-    return {secretKey, publicKey: Buffer.from(nacl.sign.keyPair.fromSecretKey(secretKey).publicKey).toString('base64')}
-  }
-  const pair = nacl.sign.keyPair()
-  mkdirSync(storeRoot, {recursive: true, mode: 0o700})
-  writeSecret(path, Buffer.from(pair.secretKey).toString('base64') + '\n')
-  return {secretKey: pair.secretKey, publicKey: Buffer.from(pair.publicKey).toString('base64')}
-}
-
-export function signPeer(record: PeerRecord, secretKey: Uint8Array): SignedPeer {
-  const text = JSON.stringify(record)
-  const signature = nacl.sign.detached(Buffer.from(text, 'utf8'), secretKey)
-  return {record: text, signature: Buffer.from(signature).toString('base64')}
-}
 
 /**
  * The record inside `signed` if its signature is valid for `publicKey` (base64) and its
  * fields are well formed; else why not. Never throws: what etcd holds may be anything.
  */
 export function verifyPeer(signed: unknown, publicKey: string): PeerRecord | {error: string} {
+  return verifyDocument(signed, publicKey, recordProblem) as PeerRecord | {error: string}
+}
+
+export function verifyRevocation(signed: unknown, publicKey: string): Revocation | {error: string} {
+  return verifyDocument(signed, publicKey, revocationProblem) as Revocation | {error: string}
+}
+
+/** True when `revocation` voids `record` (same name, issued no later). */
+export function isRevoked(record: PeerRecord, revocation: Revocation | undefined): boolean {
+  return revocation !== undefined && revocation.name === record.name && Date.parse(record.issuedAt) <= Date.parse(revocation.before)
+}
+
+/**
+ * The parsed JSON of a signed document whose signature holds and whose shape `problem`
+ * accepts. Peer records and revocations differ in shape (a revocation has `kind`, no
+ * subnet or key), so one can never pass for the other.
+ */
+function verifyDocument(signed: unknown, publicKey: string, problem: (v: unknown) => string | undefined): unknown {
   if (!isObject(signed) || typeof signed.record !== 'string' || typeof signed.signature !== 'string') {
-    return {error: 'not a signed peer record ({record, signature})'}
+    return {error: 'not a signed record ({record, signature})'}
   }
   const key = verifyingKey(publicKey)
   const signature = Buffer.from(signed.signature, 'base64')
   if (key === null) return {error: 'the cluster signing key is not a 32-byte ed25519 key'}
-  if (signature.length !== nacl.sign.signatureLength) return {error: 'signature is not 64 bytes of base64'}
+  if (signature.length !== SIGNATURE_BYTES) return {error: 'signature is not 64 bytes of base64'}
   if (!cryptoVerify(null, Buffer.from(signed.record, 'utf8'), key, signature)) {
     return {error: 'signature does not match the cluster signing key'}
   }
-  let record: unknown
+  let parsed: unknown
   try {
-    record = JSON.parse(signed.record)
+    parsed = JSON.parse(signed.record)
   } catch {
     return {error: 'signed record is not JSON'}
   }
-  const problem = recordProblem(record)
-  return problem ? {error: problem} : record as PeerRecord
+  const why = problem(parsed)
+  return why ? {error: why} : parsed
 }
 
 const verifyingKeys = new Map<string, KeyObject | null>()
@@ -124,7 +120,7 @@ function verifyingKey(publicKey: string): KeyObject | null {
   let key = verifyingKeys.get(publicKey)
   if (key === undefined) {
     const raw = Buffer.from(publicKey, 'base64')
-    key = raw.length === nacl.sign.publicKeyLength
+    key = raw.length === PUBLIC_KEY_BYTES
       ? createPublicKey({key: {kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url')}, format: 'jwk'})
       : null
     verifyingKeys.set(publicKey, key)
@@ -132,7 +128,7 @@ function verifyingKey(publicKey: string): KeyObject | null {
   return key
 }
 
-export function isPeerError(v: PeerRecord | {error: string}): v is {error: string} {
+export function isPeerError<T extends object>(v: T | {error: string}): v is {error: string} {
   return 'error' in v
 }
 
@@ -157,6 +153,13 @@ function recordProblem(r: unknown): string | undefined {
   if (e.privateNet !== undefined && (typeof e.privateNet !== 'string' || !isIPv4Cidr(e.privateNet))) {
     return 'endpoints.privateNet is not an IPv4 CIDR'
   }
+  return undefined
+}
+
+function revocationProblem(r: unknown): string | undefined {
+  if (!isObject(r) || r.kind !== 'revocation') return 'not a revocation'
+  if (typeof r.name !== 'string' || !NAME.test(r.name)) return 'name is missing or malformed'
+  if (typeof r.before !== 'string' || Number.isNaN(Date.parse(r.before))) return 'before is not a date'
   return undefined
 }
 

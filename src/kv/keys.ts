@@ -5,6 +5,7 @@
  *   <prefix>/machines/<name>             MachineRecord (JSON), CLI-owned; creation is a create-if-absent txn
  *   <prefix>/subnets/<a.b.c.d-len>       owning machine name (IPAM lease; created by txn, deleted by `rm`)
  *   <prefix>/peers/<name>                SignedPeer (JSON), router-owned, bound to the router's etcd lease
+ *   <prefix>/revoked/<name>              signed Revocation left by `cluster rm`: the name's older records are void
  *   <prefix>/dns/<host>/<container-id>   DNS record of one container, bound to the router's lease
  *   <prefix>/dns-static/<name>/<ip>      records added with `cluster dns add`
  *   <prefix>/swarm/<key>                 sealed swarm join tokens
@@ -27,6 +28,8 @@ export const keys = (prefix: string) => ({
   subnet: (cidr: string) => `${prefix}/subnets/${cidr.replace('/', '-')}`,
   peers: `${prefix}/peers/`,
   peer: (name: string) => `${prefix}/peers/${name}`,
+  revocations: `${prefix}/revoked/`,
+  revocation: (name: string) => `${prefix}/revoked/${name}`,
   dns: `${prefix}/dns/`,
   dnsHost: (host: string) => `${prefix}/dns/${host}/`,
   dnsRecord: (host: string, id: string) => `${prefix}/dns/${host}/${id}`,

@@ -1,6 +1,6 @@
 /** The keys that make a local store an administrator of a cluster: its CA and its signing key. */
 import {ClusterError} from '../errors.js'
-import {loadOrCreateSigningKey} from '../membership.js'
+import {loadOrCreateSigningKey} from '../signing.js'
 import type {ClusterSettings} from '../model.js'
 import {LocalStore} from '../store/local.js'
 import {certFingerprint} from '../tls/certs.js'

@@ -6,9 +6,11 @@
 import type {SshConnection} from '../ssh/client.js'
 import type {Provisioner} from '../provision/provisioner.js'
 import {allocateSubnet, networkOf} from '../ipam.js'
-import {loadOrCreateSigningKey, signPeer, type PeerRecord} from '../membership.js'
+import {isPeerError, verifyRevocation, type PeerRecord, type SignedPeer} from '../membership.js'
+import {loadOrCreateSigningKey, signPeer} from '../signing.js'
 import {dockerBridgeSettings, prepareRouter, startRouter, stopRouter} from '../router-deploy.js'
 import {ClusterError} from '../errors.js'
+import {kvCall, type Kv} from '../kv/client.js'
 import type {SetupContext} from './setup-host.js'
 import {HOST_CLIENT_DIR} from '../kv/bootstrap/plan.js'
 
@@ -56,6 +58,10 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
   const underlay = await underlayOf(conn, c.advertiseAddr && !privateAddr ? record.addresses.public : privateAddr ?? record.addresses.public)
   const publicUnderlay = privateAddr ? await underlayOf(conn, record.addresses.public).catch(() => underlay) : underlay
   const {wgPublicKey} = await prepareRouter(conn, provisioner)
+  const signing = loadOrCreateSigningKey(c.store.root)
+  const revocations = await currentRevocations(kv, signing.publicKey)
+  // Issued after any revocation of this name, even one written by a CLI whose clock runs ahead.
+  const revokedUntil = Math.max(0, ...revocations.filter(r => r.name === record.name).map(r => Date.parse(r.before)))
   const peer: PeerRecord = {
     name: record.name,
     subnet,
@@ -63,9 +69,8 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
     endpoints: {public: record.addresses.public, ...(privateAddr ? {private: privateAddr, privateNet: underlay.network} : {})},
     ...(c.advertiseAddr ? {advertise: c.advertiseAddr} : {}),
     backend: settings.backend,
-    issuedAt: new Date().toISOString(),
+    issuedAt: new Date(Math.max(Date.now(), revokedUntil + 1)).toISOString(),
   }
-  const signing = loadOrCreateSigningKey(c.store.root)
   // A TLS etcd gets the host its own client certificate and role (see src/kv/bootstrap).
   const routerKv = kv.tls
     ? await (await import('../kv/bootstrap/host-access.js')).issueRouterCredentials(conn, record.name, kv, c.store)
@@ -78,6 +83,7 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
       kv: routerKv,
       signingPublicKey: signing.publicKey,
       self: signPeer(peer, signing.secretKey),
+      revocations: revocations.map(r => r.signed),
       backend: settings.backend,
       range: settings.range,
       domain: settings.domain,
@@ -85,6 +91,20 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
       underlay: {interface: underlay.interface, mtu: underlay.mtu},
     }),
   }
+}
+
+/** The valid revocations etcd holds (see src/membership.ts), for a new router to start with. */
+async function currentRevocations(kv: Kv, signingKey: string): Promise<Array<{name: string; before: string; signed: SignedPeer}>> {
+  const all = await kvCall(kv, 'read the revocations', () => kv.client.getAll().prefix(kv.layout.revocations).strings())
+  return Object.values(all).flatMap(raw => {
+    try {
+      const signed = JSON.parse(raw) as SignedPeer
+      const r = verifyRevocation(signed, signingKey)
+      return isPeerError(r) ? [] : [{name: r.name, before: r.before, signed}]
+    } catch {
+      return []
+    }
+  })
 }
 
 export async function leaveOverlay(conn: SshConnection): Promise<void> {

@@ -12,6 +12,7 @@ import {openKv, kvCall, type KvOptions, type Kv} from '../kv/client.js'
 import {deleteMachine, findMachine} from '../kv/machines.js'
 import type {MachineRecord} from '../model.js'
 import {LocalStore} from '../store/local.js'
+import {loadSigningKey, signRevocation} from '../signing.js'
 import type {Progress} from '../cli/progress.js'
 import {machineFrom} from './machine.js'
 import {teardownHost} from './setup-host.js'
@@ -65,7 +66,7 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
     o.progress.step(`Removing machine with driver ${record.driver}`)
     await attempt('driver removal', () => machine.driver.remove())
     o.progress.step('Removing etcd records')
-    await attempt('etcd clean-up', () => forgetInEtcd(kv, name))
+    await attempt('etcd clean-up', () => forgetInEtcd(kv, name, o.store))
     o.store.removeMachine(name)
     if (failures.length) o.progress.step(`Removed ${name} with --force; not cleaned: ${failures.join('; ')}`)
   } finally {
@@ -82,9 +83,20 @@ async function refuseEtcdMember(kv: Kv, name: string): Promise<void> {
   }
 }
 
-/** Everything etcd holds for a machine: its subnet lease, peer and DNS records, the record. */
-export async function forgetInEtcd(kv: Kv, name: string): Promise<void> {
-  const {releaseSubnet} = await import('../ipam.js')
+/**
+ * Everything etcd holds for a machine: its subnet lease, peer and DNS records, the record.
+ * A machine that joined the overlay leaves a signed revocation of its peer records behind
+ * (src/membership.ts), so a copy of its old record written back into etcd brings nothing back.
+ */
+export async function forgetInEtcd(kv: Kv, name: string, store: LocalStore): Promise<void> {
+  const {listSubnets, releaseSubnet} = await import('../ipam.js')
+  const signing = loadSigningKey(store.root)
+  // A subnet is taken before a record is ever signed: without one there is nothing to revoke.
+  const joined = await kvCall(kv, `read the subnet of ${name}`, async () => [...(await listSubnets(kv.client, kv.layout)).values()].includes(name))
+  if (signing && joined) {
+    const revocation = JSON.stringify(signRevocation(name, new Date(), signing.secretKey))
+    await kvCall(kv, `revoke the overlay record of ${name}`, () => kv.client.put(kv.layout.revocation(name)).value(revocation).exec())
+  }
   await kvCall(kv, `release the subnet of ${name}`, () => releaseSubnet(kv.client, kv.layout, name))
   await kvCall(kv, `delete peer and DNS records of ${name}`, async () => {
     await kv.client.delete().key(kv.layout.peer(name)).exec()

@@ -9,7 +9,7 @@ import {kvCall} from '../kv/client.js'
 import {subnetFromKey} from '../kv/keys.js'
 import {networkOf} from '../ipam.js'
 import {ClusterError} from '../errors.js'
-import {loadOrCreateSigningKey} from '../membership.js'
+import {loadOrCreateSigningKey} from '../signing.js'
 import type {LocalStore} from '../store/local.js'
 import {openTokens, sealTokens, type JoinTokens} from './tokens.js'
 

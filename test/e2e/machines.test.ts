@@ -12,6 +12,7 @@ import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
 import {HOSTS, ETCD_ENDPOINT, SSH_KEY, LAB_ROOT_PASSWORD, IMAGES, loadImage, run, execOk, startHost, startStoppedHost, removeHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
+import {verifyRevocation} from '../../src/membership.js'
 import {spawn} from 'node:child_process'
 
 const CLUSTER = `e2e-machines-${process.pid}`
@@ -248,10 +249,48 @@ test('Ctrl-C during the Docker install rolls back: exit 130, nothing in etcd or 
   }
 })
 
+test('rm revokes: a removed machine\'s old record written back into etcd is ignored, also after the revocation is deleted and the routers restart', async () => {
+  const wgPeers = async (host: string) => (await execOk(host, ['wg', 'show', 'cluster-wg', 'peers'])).trim().split('\n')
+  const journal = (host: string) => execOk(host, ['journalctl', '-u', 'cluster-router', '-o', 'cat', '--no-pager'])
+  const until = async (what: string, check: () => Promise<boolean>) => {
+    for (const deadline = Date.now() + 15_000; !(await check());) {
+      if (Date.now() > deadline) throw new Error(`${what}: not within 15 s`)
+      await new Promise(r => setTimeout(r, 200))
+    }
+  }
+  const oldRecord = (await etcd.get(`${prefix}peers/node3`).string())!
+  const node3Key = (JSON.parse(JSON.parse(oldRecord).record) as {publicKey: string}).publicKey
+  assert.ok((await wgPeers('host1')).includes(node3Key), 'node3 is a peer of node1 before the rm')
+  await cliOk(env, ['rm', '-y', 'node3'])
+  await until('node1 drops node3', async () => !(await wgPeers('host1')).includes(node3Key))
+
+  // The replay: node3's genuine, validly signed record put back by someone with etcd access.
+  await etcd.put(`${prefix}peers/node3`).value(oldRecord)
+  const revoked = /ignoring peer record node3: issued \S+, revoked by `cluster rm` up to /
+  for (const host of ['host1', 'host2']) await until(`${host} logs the revoked replay`, async () => revoked.test(await journal(host)))
+  for (const host of ['host1', 'host2']) assert.ok(!(await wgPeers(host)).includes(node3Key), `${host} took the replayed record`)
+
+  // Deleting the revocation from etcd and restarting a router brings nothing back either.
+  await etcd.delete().key(`${prefix}revoked/node3`)
+  const times = async () => (await journal('host1')).split('\n').filter(l => revoked.test(l)).length
+  const before = await times()
+  await execOk('host1', ['systemctl', 'restart', 'cluster-router'])
+  await until('the restarted router ignores the replay again', async () => (await times()) > before)
+  await new Promise(r => setTimeout(r, 1000))
+  assert.ok(!(await wgPeers('host1')).includes(node3Key), 'after a restart without the revocation in etcd')
+  await etcd.delete().key(`${prefix}peers/node3`)
+})
+
 test('rm leaves nothing in etcd or the store, and undoes the engine setup on the host', async () => {
-  for (const n of ['node1', 'node2', 'node3'] as Node[]) await cliOk(env, ['rm', '-y', n])
-  const left = await etcd.getAll().prefix(prefix).keys()
-  assert.deepEqual(left.filter(k => !k.endsWith('/settings')), [])
+  for (const n of ['node1', 'node2'] as Node[]) await cliOk(env, ['rm', '-y', n])
+  const left = await etcd.getAll().prefix(prefix).strings()
+  // What stays on purpose: the settings, and one signed revocation per removed machine.
+  const revocations = Object.entries(left).filter(([k]) => k.startsWith(`${prefix}revoked/`))
+  assert.deepEqual(Object.keys(left).filter(k => !k.endsWith('/settings') && !k.startsWith(`${prefix}revoked/`)), [])
+  const revokedNames = revocations.map(([k]) => k.split('/').pop())
+  assert.ok(['node1', 'node2'].every(n => revokedNames.includes(n)), `revocations: ${revokedNames.join(' ')}`)
+  const signingKey = JSON.parse(left[`${prefix}settings`]!).signingKey as string
+  for (const [, raw] of revocations) assert.equal((verifyRevocation(JSON.parse(raw), signingKey) as {kind?: string}).kind, 'revocation')
   assert.deepEqual(readdirSync(join(env.storage, 'machines')), [])
   const out = await execOk('host1', ['sh', '-c', 'ls /etc/systemd/system/docker.service.d/ 2>/dev/null; systemctl is-active docker; ss -ltn | grep -c :2376 || true'])
   assert.doesNotMatch(out, /cluster/)

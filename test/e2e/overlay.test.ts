@@ -14,7 +14,8 @@ import {
   newCluster, joinHost, startLabHost, destroyCluster, routerStatus, type OverlayCluster, type OverlayHost,
 } from '../../bench/overlay/lab-overlay.js'
 import {allocateSubnet, gatewayOf, releaseSubnet} from '../../src/ipam.js'
-import {removePeerRecord, signPeer, type PeerRecord} from '../../src/membership.js'
+import {removePeerRecord, type PeerRecord} from '../../src/membership.js'
+import {signPeer} from '../../src/signing.js'
 import {Etcd3} from 'etcd3'
 import {ETCD_ENDPOINT, ETCD_IP, exec, execOk, removeHost, type LabHost} from '../lab/lab.js'
 

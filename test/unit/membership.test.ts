@@ -5,7 +5,8 @@ import {mkdtempSync, readFileSync, statSync, writeFileSync, rmSync} from 'node:f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import nacl from 'tweetnacl'
-import {chooseEndpoint, isPeerError, loadOrCreateSigningKey, signPeer, verifyPeer, type PeerRecord} from '../../src/membership.js'
+import {chooseEndpoint, isPeerError, isRevoked, verifyPeer, verifyRevocation, type PeerRecord} from '../../src/membership.js'
+import {loadOrCreateSigningKey, loadSigningKey, signPeer, signRevocation} from '../../src/signing.js'
 import {ClusterError} from '../../src/errors.js'
 
 const pair = nacl.sign.keyPair()
@@ -19,7 +20,7 @@ function record(over: Partial<PeerRecord> = {}): PeerRecord {
   }
 }
 
-function errorOf(v: ReturnType<typeof verifyPeer>): string {
+function errorOf(v: object): string {
   assert.ok(isPeerError(v), `expected an error, got ${JSON.stringify(v)}`)
   return v.error
 }
@@ -42,7 +43,7 @@ test('a tampered record, a tampered signature or another key is refused', () => 
 
 test('garbage never throws and says what is wrong', () => {
   for (const junk of [null, 42, 'x', [], {}, {record: 1, signature: 'a'}, {record: '{}'}]) {
-    assert.match(errorOf(verifyPeer(junk, publicKey)), /not a signed peer record/)
+    assert.match(errorOf(verifyPeer(junk, publicKey)), /not a signed record/)
   }
   assert.match(errorOf(verifyPeer({record: '{}', signature: 'AAAA'}, publicKey)), /64 bytes/)
   assert.match(errorOf(verifyPeer(signPeer(record(), pair.secretKey), 'AAAA')), /32-byte/)
@@ -100,4 +101,35 @@ test('endpoint choice: shared private network, else public, advertise wins', () 
   assert.equal(chooseEndpoint(d, a), '198.18.0.11', 'self has no private address')
   assert.equal(chooseEndpoint(a, {...b, advertise: '198.18.0.99'}), '198.18.0.99')
   assert.equal(chooseEndpoint(d, {...c, advertise: '198.18.0.98'}), '198.18.0.98')
+})
+
+test('a revocation verifies; it can never pass for a peer record, nor a record for a revocation', () => {
+  const revocation = signRevocation('host1', new Date('2026-11-23T16:00:00.000Z'), pair.secretKey)
+  assert.deepEqual(verifyRevocation(revocation, publicKey), {kind: 'revocation', name: 'host1', before: '2026-11-23T16:00:00.000Z'})
+  assert.match(errorOf(verifyPeer(revocation, publicKey)), /name|subnet/)
+  assert.match(errorOf(verifyRevocation(signPeer(record(), pair.secretKey), publicKey)), /not a revocation/)
+  const other = nacl.sign.keyPair()
+  assert.match(errorOf(verifyRevocation(signRevocation('host1', new Date(), other.secretKey), publicKey)), /does not match/)
+  const tampered = {...revocation, record: revocation.record.replace('2026-11-23T16', '2027-11-23T16')}
+  assert.match(errorOf(verifyRevocation(tampered, publicKey)), /does not match/)
+})
+
+test('a revocation voids the name\'s records issued up to its date, not later ones nor other names', () => {
+  const revocation = {kind: 'revocation' as const, name: 'host1', before: '2026-11-23T15:00:00.000Z'}
+  assert.equal(isRevoked(record(), revocation), true, 'issued at the very date')
+  assert.equal(isRevoked(record({issuedAt: '2026-11-23T14:00:00.000Z'}), revocation), true)
+  assert.equal(isRevoked(record({issuedAt: '2026-11-23T15:00:00.001Z'}), revocation), false)
+  assert.equal(isRevoked(record({name: 'host2'}), revocation), false)
+  assert.equal(isRevoked(record(), undefined), false)
+})
+
+test('loadSigningKey reads the store\'s key and makes none', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'signing-'))
+  try {
+    assert.equal(loadSigningKey(dir), undefined)
+    const made = loadOrCreateSigningKey(dir)
+    assert.equal(loadSigningKey(dir)?.publicKey, made.publicKey)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
 })

@@ -3,7 +3,13 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import nacl from 'tweetnacl'
 import {PeerSet} from '../../router/peers.js'
-import {signPeer, type PeerRecord} from '../../src/membership.js'
+import type {PeerRecord} from '../../src/membership.js'
+import {signPeer, signRevocation} from '../../src/signing.js'
+import {verifyRevocation, type Revocation} from '../../src/membership.js'
+import {RevocationLog} from '../../router/revocations.js'
+import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 const pair = nacl.sign.keyPair()
 const publicKey = Buffer.from(pair.publicKey).toString('base64')
@@ -53,4 +59,49 @@ test('a fresh listing replaces everything, keeping what did not change', () => {
   assert.equal(set.replace(new Map([['host2', raw(2)], ['host3', raw(3)]])), false)
   assert.equal(set.replace(new Map([['host3', raw(3)], ['host4', raw(4)]])), true)
   assert.deepEqual(set.records().map(r => r.name).sort(), ['host3', 'host4'])
+})
+
+const revocationOf = (name: string, before: string) => verifyRevocation(signRevocation(name, new Date(before), pair.secretKey), publicKey) as Revocation
+
+test('a revocation drops the believed record and voids replays of it; a record issued later is believed', () => {
+  const {lines, log} = quietLog()
+  const set = new PeerSet(publicKey, log)
+  const old = JSON.stringify(signPeer(record('host2', 2), pair.secretKey)) // issued 15:00
+  set.put('host2', old)
+  set.put('host3', JSON.stringify(signPeer(record('host3', 3), pair.secretKey)))
+  assert.equal(set.revoke(revocationOf('host2', '2026-11-23T15:30:00.000Z')), true, 'the believed host2 is dropped')
+  assert.deepEqual(set.records().map(r => r.name), ['host3'])
+  set.delete('host2')
+  assert.equal(set.put('host2', old), false, 'the replayed old record changes nothing')
+  assert.match(lines.join('\n'), /ignoring peer record host2: issued 2026-11-23T15:00:00.000Z, revoked by `cluster rm` up to 2026-11-23T15:30:00.000Z/)
+  assert.equal(set.revoke(revocationOf('host2', '2026-11-23T15:10:00.000Z')), false, 'an older revocation changes nothing')
+  const reborn = JSON.stringify(signPeer({...record('host2', 5), issuedAt: '2026-11-23T15:30:00.001Z'}, pair.secretKey))
+  assert.equal(set.put('host2', reborn), true, 'the same name, created again after the rm')
+  assert.deepEqual(set.records().map(r => r.name).sort(), ['host2', 'host3'])
+})
+
+test('RevocationLog keeps what it saw on disk (0600): deleting it from etcd or restarting revokes nothing back', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'revocations-'))
+  const path = join(dir, 'state', 'revocations.json')
+  try {
+    const {lines, log} = quietLog()
+    const first = new RevocationLog(path, publicKey, log)
+    assert.deepEqual(first.load(), [])
+    const raw = JSON.stringify(signRevocation('host2', new Date('2026-11-23T15:30:00.000Z'), pair.secretKey))
+    assert.equal(first.add('/c/revoked/host2', raw)?.name, 'host2')
+    assert.equal(first.add('/c/revoked/host2', raw), undefined, 'the same one twice is nothing new')
+    assert.equal(first.add('/c/revoked/evil', JSON.stringify(signRevocation('evil', new Date(), nacl.sign.keyPair().secretKey))), undefined)
+    assert.equal(first.add('/c/revoked/junk', '{nope'), undefined)
+    assert.match(lines.join('\n'), /ignoring revocation \/c\/revoked\/evil: signature does not match/)
+    assert.equal(statSync(path).mode & 0o777, 0o600)
+
+    // A restart: the disk holds host2's; a forged entry slipped into the file is still refused.
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as unknown[]
+    writeFileSync(path, JSON.stringify([...saved, {record: JSON.stringify({kind: 'revocation', name: 'host3', before: new Date().toISOString()}), signature: Buffer.alloc(64).toString('base64')}]))
+    const fromConfig = signRevocation('host4', new Date('2026-11-23T15:00:00.000Z'), pair.secretKey)
+    const again = new RevocationLog(path, publicKey, log).load([fromConfig])
+    assert.deepEqual(again.map(r => r.name).sort(), ['host2', 'host4'])
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
 })

@@ -5,6 +5,7 @@
  */
 import {InputError} from '../../errors.js'
 import type {KeyLayout} from '../keys.js'
+import {prefixEnd as rangeEndOf} from '../../../router/etcd/wire.js'
 
 export const KV_SIZES = [1, 3, 5] as const
 export const ETCD_UNIT = 'cluster-etcd.service'
@@ -104,13 +105,9 @@ export function hostRoleName(host: string): string {
   return `host-${host}`
 }
 
-/** etcd's range end for "every key starting with `prefix`": the prefix with its last byte plus one. */
+/** etcd's range end for "every key starting with `prefix`", as the string etcd3's role API takes. */
 export function prefixEnd(prefix: string): string {
-  const b = Buffer.from(prefix)
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i] < 0xff) return b.subarray(0, i).toString('latin1') + String.fromCharCode(b[i] + 1)
-  }
-  return '\0'
+  return rangeEndOf(prefix).toString('latin1')
 }
 
 export interface KeyPermission {
