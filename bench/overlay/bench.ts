@@ -13,7 +13,7 @@
  */
 import {execOk, exec, removeHost, type LabHost} from '../../test/lab/lab.js'
 import {allocateSubnet, gatewayOf} from '../../src/ipam.js'
-import {newCluster, joinHost, startLabHost, destroyCluster, type OverlayCluster} from './lab-overlay.js'
+import {newCluster, joinHost, startLabHost, destroyCluster, routerMemory, type OverlayCluster} from './lab-overlay.js'
 import type {Backend} from '../../src/model.js'
 
 const SECONDS = Number(process.env.IPERF_SECONDS ?? 3)
@@ -91,13 +91,6 @@ async function joinTimed(cluster: OverlayCluster, a: LabHost, b: LabHost): Promi
   return Number((await ping).trim()) - at
 }
 
-async function routerMemoryMb(host: LabHost): Promise<{rss: number; private: number}> {
-  const pid = (await execOk(host.name, ['systemctl', 'show', '-p', 'MainPID', '--value', 'cluster-router'])).trim()
-  const rollup = await execOk(host.name, ['cat', `/proc/${pid}/smaps_rollup`])
-  const kb = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(rollup)![1]) / 1024
-  return {rss: kb('Rss'), private: kb('Private_Clean') + kb('Private_Dirty')}
-}
-
 interface Row {
   backend: Backend
   underlay: number
@@ -105,7 +98,7 @@ interface Row {
   overlay: number
   joinMs: number
   rss: number
-  privateMb: number
+  anonMb: number
 }
 
 async function main(): Promise<void> {
@@ -114,7 +107,7 @@ async function main(): Promise<void> {
   try {
     const underlayRuns: number[] = []
     for (const backend of ['wireguard', 'vxlan', 'host-gw'] as const) {
-      const cluster = newCluster(backend)
+      const cluster = await newCluster(backend)
       try {
         const join = await joinTimed(cluster, a, b)
         const serverIp = await startSleeper(b, 'iperf-server')
@@ -129,10 +122,10 @@ async function main(): Promise<void> {
           overlayRuns.push(await iperf(a, b, serverIp, clientNs, serverNs))
         }
         await removeBare([a, b])
-        const mem = await routerMemoryMb(a)
+        const mem = await routerMemory(a)
         const underlay = Math.max(...underlayRuns)
         rows.push({backend, underlay, bare: backend === 'host-gw' ? underlay : Math.max(...bareRuns), overlay: Math.max(...overlayRuns),
-          joinMs: join * 1000, rss: mem.rss, privateMb: mem.private})
+          joinMs: join * 1000, rss: mem.rss / 2 ** 20, anonMb: mem.anon / 2 ** 20})
       } finally {
         await destroyCluster(cluster, false)
       }
@@ -143,12 +136,12 @@ async function main(): Promise<void> {
   }
   const pct = (x: number, y: number) => `${((100 * x) / y).toFixed(0)} %`
   console.log(`\niperf3, one stream, ${SECONDS} s, best of ${ROUNDS} interleaved runs, Gbit/s (two lab hosts on one shared 2-core machine: both ends share the cores)`)
-  console.log('backend     underlay  bare tunnel  overlay  overlay/bare  overlay/underlay  join→ping  router RSS (private)')
+  console.log('backend     underlay  bare tunnel  overlay  overlay/bare  overlay/underlay  join→ping  router RSS (heap+stacks)')
   for (const r of rows) {
     console.log([
       r.backend.padEnd(10), r.underlay.toFixed(2).padStart(8), r.bare.toFixed(2).padStart(11), r.overlay.toFixed(2).padStart(8),
       pct(r.overlay, r.bare).padStart(12), pct(r.overlay, r.underlay).padStart(16), `${r.joinMs.toFixed(0)} ms`.padStart(9),
-      `${r.rss.toFixed(1)} MB (${r.privateMb.toFixed(1)} MB)`.padStart(20),
+      `${r.rss.toFixed(1)} MB (${r.anonMb.toFixed(1)} MB)`.padStart(24),
     ].join('  '))
   }
 }

@@ -1,52 +1,54 @@
 /**
- * Drives the router on lab hosts the way `cluster create` does, for the overlay e2e test
- * and the overlay bench: a subnet from etcd (allocateSubnet), the router uploaded and its
- * WireGuard key made on the host (prepareRouter, over real SSH), Docker's default bridge
- * put in the subnet (dockerBridgeSettings), a signed record and the systemd unit
- * (startRouter). Each run uses its own etcd prefix, so runs never see each other's peers.
+ * Overlay clusters of lab hosts, made with the real CLI, for the overlay and DNS e2e tests
+ * and the overlay bench: `cluster init` (backend, the lab's overlay range, the lab's DNS as
+ * upstream), then `cluster create -d generic` per host and `cluster rm` at the end. Each
+ * cluster has its own store and etcd prefix, so runs never see each other's peers.
  */
 import {randomBytes} from 'node:crypto'
-import nacl from 'tweetnacl'
+import {rmSync} from 'node:fs'
 import {Etcd3} from 'etcd3'
 import {connectSsh, type SshConnection} from '../../src/ssh/client.js'
-import {detectProvisioner} from '../../src/provision/install.js'
-import {allocateSubnet} from '../../src/ipam.js'
-import type {PeerRecord} from '../../src/membership.js'
-import {signPeer} from '../../src/signing.js'
-import {dockerBridgeSettings, prepareRouter, startRouter, stopRouter, readRouterStatus} from '../../src/router-deploy.js'
-import {keys, type KeyLayout} from '../../src/kv/keys.js'
+import {readRouterStatus} from '../../src/router-deploy.js'
+import {clusterPrefix, keys, type KeyLayout} from '../../src/kv/keys.js'
+import {loadSigningKey, type SigningKey} from '../../src/signing.js'
+import type {SignedPeer} from '../../src/membership.js'
 import type {Backend, ClusterSettings} from '../../src/model.js'
-import type {RouterConfig} from '../../router/config.js'
 import type {RouterStatus} from '../../router/status.js'
-import {ETCD_ENDPOINT, SSH_KEY, execOk, startHost, removeHost, loadImage, type LabHost} from '../../test/lab/lab.js'
+import {DNS_IP, ETCD_ENDPOINT, SSH_KEY, execOk, startHost, removeHost, loadImage, type LabHost} from '../../test/lab/lab.js'
+import {cli, cliOk, newCliEnv, type CliEnv} from '../../test/support/cli.js'
 
 export const OVERLAY_RANGE = '198.19.0.0/16'
 
 export interface OverlayCluster {
   name: string
+  /** The CLI's store and etcd settings for this cluster. */
+  env: CliEnv
   settings: ClusterSettings
   layout: KeyLayout
   etcd: Etcd3
-  signing: nacl.SignKeyPair
+  /** The store's signing key (for tests that sign records of their own). */
+  signing: SigningKey
   hosts: OverlayHost[]
 }
 
 export interface OverlayHost extends LabHost {
   subnet: string
+  /** The host's signed peer record, as its router announced it. */
+  self: SignedPeer
+  /** Its WireGuard public key. */
+  publicKey: string
   conn: SshConnection
-  config: RouterConfig
 }
 
-export function newCluster(backend: Backend): OverlayCluster {
+export async function newCluster(backend: Backend): Promise<OverlayCluster> {
   const name = `ov-${backend}-${randomBytes(3).toString('hex')}`
-  return {
-    name,
-    settings: {name, range: OVERLAY_RANGE, subnetSize: 24, backend, domain: 'cluster.internal', createdAt: new Date().toISOString()},
-    layout: keys(`/cluster/${name}`),
-    etcd: new Etcd3({hosts: ETCD_ENDPOINT}),
-    signing: nacl.sign.keyPair(),
-    hosts: [],
-  }
+  const env = newCliEnv(name, ETCD_ENDPOINT)
+  // The lab's DNS as upstream: no container lookup leaves the lab.
+  await cliOk(env, ['init', '--backend', backend, '--overlay-range', OVERLAY_RANGE, '--dns-upstream', DNS_IP])
+  const layout = keys(clusterPrefix(name))
+  const etcd = new Etcd3({hosts: ETCD_ENDPOINT})
+  const settings = JSON.parse((await etcd.get(layout.settings).string())!) as ClusterSettings
+  return {name, env, settings, layout, etcd, signing: loadSigningKey(env.storage)!, hosts: []}
 }
 
 /** Starts a fresh trixie lab host with the busybox image loaded into its Docker. */
@@ -57,54 +59,46 @@ export async function startLabHost(name: string): Promise<LabHost> {
   return host
 }
 
-/** Everything `cluster create` does for the overlay, on one running lab host. */
+/** `cluster create -d generic` of a running lab host; returns once its router has announced it. */
 export async function joinHost(cluster: OverlayCluster, host: LabHost): Promise<OverlayHost> {
+  await cliOk(cluster.env, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, host.name])
+  let raw: string | null = null
+  for (let i = 0; i < 100 && raw === null; i++) {
+    raw = await cluster.etcd.get(cluster.layout.peer(host.name)).string()
+    if (raw === null) await new Promise(r => setTimeout(r, 100))
+  }
+  if (raw === null) throw new Error(`the router of ${host.name} did not announce itself within 10 s`)
+  const self = JSON.parse(raw) as SignedPeer
+  const record = JSON.parse(self.record) as {subnet: string; publicKey: string}
   const conn = await connectSsh({host: host.ip, port: 22, user: 'root', privateKeyPath: SSH_KEY})
-  const {provisioner} = await detectProvisioner(conn)
-  const subnet = await allocateSubnet(cluster.etcd, cluster.layout, cluster.settings, host.name)
-  const {wgPublicKey} = await prepareRouter(conn, provisioner)
-  const underlay = JSON.parse(await conn.run(`node /usr/local/lib/cluster/router.cjs underlay ${host.ip}`, 'reading the underlay')) as RouterConfig['underlay']
-  await configureDocker(conn, dockerBridgeSettings(subnet, cluster.settings.backend, underlay.mtu, cluster.settings.domain))
-  const record: PeerRecord = {
-    name: host.name, subnet, publicKey: wgPublicKey, endpoints: {public: host.ip},
-    backend: cluster.settings.backend, issuedAt: new Date().toISOString(),
-  }
-  const config: RouterConfig = {
-    clusterName: cluster.name,
-    prefix: cluster.layout.prefix,
-    kv: {endpoints: [ETCD_ENDPOINT]},
-    signingPublicKey: Buffer.from(cluster.signing.publicKey).toString('base64'),
-    self: signPeer(record, cluster.signing.secretKey),
-    backend: cluster.settings.backend,
-    range: cluster.settings.range,
-    domain: cluster.settings.domain,
-    underlay,
-  }
-  await startRouter(conn, config)
-  const joined = {...host, subnet, conn, config}
+  const joined = {...host, subnet: record.subnet, publicKey: record.publicKey, self, conn}
   cluster.hosts.push(joined)
   return joined
 }
 
-/** Merges the bridge settings into the lab image's daemon.json (the real CLI does it in configureEngine). */
-async function configureDocker(conn: SshConnection, settings: Record<string, unknown>): Promise<void> {
-  const current = JSON.parse((await conn.readFile('/etc/docker/daemon.json')) ?? '{}') as Record<string, unknown>
-  await conn.writeFile('/etc/docker/daemon.json', JSON.stringify({...current, ...settings}, null, 2) + '\n', 0o644)
-  // Lab hosts are reconfigured many times a run: keep systemd's start rate limit out of it.
-  await conn.run('systemctl reset-failed docker; systemctl restart docker && for i in $(seq 100); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done; exit 1', 'restarting docker')
+/**
+ * The router's resident memory (VmRSS, what the 60 MB target is about) and the part of it
+ * that is its own heap and stacks (RssAnon); the rest is node's and its libraries' code.
+ */
+export async function routerMemory(host: LabHost): Promise<{rss: number; anon: number}> {
+  const pid = (await execOk(host.name, ['systemctl', 'show', '-p', 'MainPID', '--value', 'cluster-router'])).trim()
+  const status = await execOk(host.name, ['cat', `/proc/${pid}/status`])
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]) * 1024
+  return {rss: kb('VmRSS'), anon: kb('RssAnon')}
 }
 
 export async function routerStatus(host: OverlayHost): Promise<RouterStatus | undefined> {
   return readRouterStatus(host.conn)
 }
 
-/** Stops every router (removing what it made), closes connections, removes the hosts and the etcd keys. */
+/** `cluster rm -f` of every host still there, then the cluster's etcd keys and store. */
 export async function destroyCluster(cluster: OverlayCluster, removeHosts = true): Promise<void> {
   for (const h of cluster.hosts) {
-    await stopRouter(h.conn).catch(() => undefined)
     h.conn.close()
+    await cli(cluster.env, ['rm', '-f', '-y', h.name])
     if (removeHosts) await removeHost(h.name)
   }
   await cluster.etcd.delete().prefix(cluster.layout.prefix + '/').exec().catch(() => undefined)
   cluster.etcd.close()
+  rmSync(cluster.env.storage, {recursive: true, force: true})
 }

@@ -60,22 +60,7 @@ export class EtcdClient {
 
   /** One keep-alive; returns the lease's remaining TTL in seconds (≤ 0: etcd no longer has it). */
   async keepAlive(id: bigint, timeoutMs: number): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      let done = false
-      const finish = (f: () => void) => {
-        if (done) return
-        done = true
-        clearTimeout(timer)
-        stream.then(s => s.close(), () => undefined)
-        f()
-      }
-      const timer = setTimeout(() => finish(() => reject(new Error(`no keep-alive answer within ${timeoutMs} ms`))), timeoutMs)
-      const stream = this.channel.stream(`${LEASE}LeaseKeepAlive`, {
-        message: m => finish(() => resolve(Number(wire.leaseResponse(m).ttl))),
-        end: error => finish(() => reject(error ?? new Error('etcd ended the keep-alive without an answer'))),
-      })
-      stream.then(s => s.send(wire.leaseId(id)), error => finish(() => reject(error as Error)))
-    })
+    return Number(wire.leaseResponse(await this.channel.unary(`${LEASE}LeaseKeepAlive`, wire.leaseId(id), timeoutMs)).ttl)
   }
 
   async revokeLease(id: bigint): Promise<void> {

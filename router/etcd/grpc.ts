@@ -68,8 +68,10 @@ function statusOf(headers: http2.IncomingHttpHeaders): GrpcError | 'ok' | undefi
 
 export interface Stream {
   send(message: Buffer): void
+  /** Half-closes: nothing more will be sent; answers still arrive. */
+  end(): void
   /** Ends the call from our side (RST_STREAM CANCEL); etcd forgets what it held for it. */
-  close(): void
+  close(why?: Error): void
 }
 
 export interface StreamHandlers {
@@ -92,50 +94,39 @@ export class Channel {
     this.pingEveryMs = o.pingEveryMs ?? 3000
   }
 
-  /** One request, one response. */
+  /** One request, one response (also a bidirectional method asked just once). */
   async unary(path: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
-    const session = await this.connected()
-    return new Promise<Buffer>((resolve, reject) => {
-      const deframer = new Deframer()
-      let reply: Buffer | undefined
-      let error: Error | undefined
-      const req = this.request(session, path)
-      req.setTimeout(timeoutMs, () => {
-        error ??= new GrpcError(DEADLINE_EXCEEDED, `etcd did not answer ${path} within ${timeoutMs} ms`)
-        req.close(http2.constants.NGHTTP2_CANCEL)
-      })
-      const check = (headers: http2.IncomingHttpHeaders) => {
-        const s = statusOf(headers)
-        if (s instanceof GrpcError) error ??= s
-      }
-      req.on('response', check)
-      req.on('trailers', check)
-      req.on('data', (chunk: Buffer) => {
-        try {
-          reply ??= deframer.push(chunk)[0]
-        } catch (e) {
-          error ??= e as Error
-        }
-      })
-      req.on('error', e => (error ??= unavailable(e)))
-      req.on('close', () => {
-        if (error) reject(error)
-        else if (reply) resolve(reply)
-        else reject(new GrpcError(UNAVAILABLE, `etcd closed ${path} without an answer`))
-      })
-      req.end(frame(request))
-    })
+    let reply: Buffer | undefined
+    let settle!: (error?: Error) => void
+    const answered = new Promise<Buffer>((resolve, reject) => (settle = error => {
+      if (error) reject(error)
+      else if (reply) resolve(reply)
+      else reject(new GrpcError(UNAVAILABLE, `etcd closed ${path} without an answer`))
+    }))
+    const stream = await this.stream(path, {message: m => (reply ??= m), end: settle})
+    const timer = setTimeout(() => stream.close(new GrpcError(DEADLINE_EXCEEDED, `etcd did not answer ${path} within ${timeoutMs} ms`)), timeoutMs)
+    stream.send(request)
+    stream.end()
+    try {
+      return await answered
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /** A bidirectional stream; `handlers.end` is called exactly once. */
   async stream(path: string, handlers: StreamHandlers): Promise<Stream> {
     const session = await this.connected()
-    const req = this.request(session, path)
+    const req = session.request({':method': 'POST', ':path': path, 'content-type': 'application/grpc', 'te': 'trailers'})
     const deframer = new Deframer()
     let error: Error | undefined
     const check = (headers: http2.IncomingHttpHeaders) => {
       const s = statusOf(headers)
       if (s instanceof GrpcError) error ??= s
+    }
+    const close = (why: Error) => {
+      error ??= why
+      if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL)
     }
     req.on('response', check)
     req.on('trailers', check)
@@ -143,20 +134,17 @@ export class Channel {
       try {
         for (const m of deframer.push(chunk)) handlers.message(m)
       } catch (e) {
-        error ??= e as Error
-        req.close(http2.constants.NGHTTP2_CANCEL)
+        close(e as Error)
       }
     })
     req.on('error', e => (error ??= unavailable(e)))
-    req.on('close', () => handlers.end(error ?? (req.rstCode ? new GrpcError(UNAVAILABLE, `stream reset (code ${req.rstCode})`) : undefined)))
+    req.on('close', () => handlers.end(error ?? (req.rstCode ? new GrpcError(UNAVAILABLE, `the connection to etcd was dropped (HTTP/2 reset ${req.rstCode})`) : undefined)))
     return {
       send: message => {
         if (!req.closed && !req.destroyed) req.write(frame(message))
       },
-      close: () => {
-        error ??= new GrpcError(1, 'cancelled')
-        if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL)
-      },
+      end: () => req.end(),
+      close: (why = new GrpcError(1, 'cancelled')) => close(why),
     }
   }
 
@@ -164,12 +152,6 @@ export class Channel {
     this.closed = true
     this.session?.destroy()
     this.session = undefined
-  }
-
-  private request(session: http2.ClientHttp2Session, path: string): http2.ClientHttp2Stream {
-    return session.request({
-      ':method': 'POST', ':path': path, 'content-type': 'application/grpc', 'te': 'trailers',
-    })
   }
 
   private connected(): Promise<http2.ClientHttp2Session> {

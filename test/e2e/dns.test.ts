@@ -1,8 +1,8 @@
 /**
  * Service discovery end to end on three lab hosts of our own (trixie: systemd, Docker 26),
  * the lab's etcd and the lab's dnsmasq (198.18.0.3, zone upstream.test) as every host's
- * upstream resolver, so no query leaves the lab. Routers are deployed the way `cluster
- * create` does (bench/overlay/lab-overlay.ts); containers use the router's DNS only through
+ * upstream resolver, so no query leaves the lab. Hosts join with `cluster create`
+ * (bench/overlay/lab-overlay.ts); containers use the router's DNS only through
  * what Docker puts in their resolv.conf: `docker run` carries no DNS flag anywhere here.
  *
  * Needs the compose lab up (test/lab/up.sh) and dist/router.cjs built with startDiscovery wired.
@@ -10,8 +10,8 @@
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {newCluster, joinHost, startLabHost, destroyCluster, type OverlayCluster, type OverlayHost} from '../../bench/overlay/lab-overlay.js'
-import {DNS_IP, ETCD_ENDPOINT, IMAGES, exec, execOk, labIsUp, removeHost, type LabHost} from '../lab/lab.js'
-import {cli, cliOk, newCliEnv, type CliEnv} from '../support/cli.js'
+import {DNS_IP, IMAGES, exec, execOk, labIsUp, removeHost, type LabHost} from '../lab/lab.js'
+import {cli, cliOk, type CliEnv} from '../support/cli.js'
 import {waitFor} from '../unit/dns-support.js'
 
 const labHosts: LabHost[] = []
@@ -35,12 +35,10 @@ async function lookup(host: OverlayHost, container: string, name: string): Promi
 before(async () => {
   assert.ok(await labIsUp(), 'the compose lab is not up: run `bash test/lab/up.sh`')
   labHosts.push(...await Promise.all(['dns-1', 'dns-2', 'dns-3'].map(startLabHost)))
-  cluster = newCluster('wireguard')
+  cluster = await newCluster('wireguard')
+  // The cluster's DNS upstream is the lab's dnsmasq (lab-overlay's `cluster init`).
   hosts = await Promise.all(labHosts.map(h => joinHost(cluster, h)))
-  // The routers forward what is not theirs to the host's resolv.conf: make that the lab's
-  // dnsmasq (a lab host's own resolv.conf points at Docker's resolver, which would leave the lab).
-  await Promise.all(hosts.map(h => execOk(h.name, ['sh', '-c', `echo 'nameserver ${DNS_IP}' > /etc/resolv.conf && systemctl restart cluster-router`])))
-  env = newCliEnv(cluster.name, ETCD_ENDPOINT)
+  env = cluster.env
 })
 
 after(async () => {

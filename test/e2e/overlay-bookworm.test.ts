@@ -38,7 +38,7 @@ test('the router runs on Debian 12 with its Node 18 and wireguard-go', {timeout:
   t.diagnostic(`bookworm node ${node}`)
   assert.match(node, /^v18\./)
 
-  cluster = newCluster('wireguard')
+  cluster = await newCluster('wireguard')
   const peer = await joinHost(cluster, trixie)
   conn = await connectSsh({host: bookworm.ip, port: 22, user: 'root', privateKeyPath: SSH_KEY})
   // What prepareRouter does after the packages: upload the bundle, make the key on the host.
@@ -50,7 +50,7 @@ test('the router runs on Debian 12 with its Node 18 and wireguard-go', {timeout:
   const record: PeerRecord = {name: bookworm.name, subnet, publicKey, endpoints: {public: bookworm.ip}, backend: 'wireguard', issuedAt: new Date().toISOString()}
   await startRouter(conn, {
     clusterName: cluster.name, prefix: cluster.layout.prefix, kv: {endpoints: [ETCD_ENDPOINT]},
-    signingPublicKey: Buffer.from(cluster.signing.publicKey).toString('base64'), self: signPeer(record, cluster.signing.secretKey),
+    signingPublicKey: cluster.signing.publicKey, self: signPeer(record, cluster.signing.secretKey),
     backend: 'wireguard', range: cluster.settings.range, domain: cluster.settings.domain, underlay,
   })
 

@@ -1,8 +1,9 @@
 /**
  * The overlay end to end, on lab hosts of our own (trixie: systemd, Docker 26, wireguard-go)
- * and the lab's etcd. The router is deployed the way `cluster create` deploys it (see
- * bench/overlay/lab-overlay.ts) and then judged only from outside: containers talking by
- * their own IPs, packet captures on the lab network, `wg`, `ip` and the router's status.
+ * and the lab's etcd. Hosts join with `cluster create` and leave with `cluster rm` (see
+ * bench/overlay/lab-overlay.ts); the overlay is judged only from outside: containers
+ * talking by their own IPs, packet captures on the lab network, `wg`, `ip` and the
+ * router's status.
  *
  * Needs the compose lab up (test/lab/up.sh) and dist/router.cjs built.
  */
@@ -11,11 +12,12 @@ import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
 import {execFileSync, spawn} from 'node:child_process'
 import {
-  newCluster, joinHost, startLabHost, destroyCluster, routerStatus, type OverlayCluster, type OverlayHost,
+  newCluster, joinHost, startLabHost, destroyCluster, routerMemory, routerStatus, type OverlayCluster, type OverlayHost,
 } from '../../bench/overlay/lab-overlay.js'
-import {allocateSubnet, gatewayOf, releaseSubnet} from '../../src/ipam.js'
-import {removePeerRecord, type PeerRecord} from '../../src/membership.js'
+import {allocateSubnet, gatewayOf} from '../../src/ipam.js'
+import type {PeerRecord} from '../../src/membership.js'
 import {signPeer} from '../../src/signing.js'
+import {cliOk} from '../support/cli.js'
 import {Etcd3} from 'etcd3'
 import {ETCD_ENDPOINT, ETCD_IP, exec, execOk, removeHost, type LabHost} from '../lab/lab.js'
 
@@ -88,14 +90,6 @@ function etcdctl(...args: string[]): string {
   return execFileSync('etcdctl', ['--endpoints', ETCD_ENDPOINT, ...args], {env: {...process.env, ETCDCTL_API: '3'}, encoding: 'utf8'})
 }
 
-/** The router's resident memory, and the part of it not shared with other processes (libnode, ICU). */
-async function routerMemory(host: LabHost): Promise<{rss: number; private: number}> {
-  const pid = (await execOk(host.name, ['systemctl', 'show', '-p', 'MainPID', '--value', 'cluster-router'])).trim()
-  const rollup = await execOk(host.name, ['cat', `/proc/${pid}/smaps_rollup`])
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)![1]) * 1024
-  return {rss: kb('Rss'), private: kb('Private_Clean') + kb('Private_Dirty')}
-}
-
 /** Routes, rules and router logs of `hosts`, for a failure message. */
 async function diagnose(hosts: LabHost[]): Promise<string> {
   const parts = await Promise.all(hosts.map(async h => `--- ${h.name}\n` + (await exec(h.name, ['sh', '-c',
@@ -126,7 +120,7 @@ after(async () => {
 })
 
 test('wireguard: three hosts, encrypted, reachable by container IP, resilient to etcd and router faults', async t => {
-  const cluster = newCluster('wireguard')
+  const cluster = await newCluster('wireguard')
   clusters.push(cluster)
   const [l1, l2, l3] = labHosts as [LabHost, LabHost, LabHost]
   const [h1, h2] = await Promise.all([joinHost(cluster, l1), joinHost(cluster, l2)])
@@ -188,8 +182,8 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
     etcdctl('put', cluster.layout.peer('evil'), JSON.stringify({record: JSON.stringify(evil), signature: Buffer.alloc(64).toString('base64')}))
     const otherKey = (await import('tweetnacl')).default.sign.keyPair()
     etcdctl('put', cluster.layout.peer('evil2'), JSON.stringify(signPeer({...evil, name: 'evil2'}, otherKey.secretKey)))
-    const genuine = JSON.parse(h2.config.self.record) as PeerRecord
-    etcdctl('put', cluster.layout.peer('copycat'), JSON.stringify({...h2.config.self, record: JSON.stringify({...genuine, name: 'copycat', subnet: '198.19.251.0/24'})}))
+    const genuine = JSON.parse(h2.self.record) as PeerRecord
+    etcdctl('put', cluster.layout.peer('copycat'), JSON.stringify({...h2.self, record: JSON.stringify({...genuine, name: 'copycat', subnet: '198.19.251.0/24'})}))
     etcdctl('put', cluster.layout.peer('junk'), '{{{ not json')
     for (const h of [h1, h2, h3]) {
       await eventually(`${h.name} logs the forged records`, async () => {
@@ -235,37 +229,44 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
     for (const rule of cuts) await execOk(h1.name, ['iptables', '-I', ...rule])
     try {
       assert.equal((await wgetFromContainer(h1, `http://${web}/`)).trim(), PAGE, 'overlay works without etcd')
-      // Meanwhile host 3 leaves the cluster (as `cluster rm` does it).
-      await removePeerRecord(cluster.etcd, cluster.layout, h3.name)
-      await eventually('host 2 drops host 3', async () => !(await wgPeers(h2)).has(JSON.parse(h3.config.self.record).publicKey))
-      assert.ok((await wgPeers(h1)).has(JSON.parse(h3.config.self.record).publicKey),
+      // Meanwhile host 3 leaves the cluster.
+      await cliOk(cluster.env, ['rm', '-y', h3.name])
+      await eventually('host 2 drops host 3', async () => !(await wgPeers(h2)).has(h3.publicKey))
+      assert.ok((await wgPeers(h1)).has(h3.publicKey),
         `host 1, cut from etcd, keeps its last known peers; its log:\n${(await journal(h1)).split('\n').slice(-8).join('\n')}`)
     } finally {
       for (const rule of cuts) await execOk(h1.name, ['iptables', '-D', ...rule])
     }
-    await eventually('host 1 catches up and drops host 3', async () => !(await wgPeers(h1)).has(JSON.parse(h3.config.self.record).publicKey), 20_000, 250)
-    assert.ok((await wgPeers(h2)).has(JSON.parse(h1.config.self.record).publicKey), 'host 1 is still (again) a peer of host 2')
+    await eventually('host 1 catches up and drops host 3', async () => !(await wgPeers(h1)).has(h3.publicKey), 20_000, 250)
+    assert.ok((await wgPeers(h2)).has(h1.publicKey), 'host 1 is still (again) a peer of host 2')
   })
 
-  await t.test('a stopped router leaves its containers reachable; removing the host drops it everywhere', async () => {
+  await t.test('a stopped router leaves its containers reachable; `cluster rm` of the host drops it everywhere', async () => {
     await execOk(h2.name, ['systemctl', 'stop', 'cluster-router'])
     assert.equal((await wgetFromContainer(h1, `http://${web}/`)).trim(), PAGE, 'reachable with host 2\'s router stopped')
-    const started = Date.now()
-    await removePeerRecord(cluster.etcd, cluster.layout, h2.name)
-    await releaseSubnet(cluster.etcd, cluster.layout, h2.name)
-    await eventually('host 1 drops host 2', async () => (await wgPeers(h1)).size === 0, 2000, 50)
-    t.diagnostic(`peer dropped ${Date.now() - started} ms after its record was deleted`)
+    // rm first undoes the host over SSH, then revokes and deletes its record: time the drop
+    // from the first of those two etcd events.
+    const watcher = await cluster.etcd.watch().prefix(cluster.layout.prefix + '/').create()
+    const removed = new Promise<number>(resolve => watcher.on('data', res => {
+      if (res.events.some(e => e.kv.key.toString() === cluster.layout.peer(h2.name) || e.kv.key.toString() === cluster.layout.revocation(h2.name))) resolve(Date.now())
+    }))
+    const removing = cliOk(cluster.env, ['rm', '-y', h2.name])
+    const removedAt = await removed
+    const droppedAt = await eventually('host 1 drops host 2', async () => (await wgPeers(h1)).size === 0 && Date.now(), 2000, 20)
+    t.diagnostic(`peer dropped within ${droppedAt - removedAt} ms of its revocation or deletion in etcd`)
+    await removing
+    await watcher.cancel()
     await assert.rejects(wgetFromContainer(h1, `http://${web}/`, 2))
   })
 
   await t.test('router memory and status', async () => {
     const mem = await routerMemory(h1)
     const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`
-    t.diagnostic(`router memory on host 1: RSS ${mb(mem.rss)}, of which private ${mb(mem.private)} (the rest is node's shared libraries)`)
-    // The issue's target is 60 MB RSS; an idle `node` alone is about 50 MB RSS here, so we
-    // hold the router to what it adds: private memory.
-    assert.ok(mem.private < 40 * 2 ** 20, `router private memory ${mb(mem.private)}`)
-    assert.ok(mem.rss < 80 * 2 ** 20, `router RSS ${mb(mem.rss)}`)
+    t.diagnostic(`router memory on host 1: RSS ${mb(mem.rss)}, of which heap and stacks ${mb(mem.anon)} (the rest is node's code)`)
+    // The 60 MB target is measured by the overlay bench; this is a loose guard that catches
+    // a regression of the kind etcd3 was (about 12 MB).
+    assert.ok(mem.anon < 25 * 2 ** 20, `router heap and stacks ${mb(mem.anon)}`)
+    assert.ok(mem.rss < 70 * 2 ** 20, `router RSS ${mb(mem.rss)}`)
     const status = (await routerStatus(h1))!
     assert.equal(status.backend, 'wireguard')
     assert.equal(status.encrypted, true)
@@ -282,7 +283,7 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
 
 for (const backend of ['vxlan', 'host-gw'] as const) {
   test(`${backend}: reachable by container IP, and a marker does show in clear on the lab network`, async t => {
-    const cluster = newCluster(backend)
+    const cluster = await newCluster(backend)
     clusters.push(cluster)
     const [l1, l2] = labHosts as [LabHost, LabHost]
     const [h1, h2] = await Promise.all([joinHost(cluster, l1), joinHost(cluster, l2)])
