@@ -75,12 +75,9 @@ export class EtcdClient {
   async watch(prefix: string, fromRevision: bigint, handlers: WatchHandlers): Promise<Watch> {
     let resolveEnded!: (why: string) => void
     const ended = new Promise<string>(resolve => (resolveEnded = resolve))
-    let isUp = false
+    const CREATED = Symbol('created')
     let created!: () => void
-    const isCreated = new Promise<void>(resolve => (created = () => {
-      isUp = true
-      resolve()
-    }))
+    const isCreated = new Promise<typeof CREATED>(resolve => (created = () => resolve(CREATED)))
     const stream = await this.channel.stream('/etcdserverpb.Watch/Watch', {
       message: m => {
         const r = wire.watchResponse(m)
@@ -103,9 +100,9 @@ export class EtcdClient {
       resolveEnded(`no answer within ${this.callTimeoutMs} ms`)
       stream.close()
     }, this.callTimeoutMs)
-    const why = await Promise.race([isCreated, ended])
+    const first = await Promise.race([isCreated, ended])
     clearTimeout(timer)
-    if (!isUp) throw new Error(`cannot watch ${prefix}: ${why ?? 'no answer'}`)
+    if (first !== CREATED) throw new Error(`cannot watch ${prefix}: ${first}`)
     return {ended, cancel: () => stream.close()}
   }
 
