@@ -3,7 +3,7 @@
 # host-to-host on the underlay and over a bare tunnel of the same backend, for wireguard,
 # vxlan and host-gw; join-to-reachable time; router memory; and the router's plan for
 # 10,000 synthetic peers. Needs the lab up (bench/run.sh brings it up) and a build.
-#   usage: bash bench/overlay/run.sh        env: IPERF_SECONDS (default 5)
+#   usage: bash bench/overlay/run.sh        env: IPERF_SECONDS (default 8), IPERF_ROUNDS (default 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
