@@ -15,6 +15,7 @@ import {
   type DaemonConfig, type EngineState,
 } from './engine-files.js'
 import {discardSnapshotScript, restoreScript, snapshotScript} from './file-snapshot.js'
+import {parseDockerUrl} from '../docker.js'
 
 export interface ConfigureEngineOptions {
   caPem: string
@@ -111,8 +112,8 @@ export interface EngineTls {
 
 /** Polls `docker version` over TLS until the engine answers; returns what it says. */
 export async function waitForEngine(url: string, tls: EngineTls, timeoutMs = 60_000): Promise<Docker.DockerVersion> {
-  const {hostname, port} = new URL(url.replace(/^tcp:/, 'https:'))
-  const docker = new Docker({host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 2376), protocol: 'https', ...tls, timeout: 5000})
+  const {host, port} = parseDockerUrl(url)
+  const docker = new Docker({host, port, protocol: 'https', ...tls, timeout: 5000})
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
