@@ -96,8 +96,9 @@ class Router {
   }
 
   /**
-   * Revocations first (from disk, the config, then etcd if it answers), so a replayed record
-   * of a removed host is never believed even for the moment before its revocation arrives.
+   * Revocations first (from disk, the config, then etcd's first listing or its failure), so
+   * a replayed record of a removed host is never believed even for the moment before its
+   * revocation arrives.
    */
   private async followRevocations(client: EtcdClient, prefix: string): Promise<void> {
     const kept = new RevocationLog(REVOCATIONS_PATH, this.config.signingPublicKey, log)
@@ -106,16 +107,14 @@ class Router {
       const r = kept.add(prefix + name, raw)
       return r !== undefined && this.peers.revoke(r)
     }
-    try {
-      for (const kv of (await client.list(prefix)).kvs) take(kv.key.slice(prefix.length), kv.value)
-    } catch (error) {
-      log.warn(`cannot list revocations yet (${(error as Error).message}); using the ones kept on this host`)
-    }
+    let firstRound!: () => void
+    const listedOrFailed = new Promise<void>(resolve => (firstRound = resolve))
     void follow(client, prefix, {
       reset: all => this.changed([...all].map(([name, raw]) => take(name, raw)).some(Boolean)),
       put: (name, raw) => this.changed(take(name, raw)),
       delete: () => undefined, // deleting a revocation from etcd revokes nothing back
-    }, log, () => undefined)
+    }, log, () => firstRound())
+    await listedOrFailed
   }
 
   private changed(yes: boolean): void {

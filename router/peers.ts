@@ -4,7 +4,7 @@
  * microseconds natively; re-verifying ten thousand records on every event would still not
  * do), minus every record a revocation voids. A record that fails is logged once and ignored.
  */
-import {isPeerError, isRevoked, verifyPeer, type PeerRecord, type Revocation} from '../src/membership.js'
+import {isPeerError, isRevoked, supersedes, verifyPeer, type PeerRecord, type Revocation} from '../src/membership.js'
 import type {Logger} from './log.js'
 
 interface Entry {
@@ -49,8 +49,7 @@ export class PeerSet {
    * stays in force here. Returns true when a believed record was dropped.
    */
   revoke(revocation: Revocation): boolean {
-    const known = this.revocations.get(revocation.name)
-    if (known && Date.parse(known.before) >= Date.parse(revocation.before)) return false
+    if (!supersedes(revocation, this.revocations.get(revocation.name))) return false
     this.revocations.set(revocation.name, revocation)
     const entry = this.entries.get(revocation.name)
     if (!entry?.record) return false

@@ -5,7 +5,7 @@
  */
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {dirname} from 'node:path'
-import {isPeerError, verifyRevocation, type Revocation, type SignedPeer} from '../src/membership.js'
+import {isPeerError, supersedes, verifyRevocation, type Revocation, type SignedPeer} from '../src/membership.js'
 import type {Logger} from './log.js'
 
 export const REVOCATIONS_PATH = '/var/lib/cluster/revocations.json'
@@ -49,8 +49,7 @@ export class RevocationLog {
       this.log.warn(`ignoring revocation ${source}: ${revocation.error}`)
       return undefined
     }
-    const known = this.kept.get(revocation.name)
-    if (known && Date.parse(known.revocation.before) >= Date.parse(revocation.before)) return undefined
+    if (!supersedes(revocation, this.kept.get(revocation.name)?.revocation)) return undefined
     this.kept.set(revocation.name, {revocation, signed: signed as SignedPeer})
     return revocation
   }

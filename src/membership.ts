@@ -78,6 +78,11 @@ export function verifyRevocation(signed: unknown, publicKey: string): Revocation
   return verifyDocument(signed, publicKey, revocationProblem) as Revocation | {error: string}
 }
 
+/** True when `candidate` voids more than `known`, the revocation of the same name already held: the latest date wins. */
+export function supersedes(candidate: Revocation, known: Revocation | undefined): boolean {
+  return known === undefined || Date.parse(candidate.before) > Date.parse(known.before)
+}
+
 /** True when `revocation` voids `record` (same name, issued no later). */
 export function isRevoked(record: PeerRecord, revocation: Revocation | undefined): boolean {
   return revocation !== undefined && revocation.name === record.name && Date.parse(record.issuedAt) <= Date.parse(revocation.before)
