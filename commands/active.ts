@@ -1,6 +1,6 @@
 import {ClusterCommand} from '../src/cli/base.js'
 import {LocalStore} from '../src/store/local.js'
-import {NotFoundError} from '../src/errors.js'
+import {NotFoundError} from '../core/errors.js'
 
 export default class Active extends ClusterCommand {
   static summary = 'Print the machine that DOCKER_HOST points at'

@@ -1,10 +1,10 @@
 import {Flags} from '@oclif/core'
 import {KvCommand} from '../src/cli/base.js'
 import {ensureSettings} from '../src/kv/machines.js'
-import {BACKENDS, type Backend} from '../src/model.js'
+import {BACKENDS, type Backend} from '../core/model.js'
 import {LocalStore} from '../src/store/local.js'
 import {checkIdentity, clusterIdentity} from '../src/lifecycle/identity.js'
-import {ClusterError} from '../src/errors.js'
+import {ClusterError} from '../core/errors.js'
 
 export default class Init extends KvCommand {
   static summary = 'Choose the cluster\'s settings once (otherwise the first create takes the defaults) and remember the etcd endpoints'

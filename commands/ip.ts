@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {MachineCommand} from '../src/cli/machine-command.js'
-import {NotFoundError} from '../src/errors.js'
+import {NotFoundError} from '../core/errors.js'
 
 export default class Ip extends MachineCommand {
   static summary = 'Print the address of one or more machines'

@@ -4,7 +4,7 @@ import {renderTable, renderTemplate, parseFilters, matchesFilters} from '../src/
 import {listMachines} from '../src/kv/machines.js'
 import {checkMachines} from '../src/lifecycle/status.js'
 import {LocalStore} from '../src/store/local.js'
-import type {MachineRecord, MachineStatus} from '../src/model.js'
+import type {MachineRecord, MachineStatus} from '../core/model.js'
 
 const FILTER_KEYS = ['name', 'driver', 'state', 'label']
 

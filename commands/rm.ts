@@ -4,7 +4,7 @@ import {KvCommand} from '../src/cli/base.js'
 import {stderrProgress} from '../src/cli/progress.js'
 import {removeMachine} from '../src/lifecycle/remove.js'
 import {LocalStore} from '../src/store/local.js'
-import {InputError} from '../src/errors.js'
+import {InputError} from '../core/errors.js'
 
 export default class Rm extends KvCommand {
   static summary = 'Remove machines: undo their setup, destroy what the driver made, free their etcd records'

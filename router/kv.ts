@@ -9,7 +9,7 @@
  */
 import {readFileSync} from 'node:fs'
 import {EtcdClient, type Lease, type KeyValue} from './etcd/client.js'
-import type {RouterConfig} from './config.js'
+import type {RouterConfig} from '../core/router-config.js'
 import type {Logger} from './log.js'
 
 export const LEASE_TTL_SECONDS = 10

@@ -4,7 +4,7 @@
  * microseconds natively; re-verifying ten thousand records on every event would still not
  * do), minus every record a revocation voids. A record that fails is logged once and ignored.
  */
-import {isPeerError, isRevoked, supersedes, verifyPeer, type PeerRecord, type Revocation} from '../src/membership.js'
+import {isPeerError, isRevoked, supersedes, verifyPeer, type PeerRecord, type Revocation} from '../core/membership.js'
 import type {Logger} from './log.js'
 
 interface Entry {

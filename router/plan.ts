@@ -6,8 +6,11 @@
  * Every router must reach the same verdict on conflicting records (two claiming one
  * subnet or one key), so ties are broken by issue time then name, never by arrival order.
  */
-import {chooseEndpoint, type PeerRecord} from '../src/membership.js'
-import {ipToNumber} from '../src/ipam.js'
+import {chooseEndpoint, type PeerRecord} from '../core/membership.js'
+import {ipToNumber} from '../core/subnets.js'
+import type {Rejection} from '../core/router-status.js'
+
+export type {Rejection}
 
 /** One peer as the datapath holds it. */
 export interface AppliedPeer {
@@ -20,11 +23,6 @@ export interface AppliedPeer {
 
 export interface CurrentState {
   peers: AppliedPeer[]
-}
-
-export interface Rejection {
-  name: string
-  reason: string
 }
 
 export interface Actions {

@@ -5,7 +5,7 @@
  */
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {dirname} from 'node:path'
-import {isPeerError, supersedes, verifyRevocation, type Revocation, type SignedPeer} from '../src/membership.js'
+import {isPeerError, supersedes, verifyRevocation, type Revocation, type SignedPeer} from '../core/membership.js'
 import type {Logger} from './log.js'
 
 export const REVOCATIONS_PATH = '/var/lib/cluster/revocations.json'

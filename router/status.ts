@@ -1,34 +1,12 @@
 /**
- * /run/cluster/status.json: what `cluster net status` shows. Written by the router after
+ * Writes /run/cluster/status.json (core/router-status.ts): what `cluster net status` shows. Written by the router after
  * every reconcile and every few seconds (handshakes and byte counters move), atomically.
  */
 import {mkdirSync, renameSync, writeFileSync} from 'node:fs'
-import type {Backend as BackendName} from '../src/model.js'
-import type {AppliedPeer, Rejection} from './plan.js'
+import type {PeerReport, RouterStatus} from '../core/router-status.js'
+import type {AppliedPeer} from './plan.js'
 import type {PeerStatus} from './backends/backend.js'
-import {RUN_DIR, STATUS_PATH} from './config.js'
-
-export interface PeerReport {
-  name: string
-  subnet: string
-  endpoint: string
-  lastHandshake: string | null
-  rxBytes: number | null
-  txBytes: number | null
-}
-
-export interface RouterStatus {
-  name: string
-  backend: BackendName
-  encrypted: boolean
-  datapath: string
-  subnet: string
-  mtu: number
-  etcd: {connected: boolean; since: string}
-  peers: PeerReport[]
-  rejected: Rejection[]
-  updatedAt: string
-}
+import {RUN_DIR, STATUS_PATH} from '../core/router-config.js'
 
 /** Joins what the datapath reports (by subnet) with the names the plan knows. */
 export function peerReports(applied: AppliedPeer[], live: PeerStatus[]): PeerReport[] {

@@ -2,9 +2,10 @@
 import {mkdirSync, readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {request, type RequestOptions} from 'node:https'
-import {LocalStore, writeFileSafe} from './store/local.js'
+import {LocalStore} from './store/local.js'
+import {writeFileSafe} from '../core/files.js'
 import {certPaths} from './tls/cluster-certs.js'
-import {ClusterError} from './errors.js'
+import {ClusterError} from '../core/errors.js'
 
 export interface EngineAddress {
   host: string

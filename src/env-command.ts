@@ -6,7 +6,7 @@
 import {parseArgs} from 'node:util'
 import {LocalStore} from './store/local.js'
 import {detectShell, renderEnv, noProxyValue, DOCKER_VARS, SHELLS} from './shell-env.js'
-import {ClusterError, InputError} from './errors.js'
+import {ClusterError, InputError} from '../core/errors.js'
 
 export const ENV_OPTIONS = {
   shell: {type: 'string', description: `shell to print for: ${SHELLS.join(', ')} (detected from $SHELL by default)`},

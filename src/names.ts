@@ -1,4 +1,4 @@
-import {InputError} from './errors.js'
+import {InputError} from '../core/errors.js'
 
 /**
  * Machine names become host names, etcd key segments and DNS labels, so they follow the

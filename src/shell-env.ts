@@ -3,7 +3,7 @@
  * `env` needs no network round trip and answers as fast as node starts.
  */
 import {basename} from 'node:path'
-import {InputError} from './errors.js'
+import {InputError} from '../core/errors.js'
 
 export const SHELLS = ['bash', 'zsh', 'sh', 'fish', 'tcsh', 'powershell', 'cmd'] as const
 export type Shell = typeof SHELLS[number]

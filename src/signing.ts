@@ -4,9 +4,9 @@
  */
 import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import nacl from 'tweetnacl'
-import {ClusterError, wrap} from './errors.js'
-import type {PeerRecord, Revocation, SignedPeer} from './membership.js'
-import {writeSecret} from './store/local.js'
+import {ClusterError, wrap} from '../core/errors.js'
+import type {PeerRecord, Revocation, SignedPeer} from '../core/membership.js'
+import {writeSecret} from '../core/files.js'
 
 export interface SigningKey {
   /** 64-byte ed25519 secret key. */

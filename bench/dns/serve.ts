@@ -6,7 +6,8 @@
  */
 import {readFileSync} from 'node:fs'
 import {relativeTo} from '../../router/dns/answer.js'
-import {RecordIndex, staticRecord, type RecordEntry} from '../../router/dns/records.js'
+import {RecordIndex} from '../../router/dns/records.js'
+import {staticRecord, type RecordEntry} from '../../core/dns-records.js'
 import {startDnsServer} from '../../router/dns/server.js'
 
 const [hostsFile, address, port, domain] = process.argv.slice(2)

@@ -12,9 +12,10 @@
  * All addresses are in 198.18.0.0/15: the lab network and 198.19.0.0/16.
  */
 import {execOk, exec, removeHost, type LabHost} from '../../test/lab/lab.js'
-import {allocateSubnet, gatewayOf} from '../../src/ipam.js'
+import {allocateSubnet} from '../../src/ipam.js'
+import {gatewayOf} from '../../core/subnets.js'
 import {newCluster, joinHost, startLabHost, destroyCluster, routerMemory, type OverlayCluster} from './lab-overlay.js'
-import type {Backend} from '../../src/model.js'
+import type {Backend} from '../../core/model.js'
 
 // Long enough that a few scheduler hiccups on the shared cores average out (3 s runs swung by ±5 %).
 const SECONDS = Number(process.env.IPERF_SECONDS ?? 8)

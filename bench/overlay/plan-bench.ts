@@ -6,8 +6,8 @@
 import {generateKeyPairSync, sign} from 'node:crypto'
 import {PeerSet} from '../../router/peers.js'
 import {plan} from '../../router/plan.js'
-import {numberToIp, ipToNumber} from '../../src/ipam.js'
-import type {PeerRecord, SignedPeer} from '../../src/membership.js'
+import {numberToIp, ipToNumber} from '../../core/subnets.js'
+import type {PeerRecord, SignedPeer} from '../../core/membership.js'
 
 const COUNT = Number(process.argv[2] ?? 10_000)
 const RANGE = '198.19.0.0/16'

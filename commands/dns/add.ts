@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {KvCommand} from '../../src/cli/base.js'
-import {addStaticRecord, parseStaticArgs} from '../../router/dns/static.js'
+import {addStaticRecord, parseStaticArgs} from '../../src/dns/static.js'
 
 export default class DnsAdd extends KvCommand {
   static summary = 'Give an address that is not a container a name in the cluster DNS'

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {KvCommand} from '../../src/cli/base.js'
 import {renderTable} from '../../src/cli/format.js'
-import {listDns} from '../../router/dns/static.js'
+import {listDns} from '../../src/dns/static.js'
 
 export default class DnsLs extends KvCommand {
   static summary = 'List the names the cluster DNS answers: every container and every added record'

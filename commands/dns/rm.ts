@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {KvCommand} from '../../src/cli/base.js'
-import {parseStaticArgs, removeStaticRecords} from '../../router/dns/static.js'
+import {parseStaticArgs, removeStaticRecords} from '../../src/dns/static.js'
 
 export default class DnsRm extends KvCommand {
   static summary = 'Remove a name added with `cluster dns add` (one address, or all of them)'

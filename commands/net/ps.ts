@@ -3,7 +3,8 @@ import {KvCommand} from '../../src/cli/base.js'
 import {renderTable} from '../../src/cli/format.js'
 import {listMachines} from '../../src/kv/machines.js'
 import {LocalStore} from '../../src/store/local.js'
-import {LIST_CONTAINERS, parseContainers, queryMachines, type OverlayContainer} from '../../src/router-deploy.js'
+import {LIST_CONTAINERS, parseContainers, type OverlayContainer} from '../../src/net/containers.js'
+import {queryMachines} from '../../src/ssh/query-machines.js'
 
 export default class NetPs extends KvCommand {
   static summary = 'List every container on the overlay: host, name, IP'

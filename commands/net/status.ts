@@ -2,8 +2,9 @@ import {Args, Flags} from '@oclif/core'
 import {MachineCommand} from '../../src/cli/machine-command.js'
 import {renderTable} from '../../src/cli/format.js'
 import {listMachines} from '../../src/kv/machines.js'
-import {queryMachines, readRouterStatus, type PerMachine} from '../../src/router-deploy.js'
-import type {RouterStatus} from '../../router/status.js'
+import {queryMachines, type PerMachine} from '../../src/ssh/query-machines.js'
+import {readRouterStatus} from '../../src/agent/status.js'
+import type {RouterStatus} from '../../core/router-status.js'
 
 export default class NetStatus extends MachineCommand {
   static summary = 'Show the overlay as each machine\'s router sees it: backend, encryption, subnet, and every peer'

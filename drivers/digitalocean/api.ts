@@ -3,7 +3,7 @@
  * aware retries and pagination. It knows the API, not the driver's policy.
  */
 import {setTimeout as sleepFor} from 'node:timers/promises'
-import {DriverError} from '../../src/errors.js'
+import {DriverError} from '../sdk/index.js'
 import type {
   Account, Action, ApiErrorBody, CreateDropletRequest, Droplet, DropletActionType, Links, Region, Size, SshKey,
 } from './types.js'

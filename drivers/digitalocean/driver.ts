@@ -7,11 +7,10 @@
 import {copyFileSync, chmodSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import type {Addresses, Driver, DriverContext, DriverData, MachineState, SshTarget} from '../driver.js'
-import {DriverError, InputError} from '../../src/errors.js'
+import type {Addresses, Driver, DriverContext, DriverData, MachineState, SshTarget} from '../sdk/index.js'
+import {DriverError, InputError, ensureKeyPair} from '../sdk/index.js'
 import {DoApi, DoApiError, type RetryPolicy} from './api.js'
 import {md5Fingerprint} from './ssh-key.js'
-import {ensureKeyPair} from '../../src/ssh/machine-key.js'
 import type {DoOptions} from './options.js'
 import type {Action, Droplet, DropletActionType, SshKey} from './types.js'
 

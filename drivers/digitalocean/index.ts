@@ -1,6 +1,6 @@
 /** The digitalocean driver's factory: flags in, a DigitalOceanDriver out. */
 import {randomBytes} from 'node:crypto'
-import type {DriverContext, DriverData, DriverFactory, FlagValues} from '../driver.js'
+import type {DriverContext, DriverData, DriverFactory, FlagValues} from '../sdk/index.js'
 import {DigitalOceanDriver, DEFAULT_TUNING, type DoData, type DoTuning} from './driver.js'
 import {DO_FLAGS, parseOptions} from './options.js'
 

@@ -3,9 +3,8 @@
  * with a current image) and their validation into typed options. Pure: no API calls.
  */
 import {existsSync, readFileSync} from 'node:fs'
-import type {DriverFlag, FlagValues} from '../driver.js'
-import {InputError} from '../../src/errors.js'
-import {resolveFlagValues} from '../registry.js'
+import type {DriverFlag, FlagValues} from '../sdk/index.js'
+import {InputError, resolveFlagValues} from '../sdk/index.js'
 import {DEFAULT_API_URL} from './api.js'
 
 /** Ubuntu 24.04 LTS: the current LTS (Docker Machine's ubuntu-16-04-x64 no longer exists). */

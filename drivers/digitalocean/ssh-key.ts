@@ -1,6 +1,6 @@
 /** DigitalOcean's fingerprint of a public key. */
 import {createHash} from 'node:crypto'
-import {InputError} from '../../src/errors.js'
+import {InputError} from '../sdk/index.js'
 
 /** The blob of an OpenSSH public key line (`<type> <base64> [comment]`). */
 export function publicKeyBlob(publicKey: string): Buffer {

@@ -4,11 +4,9 @@
  */
 import {chmodSync, copyFileSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {connect as tcpConnect} from 'node:net'
-import type {Driver, DriverContext, DriverData, DriverFactory, FlagValues, MachineState, SshTarget} from '../driver.js'
-import {InputError, NotSupportedError} from '../../src/errors.js'
-import {MACHINE_KEY_FILE} from '../../src/ssh/machine-key.js'
-import {isIP} from 'node:net'
+import {connect as tcpConnect, isIP} from 'node:net'
+import type {Driver, DriverContext, DriverData, DriverFactory, FlagValues, MachineState, SshTarget} from '../sdk/index.js'
+import {InputError, NotSupportedError, MACHINE_KEY_FILE} from '../sdk/index.js'
 
 interface GenericData extends DriverData {
   ip: string
@@ -68,15 +66,9 @@ class GenericDriver implements Driver {
 
   /** Power commands end the SSH session abruptly; a dropped connection is the expected outcome. */
   private async overSsh(cmd: string, what: string): Promise<void> {
-    const {connectSsh} = await import('../../src/ssh/client.js')
-    const conn = await connectSsh({...this.ssh(), pinnedHostKey: this.ctx.hostKey, machineName: this.ctx.machineName})
-    try {
-      const sudo = this.d.sshUser === 'root' ? '' : 'sudo -n '
-      await conn.exec(`(sleep 1; ${sudo}${cmd}) >/dev/null 2>&1 &`)
-      this.ctx.progress(`${what}: sent "${cmd}"`)
-    } finally {
-      conn.close()
-    }
+    const sudo = this.d.sshUser === 'root' ? '' : 'sudo -n '
+    await this.ctx.sshExec(this.ssh(), `(sleep 1; ${sudo}${cmd}) >/dev/null 2>&1 &`)
+    this.ctx.progress(`${what}: sent "${cmd}"`)
   }
 }
 

@@ -2,7 +2,7 @@
  * The host-only network: address arithmetic for --virtualbox-hostonly-cidr and the
  * parsing of `VBoxManage list hostonlyifs` / `list dhcpservers`. Pure functions.
  */
-import {InputError} from '../../src/errors.js'
+import {InputError} from '../sdk/index.js'
 
 export interface HostOnlyNetwork {
   /** The host's address on the network (the CIDR's address part). */

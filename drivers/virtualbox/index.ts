@@ -1,5 +1,5 @@
 /** The virtualbox driver's factory: flags in, a VirtualBoxDriver out. */
-import type {DriverContext, DriverData, DriverFactory, FlagValues} from '../driver.js'
+import type {DriverContext, DriverData, DriverFactory, FlagValues} from '../sdk/index.js'
 import {VirtualBoxDriver, DEFAULT_TUNING, type VboxData, type VboxTuning} from './driver.js'
 import {VBOX_FLAGS, parseOptions} from './options.js'
 

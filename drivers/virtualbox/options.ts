@@ -2,9 +2,8 @@
  * The virtualbox driver's create flags (Docker Machine's names, env vars and defaults) and
  * their validation into typed options. Pure: no VBoxManage calls.
  */
-import type {DriverFlag, FlagValues} from '../driver.js'
-import {InputError} from '../../src/errors.js'
-import {resolveFlagValues} from '../registry.js'
+import type {DriverFlag, FlagValues} from '../sdk/index.js'
+import {InputError, resolveFlagValues} from '../sdk/index.js'
 import {parseCidr, type HostOnlyNetwork} from './hostonly.js'
 
 /** The last boot2docker release; the project is archived, so pin it rather than ask GitHub for "latest". */

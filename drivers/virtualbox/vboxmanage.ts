@@ -1,6 +1,6 @@
 /** Running VBoxManage: one call, its stdout, and a one-line error naming the command when it fails. */
 import {execFile} from 'node:child_process'
-import {DriverError, InputError} from '../../src/errors.js'
+import {DriverError, InputError} from '../sdk/index.js'
 
 export class VBoxManage {
   constructor(readonly path: string) {}

@@ -3,8 +3,8 @@
  * its own folder and is picked by name from BACKENDS (registry.ts); the router sees only
  * this interface.
  */
-import type {Backend as BackendName} from '../../src/model.js'
-import type {PeerRecord} from '../../src/membership.js'
+import type {Backend as BackendName} from '../../core/model.js'
+import type {PeerRecord} from '../../core/membership.js'
 import type {Actions, CurrentState, Rejection} from '../plan.js'
 import type {Logger} from '../log.js'
 

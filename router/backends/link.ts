@@ -4,7 +4,7 @@
  * finds them (no duplicates) and teardown removes exactly those.
  */
 import {run, probe, ipJson} from '../exec.js'
-import {networkOf} from '../../src/ipam.js'
+import {networkOf} from '../../core/subnets.js'
 
 /** Our routes' protocol number (iproute2 shows it as a number; 0-255, unassigned in rt_protos). */
 export const ROUTE_PROTO = '211'

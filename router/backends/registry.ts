@@ -1,5 +1,5 @@
 /** Backend name → constructor: the one place that knows every datapath. */
-import type {Backend as BackendName} from '../../src/model.js'
+import type {Backend as BackendName} from '../../core/model.js'
 import type {Backend, BackendOptions} from './backend.js'
 import {WireGuardBackend} from './wireguard/wireguard.js'
 import {VxlanBackend} from './vxlan/vxlan.js'

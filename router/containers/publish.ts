@@ -11,8 +11,8 @@
  * replaces a lost lease, every record is written again under the new one.
  */
 import type {EtcdClient, Lease} from '../etcd/client.js'
-import type {KeyLayout} from '../../src/kv/keys.js'
-import type {DnsRecord} from '../dns/records.js'
+import type {KeyLayout} from '../../core/keys.js'
+import type {DnsRecord} from '../../core/dns-records.js'
 import type {DnsLog} from '../dns/server.js'
 import {planSync} from './record.js'
 

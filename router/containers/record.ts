@@ -3,7 +3,7 @@
  * Docker and etcd ends live in docker.ts and publish.ts.
  */
 import {containsCidr} from 'cidr-tools'
-import {isValidName, type DnsRecord} from '../dns/records.js'
+import {isValidName, type DnsRecord} from '../../core/dns-records.js'
 
 /** `docker run -l cluster.dns.alias=db,db-primary`: more names for a container. */
 export const ALIAS_LABEL = 'cluster.dns.alias'

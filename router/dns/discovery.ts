@@ -4,7 +4,7 @@
  * host's bridge address (which every container's resolv.conf points at).
  */
 import type {EtcdClient, Lease} from '../etcd/client.js'
-import {keys} from '../../src/kv/keys.js'
+import {keys} from '../../core/keys.js'
 import {watchDocker} from '../containers/docker.js'
 import {engineAt} from '../containers/engine.js'
 import {RecordPublisher} from '../containers/publish.js'

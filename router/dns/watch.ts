@@ -7,8 +7,9 @@
  * outage must not follow an etcd outage.
  */
 import type {EtcdClient, KeyValue} from '../etcd/client.js'
-import type {KeyLayout} from '../../src/kv/keys.js'
-import {isRecordKey, parseRecord, type RecordEntry, type RecordIndex} from './records.js'
+import type {KeyLayout} from '../../core/keys.js'
+import {dnsRange, recordEntry, recordsOf} from '../../core/dns-records.js'
+import type {RecordIndex} from './records.js'
 import {latch, repeatUntilStopped} from './repeat.js'
 import type {DnsLog} from './server.js'
 
@@ -18,22 +19,18 @@ export interface RecordWatch {
   stop(): Promise<void>
 }
 
-/** The records among `kvs` (a listing of the layout's DNS folders); malformed ones are logged and skipped. */
-export function recordsOf(kvs: Array<{key: string; value: string}>, layout: KeyLayout, log?: DnsLog): RecordEntry[] {
-  return kvs.flatMap(kv => entryOf(kv, layout, log) ?? [])
-}
-
 export function watchRecords(opts: {etcd: EtcdClient; layout: KeyLayout; index: RecordIndex; log: DnsLog}): RecordWatch {
   const {etcd, layout, index, log} = opts
   const ready = latch()
+  const malformed = (key: string) => log.warn(`dns: ignoring malformed record at ${key}`)
 
   const round = async (stopping: Promise<string>): Promise<string> => {
     const listing = await etcd.list(dnsRange(layout))
-    index.replaceAll(recordsOf(listing.kvs, layout, log))
+    index.replaceAll(recordsOf(listing.kvs, layout, malformed))
     ready.open()
     const watch = await etcd.watch(dnsRange(layout), listing.revision + 1n, {
       put: kv => {
-        const entry = entryOf(kv, layout, log)
+        const entry = recordEntry(kv, layout, malformed)
         if (entry) index.put(entry.key, entry.record)
       },
       delete: kv => index.delete(kv.key),
@@ -48,17 +45,4 @@ export function watchRecords(opts: {etcd: EtcdClient; layout: KeyLayout; index: 
   const repeating = repeatUntilStopped(round, reason =>
     log.warn(`dns: record watch stopped (${reason}); keeping the last known records and listing again`))
   return {ready: ready.promise, stop: repeating.stop}
-}
-
-/** `<prefix>/dns` without the slash: the common start of `dns/` and `dns-static/`. */
-export function dnsRange(layout: KeyLayout): string {
-  return layout.dns.slice(0, -1)
-}
-
-function entryOf(kv: {key: string; value: string}, layout: KeyLayout, log?: DnsLog): RecordEntry | undefined {
-  const {key} = kv
-  if (!isRecordKey(key, layout)) return undefined
-  const record = parseRecord(kv.value)
-  if (!record) log?.warn(`dns: ignoring malformed record at ${key}`)
-  return record && {key, record}
 }

@@ -8,6 +8,7 @@
  * varints and length-delimited fields. int64s (revisions, lease IDs) are bigints: lease
  * IDs use all 63 bits.
  */
+import {prefixEnd} from '../../core/keys.js'
 
 type Value = bigint | number | boolean | string | Buffer | Uint8Array
 /** [field number, value]; undefined values are skipped (proto3 defaults). */
@@ -95,18 +96,6 @@ function bytes(d: Decoded, num: number): Buffer {
 
 function messages(d: Decoded, num: number): Decoded[] {
   return (d.get(num) ?? []).filter(Buffer.isBuffer).map(decode)
-}
-
-/** The end of the key range holding every key that starts with `prefix` (etcd's convention). */
-export function prefixEnd(prefix: string): Buffer {
-  const end = Buffer.from(prefix, 'utf8')
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++
-      return end.subarray(0, i + 1)
-    }
-  }
-  return Buffer.from([0]) // every key
 }
 
 // --- Requests -------------------------------------------------------------------------

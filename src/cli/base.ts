@@ -3,7 +3,7 @@
  * stderr and an exit code; and, for commands that talk to etcd, its connection flags.
  */
 import {Command, Flags, Errors} from '@oclif/core'
-import {ClusterError, describeCause} from '../errors.js'
+import {ClusterError, describeCause} from '../../core/errors.js'
 import {openKv, type Kv, type KvOptions} from '../kv/client.js'
 
 export abstract class ClusterCommand extends Command {

@@ -4,9 +4,9 @@
  * are the registry's (resolveFlagValues), the same for every driver.
  */
 import {Flags} from '@oclif/core'
-import type {DriverFactory, FlagValues} from '../../drivers/driver.js'
-import {InputError} from '../errors.js'
-import {resolveFlagValues} from '../../drivers/registry.js'
+import type {DriverFactory, FlagValues} from '../../drivers/sdk/driver.js'
+import {InputError} from '../../core/errors.js'
+import {resolveFlagValues} from '../../drivers/sdk/flags.js'
 
 // oclif's flag types differ per kind; the create command only reads them back as FlagValues.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

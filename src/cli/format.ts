@@ -2,7 +2,7 @@
  * Output helpers shared by list-style commands: aligned tables, Docker-style `--format`
  * templates (`{{.Name}}`, with a `table` prefix for a header), and `--filter key=value`.
  */
-import {InputError} from '../errors.js'
+import {InputError} from '../../core/errors.js'
 
 export function renderTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))

@@ -3,7 +3,7 @@
  * which then undoes what it made before the process exits (130); further signals wait
  * for that undo instead of leaving it half-done.
  */
-import {ClusterError} from '../errors.js'
+import {ClusterError} from '../../core/errors.js'
 
 export async function withInterrupt<T>(undoing: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController()

@@ -2,7 +2,7 @@
 import {KvCommand} from './base.js'
 import {LocalStore} from '../store/local.js'
 import {getMachine} from '../kv/machines.js'
-import type {MachineRecord} from '../model.js'
+import type {MachineRecord} from '../../core/model.js'
 
 export abstract class MachineCommand extends KvCommand {
   protected store = new LocalStore()

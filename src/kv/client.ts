@@ -4,9 +4,9 @@
  */
 import {readFileSync} from 'node:fs'
 import type {Etcd3, IOptions} from 'etcd3'
-import {KvUnavailableError, ClusterError, InputError} from '../errors.js'
+import {KvUnavailableError, ClusterError, InputError} from '../../core/errors.js'
 import {LocalStore, type LocalConfig} from '../store/local.js'
-import {clusterPrefix, keys, type KeyLayout, DEFAULT_CLUSTER_NAME} from './keys.js'
+import {clusterPrefix, keys, type KeyLayout, DEFAULT_CLUSTER_NAME} from '../../core/keys.js'
 
 export interface KvOptions {
   endpoints?: string[]

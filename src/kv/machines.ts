@@ -1,8 +1,8 @@
 /** Machine records and cluster settings in etcd: the shared registry every CLI reads. */
 import type {Kv} from './client.js'
 import {kvCall} from './client.js'
-import {AlreadyExistsError, NotFoundError, ClusterError, InputError} from '../errors.js'
-import {DEFAULT_SETTINGS, type ClusterSettings, type MachineRecord} from '../model.js'
+import {AlreadyExistsError, NotFoundError, ClusterError, InputError} from '../../core/errors.js'
+import {DEFAULT_SETTINGS, type ClusterSettings, type MachineRecord} from '../../core/model.js'
 
 /**
  * Takes the name cluster-wide: a transaction that writes only if the key does not exist,

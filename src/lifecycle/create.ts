@@ -5,19 +5,20 @@
  * Any failure or Ctrl-C rolls back through the same code as `cluster rm`; if the rollback
  * itself fails the record stays in etcd in state "error", which `cluster rm -f` finishes.
  */
-import type {DriverData, FlagValues} from '../../drivers/driver.js'
-import {getDriver} from '../../drivers/registry.js'
-import {ClusterError, describeCause} from '../errors.js'
+import type {DriverData, FlagValues} from '../../drivers/sdk/driver.js'
+import {getDriver} from '../drivers/registry.js'
+import {ClusterError, describeCause} from '../../core/errors.js'
 import {openKv, type KvOptions} from '../kv/client.js'
 import {claimMachine, deleteMachine, ensureSettings, putMachine} from '../kv/machines.js'
-import type {ClusterSettings, EngineOptions, MachineRecord} from '../model.js'
+import type {ClusterSettings, EngineOptions, MachineRecord} from '../../core/model.js'
 import {validateMachineName} from '../names.js'
 import {LocalStore, type LocalMachine} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
 import {driverContext, splitDriverData, whoAmI} from './machine.js'
 import {checkIdentity, clusterIdentity} from './identity.js'
 import {removeMachine} from './remove.js'
-import {connectToMachine, setupHost} from './setup-host.js'
+import {setupHost} from './setup-host.js'
+import {connectToMachine} from '../ssh/connect-machine.js'
 import type {SwarmRequest} from '../swarm/plan.js'
 
 export interface CreateRequest {

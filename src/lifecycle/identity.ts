@@ -1,7 +1,7 @@
 /** The keys that make a local store an administrator of a cluster: its CA and its signing key. */
-import {ClusterError} from '../errors.js'
+import {ClusterError} from '../../core/errors.js'
 import {loadOrCreateSigningKey} from '../signing.js'
-import type {ClusterSettings} from '../model.js'
+import type {ClusterSettings} from '../../core/model.js'
 import {LocalStore} from '../store/local.js'
 import {certFingerprint} from '../tls/certs.js'
 import {loadOrCreateClusterCerts} from '../tls/cluster-certs.js'

@@ -1,9 +1,9 @@
 /** Loading a machine for a command: its record, its folder, and its driver. */
 import {userInfo, hostname} from 'node:os'
-import type {Driver, DriverContext, DriverData} from '../../drivers/driver.js'
-import {getDriver} from '../../drivers/registry.js'
+import type {Driver, DriverContext, DriverData} from '../../drivers/sdk/driver.js'
+import {getDriver} from '../drivers/registry.js'
 import {LocalStore, type LocalMachine} from '../store/local.js'
-import type {MachineRecord} from '../model.js'
+import type {MachineRecord} from '../../core/model.js'
 import {silentProgress, type Progress} from '../cli/progress.js'
 
 export interface Machine {
@@ -26,7 +26,15 @@ export function driverContext(store: LocalStore, name: string, hostKey: string |
     progress: (o.progress ?? silentProgress).step,
     save: async data => { await o.onSave?.(data) },
     signal: o.signal ?? new AbortController().signal,
-    hostKey,
+    sshExec: async (target, command) => {
+      const {connectSsh} = await import('../ssh/client.js')
+      const conn = await connectSsh({...target, pinnedHostKey: hostKey, machineName: name})
+      try {
+        await conn.exec(command)
+      } finally {
+        conn.close()
+      }
+    },
   }
 }
 

@@ -5,13 +5,15 @@
  */
 import type {SshConnection} from '../ssh/client.js'
 import type {Provisioner} from '../provision/provisioner.js'
-import {allocateSubnet, networkOf} from '../ipam.js'
-import {isPeerError, verifyRevocation, type PeerRecord, type SignedPeer} from '../membership.js'
+import {allocateSubnet} from '../ipam.js'
+import {networkOf} from '../../core/subnets.js'
+import {isPeerError, verifyRevocation, type PeerRecord, type SignedPeer} from '../../core/membership.js'
 import {loadOrCreateSigningKey, signPeer} from '../signing.js'
-import {dockerBridgeSettings, prepareRouter, startRouter, stopRouter} from '../router-deploy.js'
-import {ClusterError} from '../errors.js'
+import {dockerBridgeSettings} from '../provision/docker-bridge.js'
+import {prepareRouter, startRouter, stopRouter} from '../agent/deploy.js'
+import {ClusterError} from '../../core/errors.js'
 import {kvCall, type Kv} from '../kv/client.js'
-import type {SetupContext} from './setup-host.js'
+import type {SetupContext} from './setup-context.js'
 import {HOST_CLIENT_DIR} from '../kv/bootstrap/plan.js'
 
 export interface Underlay {

@@ -6,11 +6,11 @@
  * With `force`, failures of the host and driver steps are reported but do not stop the
  * local and etcd clean-up (Docker Machine's `rm -f`).
  */
-import {getDriver} from '../../drivers/registry.js'
-import {ClusterError, InputError, describeCause} from '../errors.js'
+import {getDriver} from '../drivers/registry.js'
+import {ClusterError, InputError, describeCause} from '../../core/errors.js'
 import {openKv, kvCall, type KvOptions, type Kv} from '../kv/client.js'
 import {deleteMachine, findMachine} from '../kv/machines.js'
-import type {MachineRecord} from '../model.js'
+import type {MachineRecord} from '../../core/model.js'
 import {LocalStore} from '../store/local.js'
 import {loadSigningKey, signRevocation} from '../signing.js'
 import type {Progress} from '../cli/progress.js'

@@ -3,8 +3,8 @@
  * bounded by the same timeout, so 200 machines take about as long as the slowest one and a
  * dead host shows a state instead of hanging the listing.
  */
-import type {MachineState} from '../../drivers/driver.js'
-import type {MachineRecord, MachineStatus} from '../model.js'
+import type {MachineState} from '../../drivers/sdk/driver.js'
+import type {MachineRecord, MachineStatus} from '../../core/model.js'
 import {LocalStore} from '../store/local.js'
 import {machineFrom} from './machine.js'
 import {pingEngine} from '../docker.js'

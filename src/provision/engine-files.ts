@@ -6,8 +6,8 @@
  * default-address-pools, a cloud image may set log options) stay, and `state.json`
  * remembers what the file held before our first change, so `unconfigure` gives it back.
  */
-import {InputError} from '../errors.js'
-import type {EngineOptions} from '../model.js'
+import {InputError} from '../../core/errors.js'
+import type {EngineOptions} from '../../core/model.js'
 
 export const ENGINE_DIR = '/etc/docker/cluster'
 export const DAEMON_JSON = '/etc/docker/daemon.json'

@@ -7,8 +7,8 @@ import Docker from 'dockerode'
 import type {SshConnection} from '../ssh/client.js'
 import {lastLines} from '../ssh/client.js'
 import {shq} from '../ssh/shell.js'
-import {ProvisionError} from '../errors.js'
-import type {EngineOptions} from '../model.js'
+import {ProvisionError} from '../../core/errors.js'
+import type {EngineOptions} from '../../core/model.js'
 import {
   baseExecStart, dockerdPath, engineFiles, laterExecStartDropIns, userDaemonConfig,
   DAEMON_JSON, DROP_IN, DROP_IN_DIR, ENGINE_CERTS, ENGINE_DIR, STATE_JSON,

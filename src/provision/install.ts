@@ -1,6 +1,6 @@
 /** Installing what a host needs (Docker, Node for the router, WireGuard tools) over SSH. */
 import type {SshConnection} from '../ssh/client.js'
-import {ProvisionError} from '../errors.js'
+import {ProvisionError} from '../../core/errors.js'
 import {parseOsRelease, type OsRelease} from './os-release.js'
 import {
   nodeIsRecentEnough, parseInstalledPackages, parseToolVersions, selectProvisioner,

@@ -3,7 +3,7 @@
  * them. One Provisioner per supported release, picked from /etc/os-release. All of them
  * use systemd; the apt family shares one implementation.
  */
-import {ProvisionError} from '../errors.js'
+import {ProvisionError} from '../../core/errors.js'
 import {shq} from '../ssh/shell.js'
 import type {OsRelease} from './os-release.js'
 

@@ -9,8 +9,8 @@
  */
 import {readFileSync} from 'node:fs'
 import ssh2 from 'ssh2'
-import type {SshTarget} from '../../drivers/driver.js'
-import {HostKeyMismatchError, InputError, ProvisionError, SshError} from '../errors.js'
+import type {SshTarget} from '../../drivers/sdk/driver.js'
+import {HostKeyMismatchError, InputError, ProvisionError, SshError} from '../../core/errors.js'
 import {formatHostKey, hostKeyFingerprint, sameHostKey} from './host-key.js'
 import {asRoot, shq} from './shell.js'
 

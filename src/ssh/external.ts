@@ -7,8 +7,8 @@ import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {constants} from 'node:os'
 import {join} from 'node:path'
-import {ClusterError, InputError} from '../errors.js'
-import type {MachineRecord} from '../model.js'
+import {ClusterError, InputError} from '../../core/errors.js'
+import type {MachineRecord} from '../../core/model.js'
 
 /** What ssh needs to know of one machine. */
 export interface SshMachine {

@@ -1,19 +1,6 @@
-/** The per-machine SSH key: generated here, installed on the host, removed with the machine. */
-import ssh2 from 'ssh2'
+/** The per-machine SSH key (made by drivers/sdk/ssh-key.ts): installed on the host, removed with the machine. */
 import type {SshConnection} from './client.js'
 import {shq} from './shell.js'
-
-export interface SshKeyPair {
-  /** OpenSSH private key (PEM). Store it 0600; it never leaves this computer. */
-  privateKey: string
-  /** `ssh-ed25519 AAAA… comment`, one authorized_keys line. */
-  publicKey: string
-}
-
-export function generateSshKeyPair(comment: string): SshKeyPair {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', {comment})
-  return {privateKey: pair.private, publicKey: pair.public.trim()}
-}
 
 /**
  * Appends the key to the login user's ~/.ssh/authorized_keys unless it is there already,

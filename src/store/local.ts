@@ -16,9 +16,9 @@
 import {mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, readdirSync, renameSync, chmodSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
-import type {MachineRecord} from '../model.js'
-import type {DriverData} from '../../drivers/driver.js'
-import {NotFoundError, ClusterError} from '../errors.js'
+import type {MachineRecord, DriverData} from '../../core/model.js'
+import {writeFileSafe} from '../../core/files.js'
+import {NotFoundError, ClusterError} from '../../core/errors.js'
 
 export interface LocalConfig {
   clusterName?: string
@@ -34,18 +34,6 @@ export interface LocalMachine {
 
 export function storagePath(env: NodeJS.ProcessEnv = process.env): string {
   return env.CLUSTER_STORAGE_PATH || join(homedir(), '.cluster')
-}
-
-/** Writes a file atomically (tmp + rename) with the given mode, so a crash never leaves half a key. */
-export function writeFileSafe(path: string, data: string | Buffer, mode = 0o644): void {
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, data, {mode})
-  chmodSync(tmp, mode)
-  renameSync(tmp, path)
-}
-
-export function writeSecret(path: string, data: string | Buffer): void {
-  writeFileSafe(path, data, 0o600)
 }
 
 export class LocalStore {

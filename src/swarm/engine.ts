@@ -4,7 +4,7 @@ import type Docker from 'dockerode'
 import {parseDockerUrl} from '../docker.js'
 import {certPaths} from '../tls/cluster-certs.js'
 import type {LocalStore} from '../store/local.js'
-import type {MachineRecord} from '../model.js'
+import type {MachineRecord} from '../../core/model.js'
 
 export type Engine = Docker
 

@@ -4,8 +4,8 @@
  * initialise a swarm), and the host joins once its engine runs with TLS and the overlay.
  */
 import type {Kv} from '../kv/client.js'
-import {wrap} from '../errors.js'
-import type {MachineRecord, SwarmMembership} from '../model.js'
+import {wrap} from '../../core/errors.js'
+import type {MachineRecord, SwarmMembership} from '../../core/model.js'
 import type {LocalStore} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
 import {decideRole, initRequest, joinRequest, parseSwarmOptions, type SwarmOptions, type SwarmRequest} from './plan.js'

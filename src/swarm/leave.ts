@@ -7,8 +7,8 @@
  */
 import type {Kv} from '../kv/client.js'
 import {listMachines, putMachine} from '../kv/machines.js'
-import {ClusterError, InputError, wrap} from '../errors.js'
-import type {MachineRecord} from '../model.js'
+import {ClusterError, InputError, wrap} from '../../core/errors.js'
+import type {MachineRecord} from '../../core/model.js'
 import type {LocalStore} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
 import {planLeave, type SwarmNode} from './plan.js'

@@ -4,7 +4,7 @@
  * The effects (etcd, the engines) are in membership.ts.
  */
 import {isIPv4} from 'node:net'
-import {InputError} from '../errors.js'
+import {InputError} from '../../core/errors.js'
 
 export type SwarmRole = 'master' | 'manager' | 'worker'
 

@@ -6,9 +6,9 @@
  */
 import type {Kv} from '../kv/client.js'
 import {kvCall} from '../kv/client.js'
-import {subnetFromKey} from '../kv/keys.js'
-import {networkOf} from '../ipam.js'
-import {ClusterError} from '../errors.js'
+import {subnetFromKey} from '../../core/keys.js'
+import {networkOf} from '../../core/subnets.js'
+import {ClusterError} from '../../core/errors.js'
 import {loadOrCreateSigningKey} from '../signing.js'
 import type {LocalStore} from '../store/local.js'
 import {openTokens, sealTokens, type JoinTokens} from './tokens.js'

@@ -5,7 +5,7 @@
  * only the CLI's store holds: etcd readers see random bytes, and a changed byte is refused.
  */
 import nacl from 'tweetnacl'
-import {ClusterError} from '../errors.js'
+import {ClusterError} from '../../core/errors.js'
 
 export interface JoinTokens {
   worker: string

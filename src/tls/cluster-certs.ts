@@ -2,7 +2,8 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {createCa, createClientCert, type KeyPairPem} from './certs.js'
-import {LocalStore, writeFileSafe, writeSecret} from '../store/local.js'
+import {LocalStore} from '../store/local.js'
+import {writeFileSafe, writeSecret} from '../../core/files.js'
 
 export interface ClusterCerts {
   ca: KeyPairPem

@@ -5,11 +5,12 @@
  * remove leaves no droplet, key or container.
  */
 import {test, before, after} from 'node:test'
+import {noSsh} from '../support/errors.js'
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import type {Driver, DriverContext, FlagValues} from '../../drivers/driver.js'
+import type {Driver, DriverContext, FlagValues} from '../../drivers/sdk/driver.js'
 import {createDigitalOceanFactory} from '../../drivers/digitalocean/index.js'
 import {DoSimulator} from '../do-sim/server.js'
 import {LabBackend} from '../do-sim/lab-backend.js'
@@ -22,7 +23,7 @@ const root = mkdtempSync(join(tmpdir(), 'do-driver-e2e-'))
 let sim: DoSimulator
 
 function ctx(name: string): DriverContext {
-  return {machineName: name, machineDir: mkdtempSync(join(root, `${name}-`)), progress: () => {}, save: async () => {}, signal: new AbortController().signal}
+  return {machineName: name, machineDir: mkdtempSync(join(root, `${name}-`)), progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
 }
 
 function flags(extra: FlagValues = {}): FlagValues {

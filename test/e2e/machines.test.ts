@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
 import {HOSTS, ETCD_ENDPOINT, SSH_KEY, LAB_ROOT_PASSWORD, IMAGES, loadImage, run, execOk, startHost, startStoppedHost, removeHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
-import {verifyRevocation} from '../../src/membership.js'
+import {verifyRevocation} from '../../core/membership.js'
 import {spawn} from 'node:child_process'
 
 const CLUSTER = `e2e-machines-${process.pid}`

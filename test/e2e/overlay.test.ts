@@ -14,8 +14,9 @@ import {execFileSync, spawn} from 'node:child_process'
 import {
   newCluster, joinHost, startLabHost, destroyCluster, routerMemory, routerStatus, type OverlayCluster, type OverlayHost,
 } from '../../bench/overlay/lab-overlay.js'
-import {allocateSubnet, gatewayOf} from '../../src/ipam.js'
-import type {PeerRecord} from '../../src/membership.js'
+import {allocateSubnet} from '../../src/ipam.js'
+import {gatewayOf} from '../../core/subnets.js'
+import type {PeerRecord} from '../../core/membership.js'
 import {signPeer} from '../../src/signing.js'
 import {cliOk} from '../support/cli.js'
 import {Etcd3} from 'etcd3'

@@ -14,12 +14,13 @@ import {join} from 'node:path'
 import Docker from 'dockerode'
 import {LAB_ROOT_PASSWORD, SSH_KEY, execOk, removeHost, startHost, type LabHost} from '../lab/lab.js'
 import {connectSsh, type SshConnection} from '../../src/ssh/client.js'
-import {generateSshKeyPair, installAuthorizedKey} from '../../src/ssh/keys.js'
+import {installAuthorizedKey} from '../../src/ssh/keys.js'
+import {generateSshKeyPair} from '../../drivers/sdk/ssh-keygen.js'
 import {detectProvisioner, ensureHostPackages} from '../../src/provision/install.js'
 import {configureEngine, unconfigureEngine, waitForEngine, type ConfigureEngineOptions} from '../../src/provision/engine.js'
 import {DAEMON_JSON, DROP_IN} from '../../src/provision/engine-files.js'
-import {ProvisionError, SshError} from '../../src/errors.js'
-import type {EngineOptions} from '../../src/model.js'
+import {ProvisionError, SshError} from '../../core/errors.js'
+import type {EngineOptions} from '../../core/model.js'
 
 const tmp = mkdtempSync(join(tmpdir(), 'cluster-e2e-provision-'))
 const NAME = `e2e-prov-${process.pid}`

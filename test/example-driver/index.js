@@ -10,7 +10,7 @@ import {join} from 'node:path'
 
 const KEY_FILE = 'id_ed25519'
 
-/** @type {import('../../drivers/driver.js').DriverFactory} */
+/** @type {import('../../drivers/sdk/driver.js').DriverFactory} */
 const driver = {
   name: 'example',
   description: 'example third-party driver: adopts a machine by IP over SSH',
@@ -37,7 +37,7 @@ const driver = {
   },
 }
 
-/** @implements {import('../../drivers/driver.js').Driver} */
+/** @implements {import('../../drivers/sdk/driver.js').Driver} */
 class ExampleDriver {
   name = 'example'
 

@@ -1,4 +1,4 @@
-import {ClusterError} from '../../src/errors.js'
+import {ClusterError} from '../../core/errors.js'
 
 /** For assert.throws/rejects: a ClusterError whose one-line message (problem: fix) matches. */
 export function oneLine(re: RegExp) {
@@ -8,3 +8,6 @@ export function oneLine(re: RegExp) {
     return true
   }
 }
+
+/** DriverContext.sshExec for drivers that never act over SSH: any call is a test failure. */
+export const noSsh = (): Promise<void> => Promise.reject(new Error('this driver should not run commands over SSH'))

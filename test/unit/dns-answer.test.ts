@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import {decode, encode, RECURSION_DESIRED, TRUNCATED_RESPONSE, type DecodedPacket, type Packet, type RecordType} from 'dns-packet'
 import {decide, fitToSize, RCODE, relativeTo, reverseAddress, rotations, udpLimit, type Zone} from '../../router/dns/answer.js'
 import {Responder} from '../../router/dns/responder.js'
-import {RecordIndex, staticRecord} from '../../router/dns/records.js'
+import {RecordIndex} from '../../router/dns/records.js'
+import {staticRecord} from '../../core/dns-records.js'
 
 const zone: Zone = {domain: 'cluster.internal', inRange: ip => ip.startsWith('198.19.')}
 

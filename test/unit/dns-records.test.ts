@@ -1,12 +1,13 @@
 /** The record index, record checks, container → record mapping and the etcd sync plan. */
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {isValidLabel, isValidName, parseRecord, RecordIndex, staticRecord} from '../../router/dns/records.js'
+import {RecordIndex} from '../../router/dns/records.js'
+import {isValidLabel, isValidName, parseRecord, staticRecord} from '../../core/dns-records.js'
 import {containerRecord, planSync, type InspectedContainer} from '../../router/containers/record.js'
 import {upstreamsFromResolvConf, parseUpstream} from '../../router/dns/forward.js'
 import {TcpFramer, frame} from '../../router/dns/framing.js'
-import {parseStaticArgs} from '../../router/dns/static.js'
-import {InputError} from '../../src/errors.js'
+import {parseStaticArgs} from '../../src/dns/static.js'
+import {InputError} from '../../core/errors.js'
 
 test('index: lookups both ways, duplicates merged, deletes and replaceAll', () => {
   const index = new RecordIndex()

@@ -4,13 +4,14 @@
  * create, after which `remove` from the last saved data leaves zero droplets and zero keys.
  */
 import {test, before, after, beforeEach} from 'node:test'
+import {noSsh} from '../support/errors.js'
 import assert from 'node:assert/strict'
 import {mkdtempSync, statSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import type {Driver, DriverContext, DriverData, FlagValues} from '../../drivers/driver.js'
+import type {Driver, DriverContext, DriverData, FlagValues} from '../../drivers/sdk/driver.js'
 import {createDigitalOceanFactory} from '../../drivers/digitalocean/index.js'
-import {ClusterError, InputError} from '../../src/errors.js'
+import {ClusterError, InputError} from '../../core/errors.js'
 import {DoSimulator} from '../do-sim/server.js'
 import {RecordingBackend} from '../do-sim/backend.js'
 
@@ -44,6 +45,7 @@ function harness(name: string, opts: {failSaveAt?: number} = {}): Harness {
       saved.push(structuredClone(data))
     },
     signal: abort.signal,
+    sshExec: noSsh,
   }
   return {ctx, saved, abort, progress}
 }

@@ -2,7 +2,7 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {oclifFlagsOf, driverValues} from '../../src/cli/driver-flags.js'
 import {genericDriver} from '../../drivers/generic/index.js'
-import type {DriverFactory} from '../../drivers/driver.js'
+import type {DriverFactory} from '../../drivers/sdk/driver.js'
 import {oneLine} from '../support/errors.js'
 
 const other: DriverFactory = {

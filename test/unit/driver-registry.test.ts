@@ -4,14 +4,16 @@
  * ones), the error for an unknown name, and flag value resolution.
  */
 import {test, after} from 'node:test'
+import {noSsh} from '../support/errors.js'
 import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {getDriver, listDrivers, resolveFlagValues} from '../../drivers/registry.js'
-import type {DriverContext, DriverFlag} from '../../drivers/driver.js'
-import {DriverError, InputError} from '../../src/errors.js'
+import {getDriver, listDrivers} from '../../src/drivers/registry.js'
+import {resolveFlagValues} from '../../drivers/sdk/flags.js'
+import type {DriverContext, DriverFlag} from '../../drivers/sdk/driver.js'
+import {DriverError, InputError} from '../../core/errors.js'
 import {REPO_ROOT} from '../lab/lab.js'
 
 const EXAMPLE = join(REPO_ROOT, 'test/example-driver')
@@ -55,7 +57,7 @@ test('the example package is found through CLUSTER_DRIVER_PATH, loaded and usabl
   const server = createServer(s => s.destroy())
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as {port: number}).port
-  const ctx: DriverContext = {machineName: 'ex1', machineDir: root, progress: () => {}, save: async () => {}, signal: new AbortController().signal}
+  const ctx: DriverContext = {machineName: 'ex1', machineDir: root, progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
   const values = resolveFlagValues(factory.flags, {'example-ip': '127.0.0.1', 'example-ssh-port': port}, {})
   const driver = factory.fromFlags(values, ctx)
   await driver.create()

@@ -9,6 +9,7 @@ import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import * as wire from '../../router/etcd/wire.js'
 import {Deframer, frame} from '../../router/etcd/grpc.js'
+import {prefixEnd} from '../../core/keys.js'
 
 const require = createRequire(import.meta.url)
 const protobuf = createRequire(require.resolve('@grpc/proto-loader'))('protobufjs') as typeof import('protobufjs')
@@ -64,9 +65,9 @@ test('responses etcd would send decode to the same values', () => {
 })
 
 test('prefixEnd: the first key after every key with the prefix', () => {
-  assert.deepEqual(wire.prefixEnd('/a/'), Buffer.from('/a0'))
-  assert.deepEqual(wire.prefixEnd('a\xff'), Buffer.from([0x61, 0xc3, 0xc0])) // UTF-8 of ÿ is c3 bf
-  assert.deepEqual(wire.prefixEnd(''), Buffer.from([0]))
+  assert.deepEqual(prefixEnd('/a/'), Buffer.from('/a0'))
+  assert.deepEqual(prefixEnd('a\xff'), Buffer.from([0x61, 0xc3, 0xc0])) // UTF-8 of ÿ is c3 bf
+  assert.deepEqual(prefixEnd(''), Buffer.from([0]))
 })
 
 test('damaged bytes are an error, not a wrong answer', () => {

@@ -11,11 +11,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
 import {allocateSubnet, releaseSubnet} from '../../src/ipam.js'
-import {keys, subnetFromKey} from '../../src/kv/keys.js'
-import {ClusterError} from '../../src/errors.js'
+import {keys, subnetFromKey} from '../../core/keys.js'
+import {ClusterError} from '../../core/errors.js'
 import {announce, follow} from '../../router/kv.js'
 import {EtcdClient} from '../../router/etcd/client.js'
-import type {ClusterSettings} from '../../src/model.js'
+import type {ClusterSettings} from '../../core/model.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-etcd-'))
 // Ports of our own, away from a system etcd's 2379/2380.

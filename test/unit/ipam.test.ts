@@ -1,8 +1,8 @@
 /** pickSubnet and the subnet arithmetic: pure, no etcd. */
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {gatewayOf, networkOf, pickSubnet, subnetLayout} from '../../src/ipam.js'
-import {InputError} from '../../src/errors.js'
+import {gatewayOf, networkOf, pickSubnet, subnetLayout} from '../../core/subnets.js'
+import {InputError} from '../../core/errors.js'
 
 const RANGE = '198.19.0.0/16'
 

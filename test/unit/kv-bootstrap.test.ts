@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {oneLine} from '../support/errors.js'
-import {keys, clusterPrefix} from '../../src/kv/keys.js'
+import {keys, clusterPrefix} from '../../core/keys.js'
 import {
   planMembers, initialCluster, etcdUnit, hostPermissions, prefixEnd, isCopiedOnMove, clientUrl, hostRoleName,
 } from '../../src/kv/bootstrap/plan.js'

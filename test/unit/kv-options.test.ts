@@ -2,8 +2,8 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {oneLine} from '../support/errors.js'
 import {resolveKvOptions, translateKvError} from '../../src/kv/client.js'
-import {KvUnavailableError} from '../../src/errors.js'
-import {keys, clusterPrefix, subnetFromKey} from '../../src/kv/keys.js'
+import {KvUnavailableError} from '../../core/errors.js'
+import {keys, clusterPrefix, subnetFromKey} from '../../core/keys.js'
 
 test('etcd endpoints: flag, then environment, then local config', () => {
   const cfg = {kv: {endpoints: ['http://198.18.0.2:2379']}, clusterName: 'c'}

@@ -5,9 +5,9 @@ import {mkdtempSync, readFileSync, statSync, writeFileSync, rmSync} from 'node:f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import nacl from 'tweetnacl'
-import {chooseEndpoint, isPeerError, isRevoked, verifyPeer, verifyRevocation, type PeerRecord} from '../../src/membership.js'
+import {chooseEndpoint, isPeerError, isRevoked, verifyPeer, verifyRevocation, type PeerRecord} from '../../core/membership.js'
 import {loadOrCreateSigningKey, loadSigningKey, signPeer, signRevocation} from '../../src/signing.js'
-import {ClusterError} from '../../src/errors.js'
+import {ClusterError} from '../../core/errors.js'
 
 const pair = nacl.sign.keyPair()
 const publicKey = Buffer.from(pair.publicKey).toString('base64')

@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {validateMachineName, parseKeyValues} from '../../src/names.js'
-import {InputError} from '../../src/errors.js'
+import {InputError} from '../../core/errors.js'
 
 test('machine names follow DNS label rules', () => {
   for (const ok of ['n', 'node1', 'Node-1', 'a'.repeat(63), '1abc']) assert.equal(validateMachineName(ok), ok)

@@ -1,8 +1,9 @@
 /** Pure parts of deploying the router: Docker bridge settings per backend, MTUs, container listing. */
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {dockerBridgeSettings, parseContainers} from '../../src/router-deploy.js'
-import {overlayMtu} from '../../router/backends/mtu.js'
+import {dockerBridgeSettings} from '../../src/provision/docker-bridge.js'
+import {parseContainers} from '../../src/net/containers.js'
+import {overlayMtu} from '../../core/mtu.js'
 
 test('the Docker bridge takes the subnet\'s first address, the tunnel\'s MTU and the router\'s DNS', () => {
   assert.deepEqual(dockerBridgeSettings('198.19.7.0/24', 'wireguard', 1500, 'cluster.internal'),

@@ -5,8 +5,8 @@ import {
 } from '../../src/provision/engine-files.js'
 import {restoreScript, snapshotScript} from '../../src/provision/file-snapshot.js'
 import {dockerdComplaint} from '../../src/provision/engine.js'
-import {InputError} from '../../src/errors.js'
-import type {EngineOptions} from '../../src/model.js'
+import {InputError} from '../../core/errors.js'
+import type {EngineOptions} from '../../core/model.js'
 
 const DEBIAN_EXEC = '/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS'
 const NO_ENGINE: EngineOptions = {labels: [], opts: [], env: [], insecureRegistries: [], registryMirrors: [], tlsSans: []}

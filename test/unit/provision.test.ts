@@ -4,7 +4,7 @@ import {parseOsRelease} from '../../src/provision/os-release.js'
 import {
   nodeIsRecentEnough, parseInstalledPackages, parseToolVersions, selectProvisioner, PROVISIONERS,
 } from '../../src/provision/provisioner.js'
-import {ProvisionError} from '../../src/errors.js'
+import {ProvisionError} from '../../core/errors.js'
 
 // Verbatim /etc/os-release of each supported release.
 const BOOKWORM = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {knownHostsLine, parseScpPath, scpArgv, scpMachineName, sshArgv, type SshMachine} from '../../src/ssh/external.js'
 import {shq, asRoot} from '../../src/ssh/shell.js'
 import {formatHostKey, hostKeyFingerprint, sameHostKey} from '../../src/ssh/host-key.js'
-import {InputError} from '../../src/errors.js'
+import {InputError} from '../../core/errors.js'
 
 const web1: SshMachine = {name: 'web1', host: '198.18.0.11', port: 2222, user: 'admin', dir: '/home/u/.cluster/machines/web1'}
 const COMMON = [

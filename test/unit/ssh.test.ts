@@ -12,10 +12,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {connectSsh, waitForSsh, UnreachableError, type SshConnection} from '../../src/ssh/client.js'
-import {generateSshKeyPair, installAuthorizedKey, removeAuthorizedKey} from '../../src/ssh/keys.js'
+import {installAuthorizedKey, removeAuthorizedKey} from '../../src/ssh/keys.js'
+import {generateSshKeyPair} from '../../drivers/sdk/ssh-keygen.js'
 import {knownHostsLine} from '../../src/ssh/external.js'
 import {hostKeyFingerprint} from '../../src/ssh/host-key.js'
-import {HostKeyMismatchError, InputError, ProvisionError, SshError} from '../../src/errors.js'
+import {HostKeyMismatchError, InputError, ProvisionError, SshError} from '../../core/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-sshd-'))
 const home = join(dir, 'home')

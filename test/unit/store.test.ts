@@ -4,9 +4,10 @@ import {mkdtempSync, statSync, readdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {oneLine} from '../support/errors.js'
-import {LocalStore, storagePath, writeSecret} from '../../src/store/local.js'
-import {NotFoundError, ClusterError} from '../../src/errors.js'
-import type {MachineRecord} from '../../src/model.js'
+import {LocalStore, storagePath} from '../../src/store/local.js'
+import {writeSecret} from '../../core/files.js'
+import {NotFoundError, ClusterError} from '../../core/errors.js'
+import type {MachineRecord} from '../../core/model.js'
 
 const record = (name: string) => ({name, driver: 'generic', driverData: {}, addresses: {public: '198.18.0.11'}, dockerUrl: 'tcp://198.18.0.11:2376',
   sshUser: 'root', sshPort: 22, labels: {}, engine: {labels: [], opts: [], env: [], insecureRegistries: [], registryMirrors: [], tlsSans: []},

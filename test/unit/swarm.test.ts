@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import nacl from 'tweetnacl'
 import {openTokens, sealTokens, tokenKey} from '../../src/swarm/tokens.js'
 import {decideRole, initRequest, joinRequest, parseSwarmOptions, planLeave, type SwarmNode} from '../../src/swarm/plan.js'
-import {ClusterError, InputError} from '../../src/errors.js'
+import {ClusterError, InputError} from '../../core/errors.js'
 
 const signing = nacl.sign.keyPair().secretKey
 const tokens = {worker: 'SWMTKN-1-abc-worker', manager: 'SWMTKN-1-abc-manager'}

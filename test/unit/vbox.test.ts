@@ -4,16 +4,17 @@
  * the boot2docker userdata disk (checked with the system's tar).
  */
 import {test, beforeEach, after} from 'node:test'
+import {noSsh} from '../support/errors.js'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import type {DriverContext, FlagValues} from '../../drivers/driver.js'
+import type {DriverContext, FlagValues} from '../../drivers/sdk/driver.js'
 import {createVirtualBoxFactory} from '../../drivers/virtualbox/index.js'
 import {parseCidr} from '../../drivers/virtualbox/hostonly.js'
 import {FORMAT_ME, writeUserdataDisk} from '../../drivers/virtualbox/userdata-disk.js'
-import {AlreadyExistsError, DriverError, InputError} from '../../src/errors.js'
+import {AlreadyExistsError, DriverError, InputError} from '../../core/errors.js'
 import {REPO_ROOT} from '../lab/lab.js'
 
 const STUB = join(REPO_ROOT, 'test/vbox-stub/VBoxManage')
@@ -46,6 +47,7 @@ function ctx(name: string): DriverContext {
     progress: () => {},
     save: async () => {},
     signal: new AbortController().signal,
+    sshExec: noSsh,
   }
 }
 

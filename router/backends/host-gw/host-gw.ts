@@ -5,7 +5,7 @@
  * and in `cluster net status`, rather than given a route that silently black-holes.
  */
 import {containsCidr} from 'cidr-tools'
-import type {PeerRecord} from '../../../src/membership.js'
+import type {PeerRecord} from '../../../core/membership.js'
 import type {Actions, CurrentState, Rejection} from '../../plan.js'
 import {ipJson} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'

@@ -5,12 +5,12 @@
  * that address a MAC derived from it, and a forwarding entry sending that MAC to the
  * peer's underlay address.
  */
-import type {PeerRecord} from '../../../src/membership.js'
-import {networkOf} from '../../../src/ipam.js'
+import type {PeerRecord} from '../../../core/membership.js'
+import {networkOf} from '../../../core/subnets.js'
 import type {Actions, AppliedPeer, CurrentState, Rejection} from '../../plan.js'
 import {run, probe} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
-import {overlayMtu} from '../mtu.js'
+import {overlayMtu} from '../../../core/mtu.js'
 import {bridgeBatch, configureTunnel, deleteLink, ipBatch, linkExists, ourRoutes, routeDst, ROUTE_PROTO} from '../link.js'
 
 export const VXLAN_DEVICE = 'cluster-vxlan'

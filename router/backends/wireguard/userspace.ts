@@ -6,7 +6,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {RUN_DIR} from '../../config.js'
+import {RUN_DIR} from '../../../core/router-config.js'
 import {linkExists} from '../link.js'
 import type {Logger} from '../../log.js'
 

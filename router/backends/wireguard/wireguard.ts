@@ -5,12 +5,12 @@
  * it; wireguard-go otherwise, run by the router (see userspace.ts).
  */
 import {existsSync} from 'node:fs'
-import type {PeerRecord} from '../../../src/membership.js'
+import type {PeerRecord} from '../../../core/membership.js'
 import type {Actions, AppliedPeer, CurrentState, Rejection} from '../../plan.js'
-import {WG_KEY_PATH} from '../../config.js'
+import {WG_KEY_PATH} from '../../../core/router-config.js'
 import {run, probe} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
-import {overlayMtu} from '../mtu.js'
+import {overlayMtu} from '../../../core/mtu.js'
 import {configureTunnel, deleteLink, linkExists, ROUTE_PROTO} from '../link.js'
 import {startWireguardGo, stopWireguardGo, wireguardGoAlive, userspaceSocket} from './userspace.js'
 

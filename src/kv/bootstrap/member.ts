@@ -7,9 +7,9 @@ import type {SshConnection} from '../../ssh/client.js'
 import {shq} from '../../ssh/shell.js'
 import {detectProvisioner, ensurePackages} from '../../provision/install.js'
 import {issueServerCert, type KeyPairPem} from '../../tls/certs.js'
-import {hostKeygenCommand} from '../../lifecycle/setup-host.js'
-import {ClusterError} from '../../errors.js'
-import type {MachineRecord} from '../../model.js'
+import {hostKeygenCommand} from '../../provision/host-keygen.js'
+import {ClusterError} from '../../../core/errors.js'
+import type {MachineRecord} from '../../../core/model.js'
 import {ETCD_DATA_DIR, ETCD_UNIT, ETCD_UNIT_PATH, MEMBER_DIR, MEMBER_FILES, etcdUnit, type MemberPlan} from './plan.js'
 
 export const ETCD_PACKAGES = ['etcd-server']

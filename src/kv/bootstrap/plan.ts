@@ -3,9 +3,9 @@
  * the systemd unit each member runs, and what each host's etcd role may touch. Effects
  * (SSH, etcd calls) live in the modules next to this one.
  */
-import {InputError} from '../../errors.js'
-import type {KeyLayout} from '../keys.js'
-import {prefixEnd as rangeEndOf} from '../../../router/etcd/wire.js'
+import {InputError} from '../../../core/errors.js'
+import type {KeyLayout} from '../../../core/keys.js'
+import {prefixEnd as rangeEndOf} from '../../../core/keys.js'
 
 export const KV_SIZES = [1, 3, 5] as const
 export const ETCD_UNIT = 'cluster-etcd.service'

@@ -6,7 +6,7 @@
  */
 import type {Etcd3} from 'etcd3'
 import {EtcdRoleExistsError, EtcdUserExistsError, EtcdRoleNotFoundError, EtcdUserNotFoundError} from 'etcd3'
-import type {KeyLayout} from '../keys.js'
+import type {KeyLayout} from '../../../core/keys.js'
 import {hostPermissions, hostRoleName, ROOT_USER} from './plan.js'
 
 async function ignoring<T>(errors: (new (...a: never[]) => Error)[], call: () => Promise<T>): Promise<void> {

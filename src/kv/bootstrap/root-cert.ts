@@ -3,7 +3,8 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {createClientCert} from '../../tls/certs.js'
 import {certPaths, loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
-import {writeFileSafe, writeSecret, type LocalStore} from '../../store/local.js'
+import {type LocalStore} from '../../store/local.js'
+import {writeFileSafe, writeSecret} from '../../../core/files.js'
 import {ROOT_USER} from './plan.js'
 
 export interface KvTlsFiles {

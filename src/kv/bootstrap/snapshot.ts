@@ -4,7 +4,7 @@
  * Written to a temporary file and renamed, so FILE is never half a snapshot.
  */
 import {closeSync, openSync, renameSync, rmSync, writeSync} from 'node:fs'
-import {ClusterError, InputError} from '../../errors.js'
+import {ClusterError, InputError} from '../../../core/errors.js'
 import {translateKvError, type Kv} from '../client.js'
 
 export interface SnapshotResult {

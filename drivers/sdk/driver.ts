@@ -6,10 +6,9 @@
  * SSH is reachable (certificates, Docker, router, etcd records) is done once, in src/,
  * for all drivers alike.
  */
+import type {DriverData, MachineState} from '../../core/model.js'
 
-export type MachineState =
-  | 'Running' | 'Stopped' | 'Starting' | 'Stopping' | 'Paused'
-  | 'Error' | 'Timeout' | 'NotFound' | 'Unknown'
+export type {DriverData, MachineState}
 
 /** A create flag a driver declares; its name carries the driver prefix (e.g. `generic-ip-address`). */
 export interface DriverFlag {
@@ -25,12 +24,6 @@ export interface DriverFlag {
 }
 
 export type FlagValues = Record<string, string | number | boolean | string[] | undefined>
-
-/**
- * Serializable driver state, saved in the local store and in etcd. Whatever sits under the
- * key `secret` (tokens, passwords) is kept only in the local store and never sent to etcd.
- */
-export type DriverData = Record<string, unknown> & {secret?: Record<string, unknown>}
 
 export interface Addresses {
   /** Address the CLI reaches the machine on (SSH, Docker TLS). */
@@ -59,8 +52,12 @@ export interface DriverContext {
   save(data: DriverData): Promise<void>
   /** Aborted when the user presses Ctrl-C. */
   signal: AbortSignal
-  /** The machine's pinned SSH host key, once known, for drivers that act over SSH. */
-  hostKey?: string
+  /**
+   * Runs `command` on the machine over SSH as `target`, checking the host key the CLI
+   * pinned: for drivers that power machines over SSH (generic). Resolves when the command
+   * has been sent and the session ends; a dropped connection is the caller's to expect.
+   */
+  sshExec(target: SshTarget, command: string): Promise<void>
 }
 
 export interface Driver {

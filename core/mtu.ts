@@ -3,7 +3,7 @@
  * CLI gives the same figure to Docker's bridge (daemon.json `mtu`), so a container never
  * sends a packet that the tunnel would have to fragment or drop.
  */
-import type {Backend as BackendName} from '../../src/model.js'
+import type {Backend as BackendName} from './model.js'
 
 const OVERHEAD: Record<BackendName, number> = {
   // WireGuard over an IPv6 underlay, as flannel and wg-quick count it: 40 (IPv6 header)

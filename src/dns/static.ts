@@ -3,10 +3,9 @@
  * balancer), and the listing of every record. Used by the CLI, not by the router.
  */
 import {isIPv4} from 'node:net'
-import {AlreadyExistsError, InputError, NotFoundError} from '../../src/errors.js'
-import {kvCall, type Kv} from '../../src/kv/client.js'
-import {isValidLabel, staticRecord, type DnsRecord} from './records.js'
-import {dnsRange, recordsOf} from './watch.js'
+import {AlreadyExistsError, InputError, NotFoundError} from '../../core/errors.js'
+import {kvCall, type Kv} from '../kv/client.js'
+import {isValidLabel, staticRecord, type DnsRecord, dnsRange, recordsOf} from '../../core/dns-records.js'
 
 /** Checks `dns add|rm` arguments; the name comes back lower-cased (DNS ignores case). */
 export function parseStaticArgs(name: string, ip: string | undefined): {name: string; ip?: string} {

@@ -19,10 +19,7 @@
 import {createPublicKey, verify as cryptoVerify, type KeyObject} from 'node:crypto'
 import {isIPv4} from 'node:net'
 import {containsCidr} from 'cidr-tools'
-import type {Etcd3} from 'etcd3'
 import type {Backend} from './model.js'
-import type {KeyLayout} from './kv/keys.js'
-import {wrap} from './errors.js'
 
 export interface PeerEndpoints {
   /** Address every other host can reach. */
@@ -175,15 +172,6 @@ function isIPv4Cidr(s: string): boolean {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-/** Forgets a host's record (for `cluster rm`); its router's lease would expire it anyway. */
-export async function removePeerRecord(client: Etcd3, layout: KeyLayout, name: string): Promise<void> {
-  try {
-    await client.delete().key(layout.peer(name)).exec()
-  } catch (error) {
-    throw wrap(error, `cannot remove the overlay record of ${name} from etcd`, 'check that etcd is reachable (`cluster kv status`)')
-  }
 }
 
 /**

@@ -9,13 +9,13 @@
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {basename, delimiter, dirname, join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
-import type {DriverFactory, DriverFlag, FlagValues} from './driver.js'
-import {DriverError, InputError} from '../src/errors.js'
+import type {DriverFactory, DriverFlag, FlagValues} from '../../drivers/sdk/index.js'
+import {DriverError, InputError} from '../../drivers/sdk/index.js'
 
 const BUILT_IN: Record<string, () => Promise<DriverFactory>> = {
-  generic: () => import('./generic/index.js').then(m => m.genericDriver),
-  digitalocean: () => import('./digitalocean/index.js').then(m => m.digitaloceanDriver),
-  virtualbox: () => import('./virtualbox/index.js').then(m => m.virtualboxDriver),
+  generic: () => import('../../drivers/generic/index.js').then(m => m.genericDriver),
+  digitalocean: () => import('../../drivers/digitalocean/index.js').then(m => m.digitaloceanDriver),
+  virtualbox: () => import('../../drivers/virtualbox/index.js').then(m => m.virtualboxDriver),
 }
 
 export const PACKAGE_PREFIX = 'cluster-driver-'
@@ -59,43 +59,6 @@ export async function listDrivers(env: NodeJS.ProcessEnv = process.env): Promise
     found.push({name: p.name, description: p.description, source: p.dir})
   }
   return [...builtIn, ...found]
-}
-
-/**
- * Flag values as a driver expects them: the value given on the command line, else its
- * environment variable, else its default, converted to the flag's type.
- */
-export function resolveFlagValues(flags: DriverFlag[], given: FlagValues, env: NodeJS.ProcessEnv = process.env): FlagValues {
-  const values: FlagValues = {...given}
-  for (const flag of flags) {
-    let value = given[flag.name]
-    let source = `--${flag.name}`
-    if ((value === undefined || value === '') && flag.env && env[flag.env] !== undefined && env[flag.env] !== '') {
-      value = env[flag.env]
-      source = flag.env
-    }
-    values[flag.name] = value === undefined ? flag.default : convert(flag, value, source)
-  }
-  return values
-}
-
-function convert(flag: DriverFlag, value: string | number | boolean | string[], source: string): FlagValues[string] {
-  switch (flag.type) {
-    case 'integer': {
-      const n = typeof value === 'number' ? value : Number(value)
-      if (!Number.isInteger(n)) throw new InputError(`${source} "${String(value)}" is not a whole number`, `set ${source} to an integer`)
-      return n
-    }
-    case 'boolean':
-      if (typeof value === 'boolean') return value
-      if (/^(1|true|yes|on)$/i.test(String(value))) return true
-      if (/^(0|false|no|off)$/i.test(String(value))) return false
-      throw new InputError(`${source} "${String(value)}" is not a boolean`, `set ${source} to true or false`)
-    case 'string[]':
-      return Array.isArray(value) ? value : String(value).split(',').map(s => s.trim()).filter(Boolean)
-    default:
-      return String(value)
-  }
 }
 
 /** The folders searched for driver packages: $CLUSTER_DRIVER_PATH, then the CLI's node_modules. */

@@ -4,7 +4,7 @@
  */
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {writeFileSafe, writeSecret} from '../store/local.js'
+import {writeFileSafe, writeSecret} from '../../core/files.js'
 
 export const MACHINE_KEY_FILE = 'id_ed25519'
 
@@ -24,7 +24,7 @@ export async function ensureKeyPair(dir: string, comment: string): Promise<KeyPa
     return {privateKeyPath, publicKey: readFileSync(publicPath, 'utf8').trim()}
   }
   // ssh2 is heavy; load it only when a key is really made.
-  const {generateSshKeyPair} = await import('./keys.js')
+  const {generateSshKeyPair} = await import('./ssh-keygen.js')
   const pair = generateSshKeyPair(comment)
   writeSecret(privateKeyPath, pair.privateKey)
   writeFileSafe(publicPath, `${pair.publicKey}\n`)

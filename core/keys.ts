@@ -46,3 +46,15 @@ export function subnetFromKey(key: string): string {
   const dash = last.lastIndexOf('-')
   return `${last.slice(0, dash)}/${last.slice(dash + 1)}`
 }
+
+/** The end of the key range holding every key that starts with `prefix` (etcd's convention). */
+export function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix, 'utf8')
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++
+      return end.subarray(0, i + 1)
+    }
+  }
+  return Buffer.from([0]) // every key
+}

@@ -1,5 +1,15 @@
 /** The records that cross the seams: stored in etcd, read by CLI and router alike. */
-import type {DriverData, MachineState} from '../drivers/driver.js'
+
+/** A machine's power state as its driver reports it. */
+export type MachineState =
+  | 'Running' | 'Stopped' | 'Starting' | 'Stopping' | 'Paused'
+  | 'Error' | 'Timeout' | 'NotFound' | 'Unknown'
+
+/**
+ * Serializable driver state, saved in the local store and in etcd. Whatever sits under the
+ * key `secret` (tokens, passwords) is kept only in the local store and never sent to etcd.
+ */
+export type DriverData = Record<string, unknown> & {secret?: Record<string, unknown>}
 
 export const BACKENDS = ['wireguard', 'vxlan', 'host-gw'] as const
 export type Backend = typeof BACKENDS[number]

@@ -4,8 +4,8 @@
  * etcd, so whoever can write etcd still cannot make routers trust a record.
  */
 import {readFileSync} from 'node:fs'
-import type {Backend as BackendName} from '../src/model.js'
-import type {SignedPeer} from '../src/membership.js'
+import type {Backend as BackendName} from './model.js'
+import type {SignedPeer} from './membership.js'
 
 export const CONFIG_PATH = '/etc/cluster/router.json'
 export const WG_KEY_PATH = '/etc/cluster/wg.key'

@@ -1,0 +1,34 @@
+/** One query over SSH on many machines at once, each bounded in time. */
+import {connectSsh, type SshConnection} from './client.js'
+import {ClusterError, NotFoundError} from '../../core/errors.js'
+import type {LocalStore} from '../store/local.js'
+import {openLocalMachine} from '../lifecycle/machine.js'
+import {withTimeout} from '../lifecycle/status.js'
+import type {MachineRecord} from '../../core/model.js'
+
+export interface PerMachine<T> {
+  machine: string
+  value?: T
+  error?: string
+}
+
+/**
+ * Runs `query` over SSH on every machine at once, each bounded by `timeoutMs`: a dead or
+ * unknown machine shows its error instead of holding up (or failing) the rest.
+ */
+export async function queryMachines<T>(store: LocalStore, records: MachineRecord[], timeoutMs: number,
+  query: (conn: SshConnection) => Promise<T>): Promise<Array<PerMachine<T>>> {
+  return Promise.all(records.map(async record => {
+    const attempt = (async (): Promise<PerMachine<T>> => {
+      if (!store.hasMachine(record.name)) throw new NotFoundError(`no SSH key for it in this store (${store.root})`)
+      const machine = await openLocalMachine(store, record.name)
+      const conn = await connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs})
+      try {
+        return {machine: record.name, value: await query(conn)}
+      } finally {
+        conn.close()
+      }
+    })().catch((error: unknown) => ({machine: record.name, error: error instanceof ClusterError ? error.oneLine() : (error as Error).message}))
+    return withTimeout(attempt, timeoutMs, () => ({machine: record.name, error: `no answer within ${timeoutMs / 1000} s`}))
+  }))
+}
