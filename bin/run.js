@@ -6,6 +6,9 @@ if (argv[0] === 'env' && !argv.includes('--help') && !argv.includes('-h')) {
   const {envMain} = await import('../dist/src/env-command.js')
   process.exitCode = envMain(argv.slice(1))
 } else {
+  // `cluster ssh NAME WORDS…`: the words belong to ssh (Docker Machine's way), `-h` included;
+  // a `--` before NAME keeps oclif from reading them as its flags or as a help request.
+  const args = argv[0] === 'ssh' && argv.length > 1 && !argv[1].startsWith('-') ? ['ssh', '--', ...argv.slice(1)] : argv
   const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  await execute({dir: import.meta.url, args})
 }

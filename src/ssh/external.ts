@@ -31,7 +31,11 @@ export function knownHostsLine(host: string, port: number, hostKey: string): str
   return `${name} ${algo} ${key}`
 }
 
-/** Options every ssh/scp run gets: only this machine's key, only its pinned host key. */
+/**
+ * Options every ssh/scp run gets: only this machine's key, only its pinned host key. ssh
+ * keeps the first value of each option, so these, placed first, win over any later -o and
+ * over ~/.ssh/config; the last four shut the other ways a host key could be accepted.
+ */
 function commonOptions(m: SshMachine, batch: boolean): string[] {
   return [
     '-i', join(m.dir, 'id_ed25519'),
@@ -39,34 +43,63 @@ function commonOptions(m: SshMachine, batch: boolean): string[] {
     '-o', `UserKnownHostsFile=${join(m.dir, 'known_hosts')}`,
     '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'KnownHostsCommand=none',
+    '-o', 'VerifyHostKeyDNS=no',
+    '-o', 'UpdateHostKeys=no',
     '-o', 'ConnectTimeout=10',
     ...(batch ? ['-o', 'BatchMode=yes'] : []),
   ]
 }
 
-export interface SshCommandOptions {
-  /** Remote command words; none means an interactive shell. ssh joins them with spaces, as a shell line. */
+/** ssh's options that take an argument (OpenSSH 9's getopt string). */
+const SSH_ARG_OPTIONS = new Set('bceilmopBDEFIJLOPQRSWw')
+/** -o settings that decide which host keys are trusted: the store's pins decide that, never the command line. */
+const PINNING_OPTIONS = ['stricthostkeychecking', 'userknownhostsfile', 'globalknownhostsfile', 'knownhostscommand', 'verifyhostkeydns', 'updatehostkeys', 'hostkeyalias']
+
+/** The user's words after the machine name, read as ssh reads words after its destination. */
+export interface SshWords {
+  /** -o settings given, as written (`Key=value` or `Key value`). */
+  settings: string[]
+  /** The remote command's words; none means an interactive shell (unless -N). */
   command: string[]
-  /** `-L` specs ([bind:]port:host:hostport), passed through. */
-  localForwards?: string[]
-  /** `-R` specs, passed through. */
-  remoteForwards?: string[]
-  /** Give the remote command a terminal (ssh -t), for full-screen programs such as top. */
-  tty?: boolean
 }
 
-export function sshArgv(m: SshMachine, opts: SshCommandOptions): string[] {
-  const interactive = opts.command.length === 0
-  return [
-    ...commonOptions(m, !interactive),
-    '-p', String(m.port),
-    ...(opts.tty ? ['-t'] : []),
-    ...(opts.localForwards ?? []).flatMap(f => ['-L', f]),
-    ...(opts.remoteForwards ?? []).flatMap(f => ['-R', f]),
-    // `--` so that nothing after the destination is read as an ssh option.
-    '--', `${m.user}@${m.host}`,
-    ...opts.command,
-  ]
+/**
+ * Reads words after the destination as OpenSSH does: options (clustered `-fN`, attached or
+ * separate arguments) until `--` or the first other word, which starts the remote command.
+ */
+export function readSshWords(words: string[]): SshWords {
+  const settings: string[] = []
+  let i = 0
+  for (; i < words.length; i++) {
+    const w = words[i]
+    if (w === '--') return {settings, command: words.slice(i + 1)}
+    if (!w.startsWith('-') || w === '-') break
+    for (let j = 1; j < w.length; j++) {
+      if (!SSH_ARG_OPTIONS.has(w[j])) continue
+      const arg = j + 1 < w.length ? w.slice(j + 1) : words[++i]
+      if (arg === undefined) throw new InputError(`ssh option -${w[j]} needs a value`, `write -${w[j]} VALUE, as for ssh`)
+      if (w[j] === 'o') settings.push(arg)
+      break
+    }
+  }
+  return {settings, command: words.slice(i)}
+}
+
+/** The words after the machine name go to ssh as they are (Docker Machine's way), after our pinning options. */
+export function sshArgv(m: SshMachine, words: string[]): string[] {
+  const {settings, command} = readSshWords(words)
+  for (const setting of settings) {
+    const key = setting.trim().split(/[\s=]/)[0].toLowerCase()
+    if (PINNING_OPTIONS.includes(key)) {
+      throw new InputError(`-o ${setting} would change which host keys ssh trusts for ${m.name}`, `drop it: the host key pinned in the store decides (after a rebuild: \`cluster regenerate-certs --accept-host-key ${m.name}\`)`)
+    }
+  }
+  // No `--` before the destination: ssh reads options after it only without one.
+  // So a destination that ssh could take for an option is refused.
+  const destination = `${m.user}@${m.host}`
+  if (destination.startsWith('-')) throw new InputError(`ssh user "${m.user}" of ${m.name} starts with "-"`, 'fix the machine record\'s sshUser')
+  return [...commonOptions(m, command.length > 0), '-p', String(m.port), destination, ...words]
 }
 
 /** One side of an scp: a local path, or a path on a named machine (`NAME:PATH`). */

@@ -1,6 +1,6 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {knownHostsLine, parseScpPath, scpArgv, scpMachineName, sshArgv, type SshMachine} from '../../src/ssh/external.js'
+import {knownHostsLine, parseScpPath, readSshWords, scpArgv, scpMachineName, sshArgv, type SshMachine} from '../../src/ssh/external.js'
 import {shq, asRoot} from '../../src/ssh/shell.js'
 import {formatHostKey, hostKeyFingerprint, sameHostKey} from '../../src/ssh/host-key.js'
 import {InputError} from '../../core/errors.js'
@@ -12,18 +12,37 @@ const COMMON = [
   '-o', 'UserKnownHostsFile=/home/u/.cluster/machines/web1/known_hosts',
   '-o', 'GlobalKnownHostsFile=/dev/null',
   '-o', 'StrictHostKeyChecking=yes',
+  '-o', 'KnownHostsCommand=none',
+  '-o', 'VerifyHostKeyDNS=no',
+  '-o', 'UpdateHostKeys=no',
   '-o', 'ConnectTimeout=10',
 ]
 
-test('sshArgv: interactive shell without BatchMode, forwards passed through', () => {
-  assert.deepEqual(sshArgv(web1, {command: [], localForwards: ['8080:127.0.0.1:80', '9000:127.0.0.1:9000'], remoteForwards: ['2000:127.0.0.1:22']}), [
-    ...COMMON, '-p', '2222', '-L', '8080:127.0.0.1:80', '-L', '9000:127.0.0.1:9000', '-R', '2000:127.0.0.1:22', '--', 'admin@198.18.0.11',
-  ])
+test('sshArgv: the words after the name follow the destination as written (Docker Machine passes them to ssh)', () => {
+  assert.deepEqual(sshArgv(web1, []), [...COMMON, '-p', '2222', 'admin@198.18.0.11'])
+  assert.deepEqual(sshArgv(web1, ['-fN', '-L', '8080:localhost:8080']), [...COMMON, '-p', '2222', 'admin@198.18.0.11', '-fN', '-L', '8080:localhost:8080'])
+  // A remote command runs in batch mode (no password prompt); -h reaches it.
+  assert.deepEqual(sshArgv(web1, ['df', '-h']), [...COMMON, '-o', 'BatchMode=yes', '-p', '2222', 'admin@198.18.0.11', 'df', '-h'])
+  assert.deepEqual(sshArgv(web1, ['-C', 'echo', 'foo']).slice(-4), ['admin@198.18.0.11', '-C', 'echo', 'foo'])
+  assert.deepEqual(sshArgv(web1, ['--', 'ls', '-la']).slice(-4), ['admin@198.18.0.11', '--', 'ls', '-la'])
 })
 
-test('sshArgv: a command runs in batch mode, its words after the destination (even ones that look like options)', () => {
-  assert.deepEqual(sshArgv(web1, {command: ['ls', '-la', '/tmp']}), [...COMMON, '-o', 'BatchMode=yes', '-p', '2222', '--', 'admin@198.18.0.11', 'ls', '-la', '/tmp'])
-  assert.deepEqual(sshArgv(web1, {command: ['top'], tty: true}).slice(-6), ['-p', '2222', '-t', '--', 'admin@198.18.0.11', 'top'])
+test('readSshWords reads options as ssh does: clusters, attached and separate values, -- and the first other word', () => {
+  assert.deepEqual(readSshWords(['-fN', '-L', '8080:localhost:8080']), {settings: [], command: []})
+  assert.deepEqual(readSshWords(['-A', '-oForwardAgent=yes', '-p', '22', '-o', 'Compression yes', 'uptime', '-o', 'x']),
+    {settings: ['ForwardAgent=yes', 'Compression yes'], command: ['uptime', '-o', 'x']})
+  assert.deepEqual(readSshWords(['-Co', 'LogLevel=ERROR', 'echo', 'foo']), {settings: ['LogLevel=ERROR'], command: ['echo', 'foo']})
+  assert.deepEqual(readSshWords(['-t', '--', '-x']), {settings: [], command: ['-x']})
+  assert.throws(() => readSshWords(['-L']), /ssh option -L needs a value/)
+})
+
+test('sshArgv refuses -o settings that would change which host keys are trusted, however written', () => {
+  for (const words of [['-o', 'StrictHostKeyChecking=no'], ['-oUserKnownHostsFile=/dev/null'], ['-Co', 'stricthostkeychecking no'],
+    ['-o', 'KnownHostsCommand=/bin/echo'], ['-o', 'VerifyHostKeyDNS yes'], ['-A', '-o', 'HostKeyAlias=other', 'ls']]) {
+    assert.throws(() => sshArgv(web1, words), (e: unknown) => e instanceof InputError && /would change which host keys ssh trusts for web1: drop it/.test(e.oneLine()), words.join(' '))
+  }
+  // The same words after the command are the command's, not ssh's.
+  assert.equal(sshArgv(web1, ['echo', '-o', 'StrictHostKeyChecking=no']).at(-1), 'StrictHostKeyChecking=no')
 })
 
 test('scpArgv: local to remote, remote to local, recursive, same machine both ends', () => {

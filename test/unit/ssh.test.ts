@@ -230,8 +230,9 @@ test('`cluster ssh NAME -- cmd` runs with the machine key and pinned host key an
   assert.equal(r.status, 7, r.stderr)
   assert.equal(r.stdout, `hi from ${execFileSync('hostname', {encoding: 'utf8'}).trim()}\n`)
   assert.equal(cli(['ssh', 'web1', '--', 'true'], store).status, 0)
-  // -L before the name: the forward takes one value, the name stays the name.
-  assert.equal(cli(['ssh', '-L', `127.0.0.1:${port + 1}:127.0.0.1:${port}`, 'web1', '--', 'exit 4'], store).status, 4)
+  // ssh options after the name, as Docker Machine passes them: -L takes one value, the rest is the command.
+  assert.equal(cli(['ssh', 'web1', '-L', `127.0.0.1:${port + 1}:127.0.0.1:${port}`, 'exit 4'], store).status, 4)
+  assert.equal(cli(['ssh', 'web1', '-C', 'echo', '-h'], store).stdout, '-h\n')
 })
 
 test('`cluster ssh` refuses a host whose key differs from the pinned one', () => {
