@@ -183,8 +183,8 @@ export function chooseEndpoint(self: PeerRecord, peer: PeerRecord): string {
   if (peer.advertise) return peer.advertise
   const mine = self.endpoints
   const theirs = peer.endpoints
-  if (mine.private && mine.privateNet && theirs.private && theirs.privateNet
-    && containsCidr(mine.privateNet, theirs.private) && containsCidr(theirs.privateNet, mine.private)) {
+  if (mine.private && mine.privateNet && theirs.private && theirs.privateNet &&
+    containsCidr(mine.privateNet, theirs.private) && containsCidr(theirs.privateNet, mine.private)) {
     return theirs.private
   }
   return theirs.public

@@ -23,7 +23,7 @@ export function subnetLayout(range: string, subnetSize: number): SubnetLayout {
   let parsed
   try {
     parsed = parseCidr(range)
-  } catch (error) {
+  } catch {
     throw new InputError(`overlay range "${range}" is not a CIDR`, 'give it as a.b.c.d/len, e.g. 10.32.0.0/12')
   }
   if (parsed.version !== 4 || !parsed.prefixPresent) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite (the README's test command, and CI's .ci/run), as root on a Debian
-# machine: installs dependencies, builds the project, runs the unit tests, brings the lab
+# machine: installs dependencies, builds the project, lints it, runs the unit tests, brings the lab
 # up, runs the e2e tests one file at a time, and always tears the lab down.
 #
 #   bash test/run-all.sh
@@ -94,6 +94,23 @@ else
     failed+=("build"); report; exit 1
   fi
 fi
+
+# Lint and format check (eslint.config.js). A finding fails the run, but the tests still run.
+lint() {
+  local out="$LOGS/lint.log" t0=$SECONDS
+  log "linting (npm run lint)"
+  npm run --silent lint 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  if [ "$rc" = 0 ]; then
+    summaries+=("lint: no problems ($((SECONDS - t0)) s)")
+  else
+    local line
+    line="$(grep -E '^✖ [0-9]+ problems?' "$out" | sed 's/^✖ //')"
+    summaries+=("lint: ${line:-failed} ($((SECONDS - t0)) s, rc $rc, log $out; npm run lint:fix fixes formatting findings)")
+    failed+=("lint")
+  fi
+}
+lint
 
 node_tests unit dist/test/unit --test-timeout="${UNIT_TEST_TIMEOUT_MS:-300000}"
 

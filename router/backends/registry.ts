@@ -6,8 +6,8 @@ import {VxlanBackend} from './vxlan/vxlan.js'
 import {HostGwBackend} from './host-gw/host-gw.js'
 
 export const BACKENDS: Record<BackendName, new (options: BackendOptions) => Backend> = {
-  'wireguard': WireGuardBackend,
-  'vxlan': VxlanBackend,
+  wireguard: WireGuardBackend,
+  vxlan: VxlanBackend,
   'host-gw': HostGwBackend,
 }
 

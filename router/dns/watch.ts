@@ -6,7 +6,7 @@
  * ends (the connection dropped, or etcd compacted past the point it needs), we list again. While etcd is away the index keeps what it had: a DNS
  * outage must not follow an etcd outage.
  */
-import type {EtcdClient, KeyValue} from '../etcd/client.js'
+import type {EtcdClient} from '../etcd/client.js'
 import type {KeyLayout} from '../../core/keys.js'
 import {dnsRange, recordEntry, recordsOf} from '../../core/dns-records.js'
 import type {RecordIndex} from './records.js'

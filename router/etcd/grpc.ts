@@ -117,7 +117,7 @@ export class Channel {
   /** A bidirectional stream; `handlers.end` is called exactly once. */
   async stream(path: string, handlers: StreamHandlers): Promise<Stream> {
     const session = await this.connected()
-    const req = session.request({':method': 'POST', ':path': path, 'content-type': 'application/grpc', 'te': 'trailers'})
+    const req = session.request({':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers'})
     const deframer = new Deframer()
     let error: Error | undefined
     const check = (headers: http2.IncomingHttpHeaders) => {

@@ -9,7 +9,7 @@
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {basename, delimiter, dirname, join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
-import type {DriverFactory, DriverFlag, FlagValues} from '../../drivers/sdk/index.js'
+import type {DriverFactory} from '../../drivers/sdk/index.js'
 import {DriverError, InputError} from '../../drivers/sdk/index.js'
 
 const BUILT_IN: Record<string, () => Promise<DriverFactory>> = {

@@ -6,7 +6,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {MACHINE_KEY_FILE, type SshTarget} from '../../drivers/sdk/index.js'
-import {connectSsh, type SshConnection} from '../ssh/client.js'
+import {connectSsh} from '../ssh/client.js'
 import {detectProvisioner, ensureHostPackages} from '../provision/install.js'
 import {configureEngine, unconfigureEngine, waitForEngine} from '../provision/engine.js'
 import {issueHostCertificate} from '../tls/host-cert.js'

@@ -48,12 +48,12 @@ export async function checkMachine(record: MachineRecord, o: CheckOptions): Prom
     const [version, state] = await Promise.all([engine, driverState()])
     return version ? ['Running', version] : [state, 'Unknown']
   }
-  let [state, docker] = await withTimeout(live(), o.timeoutMs, () => {
+  const [liveState, docker] = await withTimeout(live(), o.timeoutMs, () => {
     errors.push(`no answer within ${o.timeoutMs / 1000}s`)
     return ['Timeout', 'Unknown'] as [MachineState, string]
   })
   if (record.state === 'error') errors.unshift(`create failed: ${record.error ?? 'unknown'}; run \`cluster rm -f ${record.name}\``)
-  if (record.state === 'creating' && state === 'Running') state = 'Starting'
+  const state = record.state === 'creating' && liveState === 'Running' ? 'Starting' : liveState
   return {
     name: record.name,
     active: !!o.dockerHost && o.dockerHost === record.dockerUrl,

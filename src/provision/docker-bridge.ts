@@ -10,9 +10,9 @@ import {gatewayOf} from '../../core/subnets.js'
 export function dockerBridgeSettings(subnet: string, backend: Backend, underlayMtu: number, domain: string): Record<string, unknown> {
   const gateway = gatewayOf(subnet)
   return {
-    'bip': `${gateway}/${subnet.split('/')[1]}`,
-    'mtu': overlayMtu(backend, underlayMtu),
-    'dns': [gateway],
+    bip: `${gateway}/${subnet.split('/')[1]}`,
+    mtu: overlayMtu(backend, underlayMtu),
+    dns: [gateway],
     'dns-search': [domain],
   }
 }

@@ -48,15 +48,15 @@ export interface EngineFiles {
 
 /** Engine opts whose value we set ourselves: the user would break TLS or fight our keys. */
 const RESERVED_OPTS: Record<string, string> = {
-  'host': 'the Docker hosts are set by cluster',
-  'H': 'the Docker hosts are set by cluster',
-  'tls': 'TLS is always on',
-  'tlsverify': 'TLS is always on',
-  'tlscacert': 'the TLS files are set by cluster',
-  'tlscert': 'the TLS files are set by cluster',
-  'tlskey': 'the TLS files are set by cluster',
+  host: 'the Docker hosts are set by cluster',
+  H: 'the Docker hosts are set by cluster',
+  tls: 'TLS is always on',
+  tlsverify: 'TLS is always on',
+  tlscacert: 'the TLS files are set by cluster',
+  tlscert: 'the TLS files are set by cluster',
+  tlskey: 'the TLS files are set by cluster',
   'config-file': 'cluster writes /etc/docker/daemon.json',
-  'label': 'use --engine-label',
+  label: 'use --engine-label',
   'insecure-registry': 'use --engine-insecure-registry',
   'registry-mirror': 'use --engine-registry-mirror',
 }
@@ -68,7 +68,7 @@ const FLAG_CONFIG_KEYS: Record<string, string> = {
   'default-ulimit': 'default-ulimits',
   'dns-opt': 'dns-opts',
   'exec-opt': 'exec-opts',
-  'feature': 'features',
+  feature: 'features',
   'log-opt': 'log-opts',
   'node-generic-resource': 'node-generic-resources',
   'storage-opt': 'storage-opts',
@@ -92,13 +92,13 @@ export function engineFiles(input: EngineFilesInput): EngineFiles {
   }
 
   const ours: DaemonConfig = {
-    'tls': true,
-    'tlsverify': true,
-    'tlscacert': ENGINE_CERTS.ca,
-    'tlscert': ENGINE_CERTS.cert,
-    'tlskey': ENGINE_CERTS.key,
+    tls: true,
+    tlsverify: true,
+    tlscacert: ENGINE_CERTS.ca,
+    tlscert: ENGINE_CERTS.cert,
+    tlskey: ENGINE_CERTS.key,
     // fd:// needs systemd socket activation, which our ExecStart no longer asks for.
-    'hosts': union([DOCKER_SOCKET, `tcp://0.0.0.0:${DOCKER_TLS_PORT}`], asStrings(user.hosts).filter(h => !h.startsWith('fd://'))),
+    hosts: union([DOCKER_SOCKET, `tcp://0.0.0.0:${DOCKER_TLS_PORT}`], asStrings(user.hosts).filter(h => !h.startsWith('fd://'))),
   }
   const mergedLabels = mergeLabels(asStrings(user.labels), labels)
   if (mergedLabels.length > 0) ours.labels = mergedLabels

@@ -13,7 +13,7 @@
  *   machines/<name>/known_hosts    pinned SSH host key
  *   machines/<name>/{ca,cert,key,server,server-key}.pem   DOCKER_CERT_PATH for `env`
  */
-import {mkdirSync, readFileSync, writeFileSync, existsSync, rmSync, readdirSync, renameSync, chmodSync, statSync} from 'node:fs'
+import {mkdirSync, readFileSync, existsSync, rmSync, readdirSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import type {MachineRecord, DriverData} from '../../core/model.js'

@@ -41,7 +41,7 @@ export interface SwarmOptions {
 type OptionParser = (value: string, into: SwarmOptions) => void
 
 const OPTIONS: Record<string, OptionParser> = {
-  'availability': (v, o) => { o.availability = oneOf(v, ['active', 'pause', 'drain'] as const, 'availability') },
+  availability: (v, o) => { o.availability = oneOf(v, ['active', 'pause', 'drain'] as const, 'availability') },
   'default-addr-pool': (v, o) => { o.init.defaultAddrPool = [...o.init.defaultAddrPool ?? [], ...v.split(',').map(c => cidr(c, 'default-addr-pool'))] },
   'default-addr-pool-mask-length': (v, o) => { o.init.subnetSize = int(v, 'default-addr-pool-mask-length', 8, 30) },
   'data-path-port': (v, o) => { o.init.dataPathPort = int(v, 'data-path-port', 1024, 49151) },

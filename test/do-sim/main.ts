@@ -35,9 +35,11 @@ const sim = new DoSimulator({token: values.token, backend})
 const url = await sim.listen(Number(values.port), values.host)
 console.log(`do-sim listening on ${url}`)
 
-const stop = async () => {
-  await sim.close()
-  process.exit(0)
+const stop = () => {
+  sim.close().then(() => process.exit(0), err => {
+    console.error(err)
+    process.exit(1)
+  })
 }
 process.once('SIGINT', stop)
 process.once('SIGTERM', stop)

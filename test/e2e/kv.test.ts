@@ -11,7 +11,7 @@ import {readFileSync, statSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
-import {ETCD_ENDPOINT, SSH_KEY, LAB_OVERLAY_RANGE, startHost, removeHost, exec, execOk, run, type LabHost} from '../lab/lab.js'
+import {ETCD_ENDPOINT, SSH_KEY, LAB_OVERLAY_RANGE, startHost, removeHost, exec, execOk, type LabHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, type CliEnv} from '../support/cli.js'
 
 const CLUSTER = `e2e-kv-${process.pid}`

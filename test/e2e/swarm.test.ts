@@ -64,7 +64,7 @@ function inTask(t: Task, cmd: string): Promise<string> {
   return execOk(t.node, ['docker', 'exec', t.container, 'sh', '-c', cmd], {timeoutMs: 60_000})
 }
 
-const WEB = (name: string) => `${IMAGES.busybox} sh -c 'mkdir -p /w && echo ${MARKER}-$(hostname) > /w/index.html && head -c 300000 /dev/zero | tr "\\\\0" x > /w/pad && httpd -f -p 80 -h /w'`
+const WEB = `${IMAGES.busybox} sh -c 'mkdir -p /w && echo ${MARKER}-$(hostname) > /w/index.html && head -c 300000 /dev/zero | tr "\\\\0" x > /w/pad && httpd -f -p 80 -h /w'`
 
 /** tcpdump on `capturer`'s lab interface while `send` runs: the text seen and the packet count. */
 async function capture(capturer: string, filter: string, send: () => Promise<unknown>): Promise<{text: string; packets: number}> {
@@ -150,7 +150,7 @@ test('etcd holds the join tokens only sealed: no SWMTKN anywhere, and the seal o
 })
 
 test('a 3-replica service on the cluster network spreads over the 3 nodes; its tasks have routable cluster IPs and a cluster DNS name', async () => {
-  await swarmDocker('queenbee', `service create -d --name web --network bridge --replicas 3 --container-label cluster.dns.alias=web ${WEB('web')}`)
+  await swarmDocker('queenbee', `service create -d --name web --network bridge --replicas 3 --container-label cluster.dns.alias=web ${WEB}`)
   const tasks = await waitFor('3 running web tasks', async () => { const t = await tasksOf('web', 'bridge'); return t.length === 3 ? t : undefined }, 30_000, 500)
   assert.deepEqual(new Set(tasks.map(t => t.node)).size, 3, JSON.stringify(tasks))
   for (const t of tasks) assert.match(t.ip, /^198\.19\./, `${t.node}: ${t.ip} is a cluster address`)
@@ -168,13 +168,13 @@ test('a 3-replica service on the cluster network spreads over the 3 nodes; its t
   }, 20_000, 500)
   assert.ok(answer, answer)
   const seen = new Set<string>()
-  for (const t of tasks) seen.add((await inTask(first, `wget -qO- -T 3 http://web.cluster.internal/`)).trim())
+  for (let i = 0; i < tasks.length; i++) seen.add((await inTask(first, `wget -qO- -T 3 http://web.cluster.internal/`)).trim())
   assert.ok([...seen].every(b => b.startsWith(MARKER)), [...seen].join(', '))
 })
 
 test('a 3-replica service on a swarm overlay network: spread, reachable by IP and by name (swarm DNS), VXLAN inside WireGuard', async () => {
   await swarmDocker('queenbee', 'network create -d overlay --opt com.docker.network.driver.mtu=1420 app')
-  await swarmDocker('queenbee', `service create -d --name api --network app --endpoint-mode dnsrr --replicas 3 ${WEB('api')}`)
+  await swarmDocker('queenbee', `service create -d --name api --network app --endpoint-mode dnsrr --replicas 3 ${WEB}`)
   const tasks = await waitFor('3 running api tasks', async () => { const t = await tasksOf('api', 'app'); return t.length === 3 ? t : undefined }, 30_000, 500)
   assert.equal(new Set(tasks.map(t => t.node)).size, 3, JSON.stringify(tasks))
   const [a, b, c] = tasks as [Task, Task, Task]

@@ -214,9 +214,9 @@ export async function waitForSsh(ip: string, timeoutMs = 60_000): Promise<void> 
 export async function installKey(name: string): Promise<void> {
   const key = readFileSync(SSH_PUBLIC_KEY, 'utf8').trim()
   await execOk(name, ['sh', '-c',
-    'mkdir -p /root/.ssh && chmod 700 /root/.ssh && k="$(cat)" && ' +
-    '{ grep -qxF "$k" /root/.ssh/authorized_keys 2>/dev/null || echo "$k" >>/root/.ssh/authorized_keys; } && ' +
-    'chmod 600 /root/.ssh/authorized_keys'], {input: key})
+    'mkdir -p /root/.ssh && chmod 700 /root/.ssh && k="$(cat)" && '
+    + '{ grep -qxF "$k" /root/.ssh/authorized_keys 2>/dev/null || echo "$k" >>/root/.ssh/authorized_keys; } && '
+    + 'chmod 600 /root/.ssh/authorized_keys'], {input: key})
 }
 
 export interface LabHost {

@@ -7,7 +7,7 @@ import {overlayMtu} from '../../core/mtu.js'
 
 test('the Docker bridge takes the subnet\'s first address, the tunnel\'s MTU and the router\'s DNS', () => {
   assert.deepEqual(dockerBridgeSettings('198.19.7.0/24', 'wireguard', 1500, 'cluster.internal'),
-    {'bip': '198.19.7.1/24', 'mtu': 1420, 'dns': ['198.19.7.1'], 'dns-search': ['cluster.internal']})
+    {bip: '198.19.7.1/24', mtu: 1420, dns: ['198.19.7.1'], 'dns-search': ['cluster.internal']})
   assert.equal(dockerBridgeSettings('198.19.8.0/26', 'vxlan', 9001, 'c.test').bip, '198.19.8.1/26')
   assert.equal(dockerBridgeSettings('198.19.8.0/26', 'vxlan', 9001, 'c.test').mtu, 8951)
 })

@@ -46,9 +46,9 @@ test('engineFiles: labels, registries, mirrors, opts as flags and env as Environ
 
 test('engineFiles keeps the user\'s daemon.json keys, merges lists, lets extraDaemon override and flags displace keys', () => {
   const user = {
-    'bip': '198.19.255.1/24', 'default-address-pools': [{base: '198.19.128.0/17', size: 24}],
-    'labels': ['zone=old', 'rack=7'], 'insecure-registries': ['198.18.0.9:5000'],
-    'hosts': ['fd://', 'unix:///run/other.sock'], 'log-level': 'warn', 'log-opts': {'max-size': '10m'},
+    bip: '198.19.255.1/24', 'default-address-pools': [{base: '198.19.128.0/17', size: 24}],
+    labels: ['zone=old', 'rack=7'], 'insecure-registries': ['198.18.0.9:5000'],
+    hosts: ['fd://', 'unix:///run/other.sock'], 'log-level': 'warn', 'log-opts': {'max-size': '10m'},
   }
   const files = engineFiles({
     engine: engine({labels: ['zone=a'], insecureRegistries: ['198.18.0.5:5000'], opts: ['log-level=info', 'log-opt=max-file=3']}),
@@ -67,11 +67,11 @@ test('engineFiles keeps the user\'s daemon.json keys, merges lists, lets extraDa
 })
 
 test('userDaemonConfig gives back exactly the user\'s file, and null when there was none', () => {
-  const original = {'bip': '198.19.255.1/24', 'labels': ['rack=7'], 'log-level': 'warn'}
+  const original = {bip: '198.19.255.1/24', labels: ['rack=7'], 'log-level': 'warn'}
   const files = engineFiles({engine: engine({labels: ['zone=a'], opts: ['log-level=info']}), user: original, extraDaemon: {mtu: 1420}, execStart: DEBIAN_EXEC})
   const state: EngineState = {original, managedKeys: files.managedKeys}
   // The user added a key by hand meanwhile: it stays.
-  assert.deepEqual(userDaemonConfig({...files.daemonJson, 'debug': true}, state), {...original, debug: true})
+  assert.deepEqual(userDaemonConfig({...files.daemonJson, debug: true}, state), {...original, debug: true})
   const fresh = engineFiles({engine: NO_ENGINE, user: null, execStart: DEBIAN_EXEC})
   assert.equal(userDaemonConfig(fresh.daemonJson, {original: null, managedKeys: fresh.managedKeys}), null)
   assert.deepEqual(userDaemonConfig({a: 1}, null), {a: 1})

@@ -175,7 +175,7 @@ function convertfromraw(args: string[]): string {
   const sizeBytes = statSync(input).size
   let authorizedKeys: string | undefined
   if (head.subarray(0, FORMAT_ME.length).toString() === FORMAT_ME) {
-    for (let off = FORMAT_ME.length; off + 512 <= head.length; ) {
+    for (let off = FORMAT_ME.length; off + 512 <= head.length;) {
       const name = head.subarray(off, off + 100).toString().replace(/\0.*$/s, '')
       if (!name) break
       const size = parseInt(head.subarray(off + 124, off + 136).toString().replace(/\0.*$/s, '').trim() || '0', 8)

@@ -69,4 +69,3 @@ export class HostGwBackend implements Backend {
     return true
   }
 }
-
