@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite (the README's test command, and CI's .ci/run), as root on a Debian
-# machine: installs dependencies, builds the project, lints it, runs the unit tests, brings the lab
-# up, runs the e2e tests one file at a time, and always tears the lab down.
+# machine: installs dependencies, builds the project, lints it, runs the unit tests (need
+# nothing but node), the integration tests (start their own etcd, sshd, dnsmasq on loopback),
+# brings the lab up, runs the e2e tests one file at a time, and always tears the lab down.
 #
 #   bash test/run-all.sh
 #
 # Env: KEEP_LAB=1 leaves the lab running afterwards (for debugging);
 #      SKIP_BUILD=1 tests the dist/ already there (for debugging; CI always builds);
 #      E2E_FILTER=REGEX runs only e2e files whose name matches;
-#      UNIT_TEST_TIMEOUT_MS / E2E_TEST_TIMEOUT_MS: node's --test-timeout, which on Node 20
-#      also bounds each test FILE (default 5 / 20 min), so a hung test fails instead of
-#      eating CI's 90 minutes.
+#      UNIT_TEST_TIMEOUT_MS / INTEGRATION_TEST_TIMEOUT_MS / E2E_TEST_TIMEOUT_MS: node's
+#      --test-timeout, which on Node 20 also bounds each test FILE (default 5 / 5 / 20 min),
+#      so a hung test fails instead of eating CI's 90 minutes.
 # Exit status: non-zero when the build or any test failed.
 set -uo pipefail
 
@@ -113,6 +114,7 @@ lint() {
 lint
 
 node_tests unit dist/test/unit --test-timeout="${UNIT_TEST_TIMEOUT_MS:-300000}"
+node_tests integration dist/test/integration --test-timeout="${INTEGRATION_TEST_TIMEOUT_MS:-300000}"
 
 trap 'teardown; report' EXIT
 log "bringing the lab up"

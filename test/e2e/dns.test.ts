@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import {newCluster, joinHost, startLabHost, destroyCluster, type OverlayCluster, type OverlayHost} from '../../bench/overlay/lab-overlay.js'
 import {DNS_IP, IMAGES, exec, execOk, labIsUp, removeHost, type LabHost} from '../lab/lab.js'
 import {cli, cliOk, type CliEnv} from '../support/cli.js'
-import {waitFor} from '../unit/dns-support.js'
+import {waitFor} from '../support/wait.js'
 
 const labHosts: LabHost[] = []
 let cluster: OverlayCluster

@@ -16,7 +16,7 @@ import {Etcd3} from 'etcd3'
 import {ETCD_ENDPOINT, IMAGES, SSH_KEY, exec, execOk, loadImage, removeHost, run, startHost, type LabHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
 import {openTokens} from '../../src/swarm/tokens.js'
-import {waitFor} from '../unit/dns-support.js'
+import {waitFor} from '../support/wait.js'
 
 const CLUSTER = `e2e-swarm-${process.pid}`
 const env: CliEnv = newCliEnv(CLUSTER, ETCD_ENDPOINT)

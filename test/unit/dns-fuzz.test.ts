@@ -12,7 +12,7 @@ import {startDnsServer, type DnsServer} from '../../router/dns/server.js'
 import {RecordIndex} from '../../router/dns/records.js'
 import {staticRecord} from '../../core/dns-records.js'
 import {frame} from '../../router/dns/framing.js'
-import {resolverFor} from './dns-support.js'
+import {resolverFor} from '../support/dns.js'
 
 const SEED = Number(process.env.DNS_FUZZ_SEED ?? 20261123)
 const RANDOM_PACKETS = 2000

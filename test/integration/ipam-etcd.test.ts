@@ -5,47 +5,20 @@
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {Etcd3} from 'etcd3'
 import {allocateSubnet, releaseSubnet} from '../../src/ipam.js'
 import {keys, subnetFromKey} from '../../core/keys.js'
 import {ClusterError} from '../../core/errors.js'
 import {announce, follow} from '../../router/kv.js'
-import {EtcdClient} from '../../router/etcd/client.js'
 import type {ClusterSettings} from '../../core/model.js'
+import {startEtcd, type TestEtcd} from '../support/etcd.js'
+import {needs} from '../support/needs.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'cluster-etcd-'))
-// Ports of our own, away from a system etcd's 2379/2380.
-const CLIENT_PORT = 23790
-const PEER_PORT = 23800
-const endpoint = `http://127.0.0.1:${CLIENT_PORT}`
-let etcd: ChildProcess
-const clients: Array<{close(): void}> = []
+needs('etcd')
 
-function client(): Etcd3 {
-  const c = new Etcd3({hosts: endpoint})
-  clients.push(c)
-  return c
-}
-
-/** The router's own client, as announce and follow use it on a host. */
-function routerClient(): EtcdClient {
-  const c = new EtcdClient({endpoints: [endpoint]})
-  clients.push(c)
-  return c
-}
+let etcd: TestEtcd
 
 function settings(range: string, subnetSize = 24): ClusterSettings {
   return {name: 't', range, subnetSize, backend: 'wireguard', domain: 'cluster.internal', createdAt: new Date().toISOString()}
-}
-
-function startEtcd(): void {
-  const peerUrl = `http://127.0.0.1:${PEER_PORT}`
-  etcd = spawn('etcd', ['--data-dir', join(dir, 'data'), '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `default=${peerUrl}`], {stdio: 'ignore'})
 }
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
@@ -57,20 +30,16 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 }
 
 before(async () => {
-  startEtcd()
-  const c = client()
-  await until('etcd answers', async () => (await c.put('/ready').value('1'), true))
+  etcd = await startEtcd()
 })
 
-after(() => {
-  for (const c of clients) c.close()
-  etcd?.kill('SIGTERM')
-  rmSync(dir, {recursive: true, force: true})
+after(async () => {
+  await etcd?.stop()
 })
 
 test('a host gets a subnet of the range and the same one again', async () => {
   const layout = keys('/cluster/stable')
-  const c = client()
+  const c = etcd.client()
   const s = settings('198.19.0.0/16')
   const first = await allocateSubnet(c, layout, s, 'host1')
   assert.match(first, /^198\.19\.\d+\.0\/24$/)
@@ -83,10 +52,10 @@ test('20 hosts allocating in parallel from separate clients never share a subnet
   // 32 subnets for 20 hosts: random picks collide often, so the txn retry path is exercised.
   const s = settings('198.19.32.0/19')
   const owners = Array.from({length: 20}, (_, i) => `host${i}`)
-  const got = await Promise.all(owners.map(o => allocateSubnet(client(), layout, s, o)))
+  const got = await Promise.all(owners.map(o => allocateSubnet(etcd.client(), layout, s, o)))
   assert.equal(new Set(got).size, 20, got.join(' '))
   for (const cidr of got) assert.match(cidr, /^198\.19\.(3[2-9]|[4-5]\d|6[0-3])\.0\/24$/)
-  const stored = await client().getAll().prefix(layout.subnets).strings()
+  const stored = await etcd.client().getAll().prefix(layout.subnets).strings()
   assert.equal(Object.keys(stored).length, 20)
   const byOwner = new Map(Object.entries(stored).map(([k, owner]) => [owner, subnetFromKey(k)]))
   owners.forEach((o, i) => assert.equal(byOwner.get(o), got[i]))
@@ -94,7 +63,7 @@ test('20 hosts allocating in parallel from separate clients never share a subnet
 
 test('a full range fails with one clear line and writes nothing', async () => {
   const layout = keys('/cluster/full')
-  const c = client()
+  const c = etcd.client()
   const s = settings('198.19.64.0/22')
   for (const o of ['a', 'b', 'c', 'd']) await allocateSubnet(c, layout, s, o)
   await assert.rejects(allocateSubnet(c, layout, s, 'e'), (e: unknown) => {
@@ -107,7 +76,7 @@ test('a full range fails with one clear line and writes nothing', async () => {
 
 test('release frees only the owner\'s subnet, which can then be taken again', async () => {
   const layout = keys('/cluster/release')
-  const c = client()
+  const c = etcd.client()
   const s = settings('198.19.68.0/23')
   const a = await allocateSubnet(c, layout, s, 'a')
   const b = await allocateSubnet(c, layout, s, 'b')
@@ -122,13 +91,13 @@ const quiet = {info: () => undefined, warn: () => undefined}
 
 test('follow: a listing, then puts and deletes, and it catches up after etcd restarts', async () => {
   const prefix = '/cluster/follow/peers/'
-  const c = client()
+  const c = etcd.client()
   await c.put(`${prefix}a`).value('1')
   const resets: string[][] = []
   const changes: string[] = []
   const health: boolean[] = []
   const stop = new AbortController()
-  const loop = follow(routerClient(), prefix, {
+  const loop = follow(etcd.routerClient(), prefix, {
     reset: all => resets.push([...all].map(([k, v]) => `${k}=${v}`)),
     put: (name, raw) => changes.push(`${name}=${raw}`),
     delete: name => changes.push(`-${name}`),
@@ -140,11 +109,10 @@ test('follow: a listing, then puts and deletes, and it catches up after etcd res
   await c.put('/cluster/follow/elsewhere').value('x')
   await until('put and delete seen', () => changes.join(' ') === 'b=2 -a')
 
-  etcd.kill('SIGKILL')
-  await new Promise(r => etcd.once('exit', r))
+  await etcd.crash()
   await until('the loss is noticed', () => health.includes(false), 15_000)
-  startEtcd()
-  const other = client()
+  etcd.restart()
+  const other = etcd.client()
   await until('etcd is back', async () => (await other.put(`${prefix}c`).value('3'), true))
   // Caught up either by the resumed watch or by a fresh listing: both end with c=3 known.
   await until('c=3 after the restart', () => changes.includes('c=3') || (resets.length > 1 && resets.at(-1)!.includes('c=3')))
@@ -155,9 +123,9 @@ test('follow: a listing, then puts and deletes, and it catches up after etcd res
 
 test('announce: the record lives under a lease and is put back when the lease is lost', async () => {
   const key = '/cluster/announce/peers/h1'
-  const c = client()
+  const c = etcd.client()
   const stop = new AbortController()
-  const loop = announce(routerClient(), key, 'record', quiet, () => undefined, stop.signal)
+  const loop = announce(etcd.routerClient(), key, 'record', quiet, () => undefined, stop.signal)
   const leaseOf = async () => (await c.getAll().prefix(key).exec()).kvs[0]?.lease
   await until('announced', async () => (await c.get(key).string()) === 'record')
   const first = await leaseOf()

@@ -17,6 +17,10 @@ import {generateSshKeyPair} from '../../drivers/sdk/ssh-keygen.js'
 import {knownHostsLine} from '../../src/ssh/external.js'
 import {hostKeyFingerprint} from '../../src/ssh/host-key.js'
 import {HostKeyMismatchError, InputError, ProvisionError, SshError} from '../../core/errors.js'
+import {freePort} from '../support/net.js'
+import {needs} from '../support/needs.js'
+
+needs('sshd', 'ssh', 'root')
 
 const dir = mkdtempSync(join(tmpdir(), 'cluster-sshd-'))
 const home = join(dir, 'home')
@@ -25,15 +29,6 @@ let port: number
 let hostKey: string
 let conn: SshConnection
 const clientKey = join(dir, 'client_key')
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as {port: number}).port
-      s.close(() => resolve(p))
-    }).on('error', reject)
-  })
-}
 
 function target(extra: Record<string, unknown> = {}) {
   return {host: '127.0.0.1', port, user: 'root', privateKeyPath: clientKey, ...extra}

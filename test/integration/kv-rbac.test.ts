@@ -4,11 +4,10 @@
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {Etcd3, EtcdPermissionDeniedError} from 'etcd3'
+import {EtcdPermissionDeniedError} from 'etcd3'
 import {createCa, createClientCert, generateRsaKey, issueServerCert} from '../../src/tls/certs.js'
 import {keys, clusterPrefix} from '../../core/keys.js'
 import {openKv} from '../../src/kv/client.js'
@@ -17,7 +16,10 @@ import {enableRbac, ensureHostAccess, removeHostAccess} from '../../src/kv/boots
 import {hostRoleName} from '../../src/kv/bootstrap/plan.js'
 import {kvStatus} from '../../src/kv/bootstrap/status.js'
 import {saveSnapshot} from '../../src/kv/bootstrap/snapshot.js'
-import {freePort, waitFor} from './dns-support.js'
+import {startEtcd, type TestEtcd} from '../support/etcd.js'
+import {needs} from '../support/needs.js'
+
+needs('etcd')
 
 const dir = mkdtempSync(join(tmpdir(), 'kv-rbac-'))
 const store = new LocalStore(join(dir, 'store'))
@@ -31,40 +33,29 @@ const file = (name: string, pem: string) => {
 const root = createClientCert(ca, 'root')
 const host = createClientCert(ca, hostRoleName('n1'))
 let endpoint = ''
-let etcd: ChildProcess
-const clients: Etcd3[] = []
-const client = (cert?: {certPem: string; keyPem: string}) => {
-  const c = new Etcd3({hosts: endpoint, dialTimeout: 3000, credentials: {
-    rootCertificate: Buffer.from(ca.certPem), certChain: cert && Buffer.from(cert.certPem), privateKey: cert && Buffer.from(cert.keyPem),
-  }})
-  clients.push(c)
-  return c
-}
+let etcd: TestEtcd
+const clientOptions = (cert?: {certPem: string; keyPem: string}) => ({dialTimeout: 3000, credentials: {
+  rootCertificate: Buffer.from(ca.certPem), certChain: cert && Buffer.from(cert.certPem), privateKey: cert && Buffer.from(cert.keyPem),
+}})
+const client = (cert?: {certPem: string; keyPem: string}) => etcd.client(clientOptions(cert))
 const rootOpts = () => ({endpoints: [endpoint], cacert: file('ca.pem', ca.certPem), cert: file('root.pem', root.certPem), key: file('root-key.pem', root.keyPem), clusterName: 'rbac'})
 
 before(async () => {
-  const [clientPort, peerPort] = [await freePort(), await freePort()]
-  endpoint = `https://127.0.0.1:${clientPort}`
-  const peer = `https://127.0.0.1:${peerPort}`
   const server = generateRsaKey()
-  const serverCert = file('server.pem', issueServerCert(ca, server.publicKeyPem, 'kv-test', ['127.0.0.1', 'localhost']))
-  const serverKey = file('server-key.pem', server.privateKeyPem)
-  const caFile = file('ca.pem', ca.certPem)
-  etcd = spawn('etcd', ['--name', 'kv-test', '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `kv-test=${peer}`,
-    '--trusted-ca-file', caFile, '--cert-file', serverCert, '--key-file', serverKey, '--client-cert-auth',
-    '--peer-trusted-ca-file', caFile, '--peer-cert-file', serverCert, '--peer-key-file', serverKey, '--peer-client-cert-auth'], {stdio: 'ignore'})
+  const tls = {
+    caFile: file('ca.pem', ca.certPem),
+    certFile: file('server.pem', issueServerCert(ca, server.publicKeyPem, 'kv-test', ['127.0.0.1', 'localhost'])),
+    keyFile: file('server-key.pem', server.privateKeyPem),
+  }
+  etcd = await startEtcd({name: 'kv-test', tls, clientOptions: clientOptions(root)})
+  endpoint = etcd.endpoint
   const probe = client(root)
-  await waitFor('TLS etcd answers', async () => (await probe.put('/ready').value('1'), true))
   await probe.put(layout.settings).value('{}')
   await probe.put(layout.machine('n2')).value('{}')
 })
 
 after(async () => {
-  for (const c of clients) c.close()
-  etcd?.kill('SIGTERM')
-  await new Promise(r => (etcd.exitCode === null ? etcd.once('exit', r) : r(undefined)))
+  await etcd?.stop()
   rmSync(dir, {recursive: true, force: true})
 })
 

@@ -6,7 +6,12 @@
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {EtcdClient} from '../../router/etcd/client.js'
-import {freePort, startEtcd, startRelay, waitFor, type TestEtcd} from './dns-support.js'
+import {startEtcd, type TestEtcd} from '../support/etcd.js'
+import {freePort, startRelay} from '../support/net.js'
+import {needs} from '../support/needs.js'
+import {waitFor} from '../support/wait.js'
+
+needs('etcd')
 
 let etcd: TestEtcd
 

@@ -16,7 +16,13 @@ import {type DnsRecord} from '../../core/dns-records.js'
 import {startDnsServer, type DnsServer} from '../../router/dns/server.js'
 import {watchRecords, type RecordWatch} from '../../router/dns/watch.js'
 import {addStaticRecord, listDns, removeStaticRecords} from '../../src/dns/static.js'
-import {freePort, resolverFor, startDnsmasq, startEtcd, startRelay, waitFor, type TestEtcd} from './dns-support.js'
+import {resolverFor, startDnsmasq} from '../support/dns.js'
+import {startEtcd, type TestEtcd} from '../support/etcd.js'
+import {freePort, startRelay} from '../support/net.js'
+import {needs} from '../support/needs.js'
+import {waitFor} from '../support/wait.js'
+
+needs('etcd', 'dnsmasq', 'dig')
 
 const layout = keys(clusterPrefix('dns-etcd-test'))
 const UPSTREAM_ADDRESS = '127.0.0.77'
