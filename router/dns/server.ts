@@ -22,7 +22,7 @@ export interface DnsLog {
 
 export interface DnsServerOptions {
   address: string
-  /** Default 53. 0 picks a free port (tests). */
+  /** Default 53. 0 picks a port free over both UDP and TCP (tests). */
   port?: number
   /** Cluster domain, e.g. `cluster.internal`. */
   domain: string
@@ -46,6 +46,8 @@ const MAX_QUERY_BYTES = MAX_UDP_PAYLOAD
 /** Forwarded queries in flight at once; beyond that, SERVFAIL at once rather than piling up sockets. */
 const MAX_FORWARDS = 512
 const MAX_TCP_MESSAGE = 65535
+/** Port 0: UDP ports picked before one is also free over TCP (each try is a fresh kernel pick). */
+const PICK_PORT_ATTEMPTS = 20
 const TCP_IDLE_MS = 10_000
 const MAX_TCP_CONNECTIONS = 256
 
@@ -62,27 +64,8 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     inRange: range ? ip => containsCidr(range, ip) : () => false,
   }
   const handler = new QueryHandler(zone, options.index, upstreams, log)
-
-  const udp = createSocket('udp4')
-  udp.on('message', (msg, from) => handler.onUdp(udp, msg, from))
-  try {
-    await bound(udp, ready => udp.bind(options.port ?? 53, options.address, ready))
-  } catch (err) {
-    // Not bound yet (the bridge address may not exist yet): the caller retries with a new socket.
-    udp.close(ignore)
-    throw err
-  }
-  udp.on('error', ignore)
+  const {udp, tcp} = await bindPair(handler, options.address, options.port ?? 53)
   const port = udp.address().port
-
-  const tcp = createServer(socket => handler.onTcpConnection(socket))
-  tcp.maxConnections = MAX_TCP_CONNECTIONS
-  try {
-    await bound(tcp, ready => tcp.listen(port, options.address, ready))
-  } catch (err) {
-    udp.close()
-    throw err
-  }
   log.info(`dns: serving ${zone.domain} on ${options.address}:${port} (udp, tcp); upstreams: ${upstreams.map(u => `${u.host}:${u.port}`).join(', ') || 'none'}`)
 
   return {
@@ -157,6 +140,35 @@ class QueryHandler {
       .then(reply => send(reply ?? encode(servfail(query))))
       .catch(err => this.log.warn(`dns: forwarding failed: ${err instanceof Error ? err.message : String(err)}`))
       .finally(() => this.forwards--)
+  }
+}
+
+/**
+ * UDP and TCP on one port. With port 0 the kernel picks a free UDP port, whose number may be
+ * taken over TCP by another socket: then the pair is given up and tried again on a new port.
+ */
+async function bindPair(handler: QueryHandler, address: string, port: number): Promise<{udp: Socket; tcp: Server}> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = createSocket('udp4')
+    udp.on('message', (msg, from) => handler.onUdp(udp, msg, from))
+    try {
+      await bound(udp, ready => udp.bind(port, address, ready))
+    } catch (err) {
+      // Not bound yet (the bridge address may not exist yet): the caller retries with a new socket.
+      udp.close(ignore)
+      throw err
+    }
+    udp.on('error', ignore)
+    const tcp = createServer(socket => handler.onTcpConnection(socket))
+    tcp.maxConnections = MAX_TCP_CONNECTIONS
+    try {
+      await bound(tcp, ready => tcp.listen(udp.address().port, address, ready))
+      return {udp, tcp}
+    } catch (err) {
+      udp.close()
+      const taken = (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      if (port !== 0 || !taken || attempt === PICK_PORT_ATTEMPTS) throw err
+    }
   }
 }
 
