@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# etcd-server and openssh-server: unit tests start their own etcd and sshd on loopback.
+# etcd-server, openssh-server, dnsmasq: integration tests start their own on loopback.
 PACKAGES=(docker.io docker-compose debootstrap etcd-client etcd-server iperf3 dnsutils dnsperf
           dnsmasq hyperfine tcpdump wireguard-tools openssh-client openssh-server)
 # Servers installed only for their binaries: their services must not start (now or at boot).
