@@ -3,15 +3,20 @@
  * dist/bench are there to be left out): no tests, no benchmarks, and everything the CLI and
  * third-party drivers need: the router bundle, the commands, the driver SDK its exports name.
  */
-import {test} from 'node:test'
+import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {REPO_ROOT} from '../lab/lab.js'
 
 // --ignore-scripts: prepack would rebuild dist/ without the tests, and this checks the file list as it is.
-const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})) as Array<{files: Array<{path: string}>}>
+// --offline, no update check, a cache of its own: no network, and nothing written to ~/.npm.
+const cache = mkdtempSync(join(tmpdir(), 'npm-pack-'))
+after(() => rmSync(cache, {recursive: true, force: true}))
+const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts', '--offline', '--no-update-notifier', '--cache', cache],
+  {cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']})) as Array<{files: Array<{path: string}>}>
 const files = packed[0].files.map(f => f.path)
 
 test('the package holds no tests and no benchmarks', () => {
