@@ -7,10 +7,13 @@
  * A built-in name always wins, so an installed package cannot take over `digitalocean`.
  */
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
+// The module object, not {register}: a named import of what Node 20.0–20.5 lacks would break every command.
+import nodeModule from 'node:module'
 import {basename, delimiter, dirname, join, resolve} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import type {DriverFactory} from '../../drivers/sdk/index.js'
 import {DriverError, InputError} from '../../drivers/sdk/index.js'
+import type {SdkHookData} from './sdk-hook.js'
 
 const BUILT_IN: Record<string, () => Promise<DriverFactory>> = {
   generic: () => import('../../drivers/generic/index.js').then(m => m.genericDriver),
@@ -19,6 +22,8 @@ const BUILT_IN: Record<string, () => Promise<DriverFactory>> = {
 }
 
 export const PACKAGE_PREFIX = 'cluster-driver-'
+/** What a driver package imports the SDK as (package.json "exports"; the CLI is its peer dependency). */
+export const SDK_SPECIFIER = 'cluster/driver-sdk'
 const NAME = /^[a-z0-9][a-z0-9-]*$/
 
 export interface DriverInfo {
@@ -107,6 +112,7 @@ function readPackage(dir: string): DriverPackage | undefined {
 
 /** Imports a driver package and checks that it exports a usable factory of the right name. */
 async function loadPackage(pkg: DriverPackage): Promise<DriverFactory> {
+  mapSdk()
   const entry = entryPoint(pkg.dir)
   let mod: {default?: unknown; driver?: unknown}
   try {
@@ -122,6 +128,20 @@ async function loadPackage(pkg: DriverPackage): Promise<DriverFactory> {
       {hint: 'see docs/drivers.md for what a driver package must export'})
   }
   return factory as DriverFactory
+}
+
+let sdkMapped = false
+
+/**
+ * Makes SDK_SPECIFIER resolve to this CLI's own SDK for every driver package, in
+ * CLUSTER_DRIVER_PATH (where no node_modules holds the CLI) or next to the CLI alike: one copy,
+ * so the errors a driver throws are the classes the CLI knows how to print.
+ */
+function mapSdk(): void {
+  if (sdkMapped) return
+  sdkMapped = true
+  const data: SdkHookData = {specifier: SDK_SPECIFIER, url: new URL('../../drivers/sdk/index.js', import.meta.url).href}
+  nodeModule.register(new URL('./sdk-hook.js', import.meta.url), {data})
 }
 
 function factoryProblem(f: Partial<DriverFactory> | undefined, name: string): string | undefined {

@@ -2,15 +2,15 @@
 // already runs sshd (like the built-in generic driver) and exists to prove that a driver
 // published as an npm package is found and used without touching the CLI's code.
 //
-// A real package would be written in TypeScript against `drivers/driver.ts` and ship this
-// compiled JavaScript; the JSDoc types below point at that interface.
+// It uses only the driver SDK, imported as every third-party driver does (the CLI is its peer
+// dependency). A real package would be written in TypeScript against the same import and
+// ship this compiled JavaScript; the JSDoc types below point at the SDK's interfaces.
 import {chmodSync, copyFileSync, existsSync} from 'node:fs'
 import {connect} from 'node:net'
 import {join} from 'node:path'
+import {InputError, MACHINE_KEY_FILE, NotSupportedError} from 'cluster/driver-sdk'
 
-const KEY_FILE = 'id_ed25519'
-
-/** @type {import('../../drivers/sdk/driver.js').DriverFactory} */
+/** @type {import('cluster/driver-sdk').DriverFactory} */
 const driver = {
   name: 'example',
   description: 'example third-party driver: adopts a machine by IP over SSH',
@@ -23,12 +23,12 @@ const driver = {
   ],
   fromFlags(flags, ctx) {
     const ip = flags['example-ip']
-    if (!ip) throw new Error('driver example needs --example-ip (or EXAMPLE_IP)')
+    if (!ip) throw new InputError('driver example needs the machine\'s address', 'pass --example-ip (or set EXAMPLE_IP)')
     const key = flags['example-ssh-key']
     if (key) {
-      if (!existsSync(key)) throw new Error(`--example-ssh-key ${key} does not exist`)
-      copyFileSync(key, join(ctx.machineDir, KEY_FILE))
-      chmodSync(join(ctx.machineDir, KEY_FILE), 0o600)
+      if (!existsSync(key)) throw new InputError(`--example-ssh-key ${key} does not exist`, 'pass the path of an SSH private key')
+      copyFileSync(key, join(ctx.machineDir, MACHINE_KEY_FILE))
+      chmodSync(join(ctx.machineDir, MACHINE_KEY_FILE), 0o600)
     }
     return new ExampleDriver({ip, user: flags['example-ssh-user'] ?? 'root', port: Number(flags['example-ssh-port'] ?? 22)}, ctx)
   },
@@ -37,7 +37,7 @@ const driver = {
   },
 }
 
-/** @implements {import('../../drivers/sdk/driver.js').Driver} */
+/** @implements {import('cluster/driver-sdk').Driver} */
 class ExampleDriver {
   name = 'example'
 
@@ -63,14 +63,14 @@ class ExampleDriver {
     })
   }
 
-  async start() { throw new Error('driver example cannot power machines on') }
-  async stop() { throw new Error('driver example cannot power machines off') }
-  async restart() { throw new Error('driver example cannot restart machines') }
-  async kill() { throw new Error('driver example cannot power machines off') }
+  async start() { throw new NotSupportedError('driver example cannot power machines on') }
+  async stop() { throw new NotSupportedError('driver example cannot power machines off') }
+  async restart() { throw new NotSupportedError('driver example cannot restart machines') }
+  async kill() { throw new NotSupportedError('driver example cannot power machines off') }
   async addresses() { return {public: this.d.ip} }
 
   ssh() {
-    const key = join(this.ctx.machineDir, KEY_FILE)
+    const key = join(this.ctx.machineDir, MACHINE_KEY_FILE)
     return {host: this.d.ip, port: this.d.port, user: this.d.user, privateKeyPath: existsSync(key) ? key : undefined}
   }
 }

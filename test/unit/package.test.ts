@@ -29,8 +29,11 @@ test('the package holds the CLI, the router bundle and the driver SDK its export
   for (const path of ['bin/run.js', 'oclif.manifest.json', 'dist/router.cjs', 'dist/commands/create.js', 'dist/drivers/sdk/index.js']) {
     assert.ok(files.includes(path), `${path} is in the package`)
   }
-  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {exports: Record<string, string>}
-  for (const [name, target] of Object.entries(manifest.exports)) {
-    assert.ok(files.includes(target.replace(/^\.\//, '')), `exports["${name}"] → ${target} is in the package`)
+  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {exports: Record<string, string | Record<string, string>>}
+  assert.ok(manifest.exports['./driver-sdk'], 'the driver SDK is exported')
+  for (const [name, conditions] of Object.entries(manifest.exports)) {
+    for (const target of typeof conditions === 'string' ? [conditions] : Object.values(conditions)) {
+      assert.ok(files.includes(target.replace(/^\.\//, '')), `exports["${name}"] → ${target} is in the package`)
+    }
   }
 })
