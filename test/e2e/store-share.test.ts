@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
 import {ETCD_ENDPOINT, SSH_KEY, LAB_OVERLAY_RANGE, IMAGES, loadImage, startHost, removeHost, run, type LabHost, type RunResult} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
-import {waitFor} from '../unit/dns-support.js'
+import {waitFor} from '../support/wait.js'
 
 const CLUSTER = `e2e-share-${process.pid}`
 const prefix = `/cluster/${CLUSTER}/`
