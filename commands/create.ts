@@ -9,6 +9,7 @@ import {LocalStore} from '../src/store/local.js'
 import {BACKENDS, type Backend} from '../core/model.js'
 import {InputError} from '../core/errors.js'
 import {withInterrupt} from '../src/cli/interrupt.js'
+import {jsonFlag, machineJson} from '../src/cli/json.js'
 
 // Every driver's flags are create's flags, third-party drivers included. A broken
 // third-party package must not break the others: it fails only when chosen, in run().
@@ -40,6 +41,7 @@ export default class Create extends KvCommand {
     'swarm-master': Flags.boolean({description: 'make this host a swarm manager; the cluster\'s first one initialises the swarm', helpGroup: 'SWARM'}),
     'swarm-opt': Flags.string({description: 'swarm setting key=value (repeatable): availability, default-addr-pool, default-addr-pool-mask-length, data-path-port, task-history-limit, snapshot-interval, cert-expiry, dispatcher-heartbeat', multiple: true, multipleNonGreedy: true, helpGroup: 'SWARM'}),
     quiet: Flags.boolean({char: 'q', description: 'print no progress'}),
+    ...jsonFlag,
     ...oclifFlagsOf(drivers),
   }
 
@@ -48,7 +50,7 @@ export default class Create extends KvCommand {
     if (!flags.swarm && (flags['swarm-master'] || flags['swarm-opt'])) throw new InputError('--swarm-master and --swarm-opt need --swarm', 'add --swarm')
     const factory = await getDriver(flags.driver)
     const driverFlags = driverValues(factory, drivers, flags as Record<string, unknown>, this.argv)
-    await withInterrupt('rolling back', signal => createMachine({
+    const record = await withInterrupt('rolling back', signal => createMachine({
       name: args.name,
       driver: factory.name,
       driverFlags,
@@ -66,5 +68,6 @@ export default class Create extends KvCommand {
       swarm: flags.swarm ? {master: flags['swarm-master'], opts: flags['swarm-opt'] ?? []} : undefined,
       kv: this.kvOptions(flags),
     }, {store: new LocalStore(), progress: stderrProgress(args.name, flags.quiet), signal}))
+    if (flags.json) this.printJson(machineJson(record))
   }
 }

@@ -5,6 +5,7 @@ import {stderrProgress} from '../src/cli/progress.js'
 import {removeMachine} from '../src/lifecycle/remove.js'
 import {LocalStore} from '../src/store/local.js'
 import {InputError} from '../core/errors.js'
+import {jsonFlag, removedJson} from '../src/cli/json.js'
 
 export default class Rm extends KvCommand {
   static summary = 'Remove machines: undo their setup, destroy what the driver made, free their etcd records'
@@ -13,6 +14,7 @@ export default class Rm extends KvCommand {
   static flags = {
     force: Flags.boolean({char: 'f', description: 'remove local and etcd state even when the host or the driver cannot be cleaned'}),
     yes: Flags.boolean({char: 'y', description: 'do not ask for confirmation'}),
+    ...jsonFlag,
   }
 
   async run(): Promise<void> {
@@ -22,8 +24,9 @@ export default class Rm extends KvCommand {
     const store = new LocalStore()
     for (const name of names) {
       await removeMachine(name, {store, progress: stderrProgress(name), kv: this.kvOptions(flags), force: flags.force, signal: new AbortController().signal})
-      process.stdout.write(`Removed ${name}\n`)
+      if (!flags.json) process.stdout.write(`Removed ${name}\n`)
     }
+    if (flags.json) this.printJson(removedJson(names))
   }
 }
 

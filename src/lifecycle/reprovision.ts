@@ -6,6 +6,7 @@ import {openKv, type KvOptions} from '../kv/client.js'
 import {getMachine, putMachine, readSettings} from '../kv/machines.js'
 import {LocalStore} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
+import type {MachineRecord} from '../../core/model.js'
 import {machineFrom} from './machine.js'
 import {setupHost} from './setup-host.js'
 import {connectToMachine} from '../ssh/connect-machine.js'
@@ -23,7 +24,7 @@ export interface ReprovisionOptions {
   acceptHostKey?: boolean
 }
 
-export async function reprovision(name: string, o: ReprovisionOptions): Promise<void> {
+export async function reprovision(name: string, o: ReprovisionOptions): Promise<MachineRecord> {
   const kv = await openKv(o.kv, o.store)
   try {
     const local = o.store.getMachine(name)
@@ -52,6 +53,7 @@ export async function reprovision(name: string, o: ReprovisionOptions): Promise<
     o.store.saveMachine({...local, record})
     await putMachine(kv, record)
     o.progress.step(`${name} provisioned`)
+    return record
   } finally {
     kv.close()
   }
