@@ -11,10 +11,9 @@ import {readFileSync} from 'node:fs'
 import {EtcdClient, type Lease, type KeyValue} from './etcd/client.js'
 import type {RouterConfig} from '../core/router-config.js'
 import type {Logger} from './log.js'
+import {Backoff} from './backoff.js'
 
 export const LEASE_TTL_SECONDS = 10
-const BACKOFF_MIN_MS = 100
-const BACKOFF_MAX_MS = 5000
 
 export function connectKv(kv: RouterConfig['kv']): EtcdClient {
   const tls = kv.cacert
@@ -31,22 +30,6 @@ function whenAborted(signal: AbortSignal): Promise<'stopped'> {
   })
 }
 
-class Backoff {
-  private delay = BACKOFF_MIN_MS
-  constructor(private readonly signal: AbortSignal) {}
-
-  reset(): void {
-    this.delay = BACKOFF_MIN_MS
-  }
-
-  async wait(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([new Promise(resolve => { timer = setTimeout(resolve, this.delay) }), whenAborted(this.signal)])
-    clearTimeout(timer)
-    this.delay = Math.min(this.delay * 2, BACKOFF_MAX_MS)
-  }
-}
-
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
@@ -54,7 +37,7 @@ function message(error: unknown): string {
 /** Keeps `value` at `key` under a live lease, re-granting and re-putting whenever the lease is lost. */
 export async function announce(client: EtcdClient, key: string, value: string, log: Logger, health: (ok: boolean) => void,
   signal = new AbortController().signal, onLease: (lease: Lease) => void = () => undefined): Promise<void> {
-  const backoff = new Backoff(signal)
+  const backoff = new Backoff(whenAborted(signal))
   while (!signal.aborted) {
     const lease = client.lease(LEASE_TTL_SECONDS)
     // Others bind their keys (this host's DNS records) to the same lease, so they vanish with the host.
@@ -92,7 +75,7 @@ export interface PeerEvents {
 /** Lists then watches `prefix`, forever; each key is reported by its name under the prefix. */
 export async function follow(client: EtcdClient, prefix: string, events: PeerEvents, log: Logger, health: (ok: boolean) => void,
   signal = new AbortController().signal): Promise<void> {
-  const backoff = new Backoff(signal)
+  const backoff = new Backoff(whenAborted(signal))
   const nameOf = (kv: KeyValue) => kv.key.slice(prefix.length)
   while (!signal.aborted) {
     try {

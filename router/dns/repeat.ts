@@ -1,10 +1,9 @@
 /**
  * The shape of every follower here (etcd records, Docker events): run a round (list, then
- * follow changes) until it ends or fails, log why, back off 100 ms → 5 s, run it again;
- * until stop() is called.
+ * follow changes) until it ends or fails, log why, back off (router/backoff.ts), run it
+ * again; until stop() is called.
  */
-const BACKOFF_MIN_MS = 100
-const BACKOFF_MAX_MS = 5000
+import {Backoff, BACKOFF_MAX_MS} from '../backoff.js'
 
 export interface Repeating {
   stop(): Promise<void>
@@ -21,7 +20,7 @@ export function repeatUntilStopped(round: (stopping: Promise<string>) => Promise
   const stopping = new Promise<string>(resolve => (signalStop = resolve))
 
   const loop = async () => {
-    let delay = BACKOFF_MIN_MS
+    const backoff = new Backoff(stopping)
     while (!stopped) {
       const started = Date.now()
       let reason: string
@@ -32,9 +31,8 @@ export function repeatUntilStopped(round: (stopping: Promise<string>) => Promise
       }
       if (stopped) break
       onEnd(reason)
-      if (Date.now() - started > BACKOFF_MAX_MS) delay = BACKOFF_MIN_MS
-      await Promise.race([stopping, new Promise(resolve => setTimeout(resolve, delay).unref())])
-      delay = Math.min(delay * 2, BACKOFF_MAX_MS)
+      if (Date.now() - started > BACKOFF_MAX_MS) backoff.reset()
+      await backoff.wait()
     }
   }
   const running = loop()
