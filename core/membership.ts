@@ -20,6 +20,7 @@ import {createPublicKey, verify as cryptoVerify, type KeyObject} from 'node:cryp
 import {isIPv4} from 'node:net'
 import {containsCidr} from 'cidr-tools'
 import type {Backend} from './model.js'
+import {isIPv4Cidr} from './ipv4.js'
 
 export interface PeerEndpoints {
   /** Address every other host can reach. */
@@ -163,11 +164,6 @@ function revocationProblem(r: unknown): string | undefined {
   if (typeof r.name !== 'string' || !NAME.test(r.name)) return 'name is missing or malformed'
   if (typeof r.before !== 'string' || Number.isNaN(Date.parse(r.before))) return 'before is not a date'
   return undefined
-}
-
-function isIPv4Cidr(s: string): boolean {
-  const [ip, len, extra] = s.split('/')
-  return extra === undefined && isIPv4(ip ?? '') && /^\d{1,2}$/.test(len ?? '') && Number(len) <= 32
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

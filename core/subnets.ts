@@ -1,10 +1,11 @@
 /**
  * Subnet arithmetic of the overlay range: how a range divides into host subnets, which one
- * is free, and a subnet's gateway and network address. Pure (cidr-tools parses), shared by
- * the CLI's IPAM (src/ipam.ts), the router's plan and the drivers' network checks.
+ * is free, and a subnet's gateway and network address. Pure (on core/ipv4.ts), shared by
+ * the CLI's IPAM (src/ipam.ts), the CLI's host setup and the router.
  */
 import {parseCidr} from 'cidr-tools'
 import {InputError} from './errors.js'
+import {numberToIp, parseIPv4Cidr, type IPv4Cidr} from './ipv4.js'
 
 /** A subnet needs a network address, the bridge's gateway and at least one container. */
 const SMALLEST_SUBNET = 30
@@ -37,23 +38,15 @@ export function subnetLayout(range: string, subnetSize: number): SubnetLayout {
   return {base: Number(parsed.start), rangeBits, subnetSize, count: 2 ** (subnetSize - rangeBits)}
 }
 
-export function ipToNumber(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0)
-}
-
-export function numberToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
-}
-
 function subnetAt(layout: SubnetLayout, index: number): string {
   return `${numberToIp(layout.base + index * 2 ** (32 - layout.subnetSize))}/${layout.subnetSize}`
 }
 
 /** Index of `cidr` in the layout, or -1 when it is not one of its subnets. */
 function indexOf(layout: SubnetLayout, cidr: string): number {
-  const [ip, len] = cidr.split('/')
-  if (Number(len) !== layout.subnetSize || !/^\d+\.\d+\.\d+\.\d+$/.test(ip ?? '')) return -1
-  const offset = ipToNumber(ip!) - layout.base
+  const net = parseIPv4Cidr(cidr)
+  if (!net || net.prefix !== layout.subnetSize) return -1
+  const offset = net.ip - layout.base
   const step = 2 ** (32 - layout.subnetSize)
   if (offset < 0 || offset % step !== 0 || offset / step >= layout.count) return -1
   return offset / step
@@ -83,17 +76,17 @@ export function pickSubnet(range: string, size: number, taken: string[], rand: (
 
 /** The first address of a subnet: the gateway of the host's Docker bridge. */
 export function gatewayOf(subnet: string): string {
-  const [ip] = subnet.split('/')
-  return numberToIp((ipToNumber(ip!) & maskOf(subnet)) + 1)
+  return numberToIp(parsed(subnet).start + 1)
 }
 
 /** The network address of a subnet (a.b.c.0 for a /24): the host's own overlay address. */
 export function networkOf(subnet: string): string {
-  const [ip] = subnet.split('/')
-  return numberToIp(ipToNumber(ip!) & maskOf(subnet))
+  return numberToIp(parsed(subnet).start)
 }
 
-function maskOf(cidr: string): number {
-  const len = Number(cidr.split('/')[1])
-  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0
+/** Subnets reaching these functions were checked where they came in (flags, signed records). */
+function parsed(subnet: string): IPv4Cidr {
+  const net = parseIPv4Cidr(subnet)
+  if (!net) throw new Error(`"${subnet}" is not an IPv4 CIDR`)
+  return net
 }

@@ -7,7 +7,7 @@
  * subnet or one key), so ties are broken by issue time then name, never by arrival order.
  */
 import {chooseEndpoint, type PeerRecord} from '../core/membership.js'
-import {ipToNumber} from '../core/subnets.js'
+import {contains, overlaps, parseIPv4Cidr, type IPv4Cidr} from '../core/ipv4.js'
 import type {Rejection} from '../core/router-status.js'
 
 export type {Rejection}
@@ -35,22 +35,10 @@ export interface Actions {
   rejected: Rejection[]
 }
 
-interface Interval {
-  start: number
-  end: number
-}
-
-function interval(cidr: string): Interval | null {
-  const [ip, lenText] = cidr.split('/')
-  const len = Number(lenText)
-  const start = ipToNumber(ip!)
-  const size = 2 ** (32 - len)
-  if (start % size !== 0) return null
-  return {start, end: start + size - 1}
-}
-
-function overlaps(a: Interval, b: Interval): boolean {
-  return a.start <= b.end && b.start <= a.end
+/** A subnet that is a network address (a.b.c.0/24, not a.b.c.5/24), parsed; else null. */
+function network(cidr: string): IPv4Cidr | null {
+  const net = parseIPv4Cidr(cidr)
+  return net && net.ip === net.start ? net : null
 }
 
 function byAge(a: PeerRecord, b: PeerRecord): number {
@@ -61,23 +49,23 @@ function byAge(a: PeerRecord, b: PeerRecord): number {
 /** The peers this host should have, each with the endpoint it should use, and the records refused. */
 export function desiredPeers(records: PeerRecord[], self: PeerRecord, range: string): {peers: AppliedPeer[]; rejected: Rejection[]} {
   const rejected: Rejection[] = []
-  const rangeInterval = interval(range)!
-  const selfInterval = interval(self.subnet)!
-  const candidates: Array<{record: PeerRecord; at: Interval}> = []
+  const rangeNet = network(range)!
+  const selfNet = network(self.subnet)!
+  const candidates: Array<{record: PeerRecord; at: IPv4Cidr}> = []
   for (const record of records) {
     if (record.name === self.name) continue
-    const at = interval(record.subnet)
+    const at = network(record.subnet)
     if (record.backend !== self.backend) rejected.push({name: record.name, reason: `backend ${record.backend} differs from this cluster's ${self.backend}`})
     else if (!at) rejected.push({name: record.name, reason: `subnet ${record.subnet} is not a network address`})
-    else if (at.start < rangeInterval.start || at.end > rangeInterval.end) rejected.push({name: record.name, reason: `subnet ${record.subnet} is outside the overlay range ${range}`})
-    else if (overlaps(at, selfInterval)) rejected.push({name: record.name, reason: `subnet ${record.subnet} overlaps this host's ${self.subnet}`})
+    else if (!contains(rangeNet, at)) rejected.push({name: record.name, reason: `subnet ${record.subnet} is outside the overlay range ${range}`})
+    else if (overlaps(at, selfNet)) rejected.push({name: record.name, reason: `subnet ${record.subnet} overlaps this host's ${self.subnet}`})
     else if (record.publicKey === self.publicKey) rejected.push({name: record.name, reason: 'public key is this host\'s own'})
     else candidates.push({record, at})
   }
   // Oldest first: when two records conflict, the older one wins on every router alike.
   candidates.sort((a, b) => byAge(a.record, b.record))
   const keys = new Map<string, string>()
-  const kept: Array<{record: PeerRecord; at: Interval}> = []
+  const kept: Array<{record: PeerRecord; at: IPv4Cidr}> = []
   for (const c of candidates) {
     const owner = keys.get(c.record.publicKey)
     if (owner === undefined) {
@@ -89,7 +77,7 @@ export function desiredPeers(records: PeerRecord[], self: PeerRecord, range: str
   }
   // Overlap among peers: sweep by address, keeping the older record of an overlapping pair.
   kept.sort((a, b) => a.at.start - b.at.start || byAge(a.record, b.record))
-  const accepted: Array<{record: PeerRecord; at: Interval}> = []
+  const accepted: Array<{record: PeerRecord; at: IPv4Cidr}> = []
   for (const c of kept) {
     const last = accepted[accepted.length - 1]
     if (last && overlaps(last.at, c.at)) {

@@ -6,7 +6,7 @@
 import {generateKeyPairSync, sign} from 'node:crypto'
 import {PeerSet} from '../../router/peers.js'
 import {plan} from '../../router/plan.js'
-import {numberToIp, ipToNumber} from '../../core/subnets.js'
+import {numberToIp, ipToNumber} from '../../core/ipv4.js'
 import type {PeerRecord, SignedPeer} from '../../core/membership.js'
 
 const COUNT = Number(process.argv[2] ?? 10_000)

@@ -8,6 +8,7 @@ export type {
 } from './driver.js'
 export {resolveFlagValues} from './flags.js'
 export {ensureKeyPair, MACHINE_KEY_FILE, type KeyPair} from './ssh-key.js'
+export {netmaskOf, numberToIp, parseIPv4Cidr, type IPv4Cidr} from '../../core/ipv4.js'
 export {
   AlreadyExistsError, ClusterError, DriverError, InputError, NotFoundError, NotSupportedError,
 } from '../../core/errors.js'

@@ -2,7 +2,7 @@
  * The host-only network: address arithmetic for --virtualbox-hostonly-cidr and the
  * parsing of `VBoxManage list hostonlyifs` / `list dhcpservers`. Pure functions.
  */
-import {InputError} from '../sdk/index.js'
+import {InputError, netmaskOf, numberToIp, parseIPv4Cidr} from '../sdk/index.js'
 
 export interface HostOnlyNetwork {
   /** The host's address on the network (the CIDR's address part). */
@@ -16,23 +16,21 @@ export interface HostOnlyNetwork {
 }
 
 /** `192.168.59.1/24` → the host address, mask and a DHCP range above .100 (Docker Machine's layout). */
-export function parseCidr(cidr: string): HostOnlyNetwork {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr)
+export function hostOnlyNetwork(cidr: string): HostOnlyNetwork {
   const fix = 'use an IPv4 host address and prefix, e.g. --virtualbox-hostonly-cidr 192.168.59.1/24'
-  if (!m) throw new InputError(`--virtualbox-hostonly-cidr "${cidr}" is not an IPv4 CIDR`, fix)
-  const ip = toInt(m[1]!)
-  const prefix = Number(m[2])
-  if (ip === undefined || prefix < 8 || prefix > 29) throw new InputError(`--virtualbox-hostonly-cidr "${cidr}" is not a usable IPv4 CIDR`, fix)
-  const size = 2 ** (32 - prefix)
-  const network = ip - (ip % size)
-  const broadcast = network + size - 1
-  if (ip === network || ip === broadcast) {
-    throw new InputError(`--virtualbox-hostonly-cidr "${cidr}" names the network or broadcast address`, `use a host address such as ${toIp(network + 1)}/${prefix}`)
+  // The shape first, so that 300.1.1.1/24 is told apart from a name such as vboxnet0.
+  if (!/^\d+(?:\.\d+){3}\/\d+$/.test(cidr)) throw new InputError(`--virtualbox-hostonly-cidr "${cidr}" is not an IPv4 CIDR`, fix)
+  const net = parseIPv4Cidr(cidr)
+  if (!net || net.prefix < 8 || net.prefix > 29) throw new InputError(`--virtualbox-hostonly-cidr "${cidr}" is not a usable IPv4 CIDR`, fix)
+  const {ip, prefix, start, end} = net
+  if (ip === start || ip === end) {
+    throw new InputError(`--virtualbox-hostonly-cidr "${cidr}" names the network or broadcast address`, `use a host address such as ${numberToIp(start + 1)}/${prefix}`)
   }
   // DHCP in the upper part of the network, clear of the host address.
-  const dhcp = size > 200 ? network + 100 : network + Math.floor(size / 2)
+  const size = end - start + 1
+  const dhcp = size > 200 ? start + 100 : start + Math.floor(size / 2)
   const dhcpIp = dhcp === ip ? dhcp + 1 : dhcp
-  return {hostIp: m[1]!, netmask: toIp(2 ** 32 - size), prefix, dhcpIp: toIp(dhcpIp), lowerIp: toIp(dhcpIp + 1), upperIp: toIp(broadcast - 1)}
+  return {hostIp: numberToIp(ip), netmask: netmaskOf(prefix), prefix, dhcpIp: numberToIp(dhcpIp), lowerIp: numberToIp(dhcpIp + 1), upperIp: numberToIp(end - 1)}
 }
 
 /** `Key: value` blocks separated by blank lines, as VBoxManage's `list` prints them. */
@@ -58,14 +56,4 @@ export function dhcpNetworkName(iface: string): string {
 
 export function hasDhcpServer(listing: string, iface: string): boolean {
   return parseBlocks(listing).some(s => s.NetworkName === dhcpNetworkName(iface))
-}
-
-function toInt(ip: string): number | undefined {
-  const parts = ip.split('.').map(Number)
-  if (parts.some(p => p > 255)) return undefined
-  return parts.reduce((n, p) => n * 256 + p, 0)
-}
-
-function toIp(n: number): string {
-  return [24, 16, 8, 0].map(s => Math.floor(n / 2 ** s) % 256).join('.')
 }

@@ -4,7 +4,7 @@
  */
 import type {DriverFlag, FlagValues} from '../sdk/index.js'
 import {InputError, resolveFlagValues} from '../sdk/index.js'
-import {parseCidr, type HostOnlyNetwork} from './hostonly.js'
+import {hostOnlyNetwork, type HostOnlyNetwork} from './hostonly.js'
 
 /** The last boot2docker release; the project is archived, so pin it rather than ask GitHub for "latest". */
 export const DEFAULT_BOOT2DOCKER_URL = 'https://github.com/boot2docker/boot2docker/releases/download/v19.03.12/boot2docker.iso'
@@ -60,7 +60,7 @@ export function parseOptions(given: FlagValues, env: NodeJS.ProcessEnv = process
     cpus: int('cpu-count', 1, 64, 'VIRTUALBOX_CPU_COUNT'),
     diskMb: int('disk-size', 1024, 2_000_000, 'VIRTUALBOX_DISK_SIZE'),
     isoUrl: String(v['virtualbox-boot2docker-url']),
-    hostOnly: parseCidr(String(v['virtualbox-hostonly-cidr'])),
+    hostOnly: hostOnlyNetwork(String(v['virtualbox-hostonly-cidr'])),
     hostOnlyNicType: choice('hostonly-nictype'),
     natNicType: choice('nat-nictype'),
     share: v['virtualbox-no-share'] !== true,

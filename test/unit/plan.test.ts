@@ -3,7 +3,7 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {plan, desiredPeers, isEmpty, type AppliedPeer} from '../../router/plan.js'
 import type {PeerRecord} from '../../core/membership.js'
-import {numberToIp} from '../../core/subnets.js'
+import {numberToIp} from '../../core/ipv4.js'
 
 const RANGE = '198.19.0.0/16'
 

@@ -12,7 +12,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import type {DriverContext, FlagValues} from '../../drivers/sdk/driver.js'
 import {createVirtualBoxFactory} from '../../drivers/virtualbox/index.js'
-import {parseCidr} from '../../drivers/virtualbox/hostonly.js'
+import {hostOnlyNetwork} from '../../drivers/virtualbox/hostonly.js'
 import {FORMAT_ME, writeUserdataDisk} from '../../drivers/virtualbox/userdata-disk.js'
 import {AlreadyExistsError, DriverError, InputError} from '../../core/errors.js'
 import {REPO_ROOT} from '../lab/lab.js'
@@ -196,9 +196,9 @@ test('pre-create checks: VBoxManage missing or old, no VT-x, name taken (and tha
 })
 
 test('flag validation', () => {
-  assert.deepEqual(parseCidr('192.168.59.1/24'),
+  assert.deepEqual(hostOnlyNetwork('192.168.59.1/24'),
     {hostIp: '192.168.59.1', netmask: '255.255.255.0', prefix: 24, dhcpIp: '192.168.59.100', lowerIp: '192.168.59.101', upperIp: '192.168.59.254'})
-  assert.deepEqual(parseCidr('192.168.56.1/28'),
+  assert.deepEqual(hostOnlyNetwork('192.168.56.1/28'),
     {hostIp: '192.168.56.1', netmask: '255.255.255.240', prefix: 28, dhcpIp: '192.168.56.8', lowerIp: '192.168.56.9', upperIp: '192.168.56.14'})
   for (const [extra, pattern] of [
     [{'virtualbox-hostonly-cidr': '192.168.59.0/24'}, /names the network or broadcast address: use a host address such as 192.168.59.1\/24/],
