@@ -10,7 +10,8 @@ import {createSocket} from 'node:dgram'
 import {readFileSync} from 'node:fs'
 import {connect, isIPv4} from 'node:net'
 import {decode} from 'dns-packet'
-import {TcpFramer, frame} from './framing.js'
+import {Deframer, frame} from '../framing.js'
+import {DNS_TCP} from './framing.js'
 
 export interface Upstream {
   host: string
@@ -98,14 +99,19 @@ function askUdp(query: Buffer, id: number, upstream: Upstream): Promise<Buffer |
 
 function askTcp(query: Buffer, upstream: Upstream): Promise<Buffer | undefined> {
   const socket = connect({host: upstream.host, port: upstream.port})
-  const framer = new TcpFramer(UPSTREAM_MAX_MESSAGE)
+  const framer = new Deframer(DNS_TCP, UPSTREAM_MAX_MESSAGE)
   return exchange(finish => {
     socket.on('error', () => finish())
     socket.on('end', () => finish())
-    socket.on('connect', () => socket.write(frame(query)))
+    socket.on('connect', () => socket.write(frame(DNS_TCP, query)))
     socket.on('data', chunk => {
-      const messages = framer.push(chunk)
-      if (messages === undefined || messages.length > 0) finish(messages?.[0])
+      let messages: Buffer[]
+      try {
+        messages = framer.push(chunk)
+      } catch {
+        return finish()
+      }
+      if (messages.length > 0) finish(messages[0])
     })
   }, () => socket.destroy())
 }

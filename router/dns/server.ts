@@ -12,7 +12,8 @@ import {containsCidr} from 'cidr-tools'
 import {encode, type DecodedPacket} from 'dns-packet'
 import {MAX_UDP_PAYLOAD, servfail, udpLimit, type Lookup, type Zone} from './answer.js'
 import {forwardTcp, forwardUdp, hostUpstreams, parseUpstream, type Upstream} from './forward.js'
-import {TcpFramer, frame} from './framing.js'
+import {Deframer, frame} from '../framing.js'
+import {DNS_TCP} from './framing.js'
 import {Responder, type Outcome} from './responder.js'
 
 export interface DnsLog {
@@ -99,15 +100,19 @@ class QueryHandler {
 
   onTcpConnection(socket: TcpSocket): void {
     this.connections.add(socket)
-    const framer = new TcpFramer(MAX_QUERY_BYTES)
+    const framer = new Deframer(DNS_TCP, MAX_QUERY_BYTES)
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy())
     socket.on('error', ignore)
     socket.on('close', () => this.connections.delete(socket))
     socket.on('data', chunk => {
-      const messages = framer.push(chunk)
-      if (messages === undefined) return socket.destroy()
+      let messages: Buffer[]
+      try {
+        messages = framer.push(chunk)
+      } catch {
+        return socket.destroy()
+      }
       const send = (reply: Buffer) => {
-        if (socket.writable) socket.write(frame(reply))
+        if (socket.writable) socket.write(frame(DNS_TCP, reply))
       }
       for (const msg of messages) {
         const outcome = this.outcomeOf(msg, 'tcp')

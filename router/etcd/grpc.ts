@@ -9,6 +9,7 @@
  * callers' loops reconnect, to another endpoint if this one stays away.
  */
 import http2 from 'node:http2'
+import {Deframer, frame, type FrameFormat} from '../framing.js'
 
 export interface TlsFiles {
   ca?: Buffer
@@ -32,29 +33,18 @@ export class GrpcError extends Error {
 const UNAVAILABLE = 14
 const DEADLINE_EXCEEDED = 4
 
-/** One message in gRPC's length-prefixed framing: a zero "compressed" flag, a 4-byte length, the bytes. */
-export function frame(message: Buffer): Buffer {
-  const head = Buffer.alloc(5)
-  head.writeUInt32BE(message.length, 1)
-  return Buffer.concat([head, message])
-}
-
-/** Splits a byte stream back into the messages framed in it, across chunk boundaries. */
-export class Deframer {
-  private pending: Buffer = Buffer.alloc(0)
-
-  push(chunk: Buffer): Buffer[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk
-    const out: Buffer[] = []
-    while (this.pending.length >= 5) {
-      if (this.pending[0] !== 0) throw new GrpcError(12, 'etcd sent a compressed message; none was asked for')
-      const len = this.pending.readUInt32BE(1)
-      if (this.pending.length < 5 + len) break
-      out.push(this.pending.subarray(5, 5 + len))
-      this.pending = this.pending.subarray(5 + len)
-    }
-    return out
-  }
+/** gRPC's length-prefixed messages: a zero "compressed" flag, a 4-byte length, the bytes. */
+export const GRPC: FrameFormat = {
+  headerBytes: 5,
+  header: length => {
+    const head = Buffer.alloc(5)
+    head.writeUInt32BE(length, 1)
+    return head
+  },
+  lengthOf: header => {
+    if (header[0] !== 0) throw new GrpcError(12, 'etcd sent a compressed message; none was asked for')
+    return header.readUInt32BE(1)
+  },
 }
 
 /** The gRPC status a response's headers or trailers carry, if any. */
@@ -118,7 +108,7 @@ export class Channel {
   async stream(path: string, handlers: StreamHandlers): Promise<Stream> {
     const session = await this.connected()
     const req = session.request({':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers'})
-    const deframer = new Deframer()
+    const deframer = new Deframer(GRPC)
     let error: Error | undefined
     const check = (headers: http2.IncomingHttpHeaders) => {
       const s = statusOf(headers)
@@ -141,7 +131,7 @@ export class Channel {
     req.on('close', () => handlers.end(error ?? (req.rstCode ? new GrpcError(UNAVAILABLE, `the connection to etcd was dropped (HTTP/2 reset ${req.rstCode})`) : undefined)))
     return {
       send: message => {
-        if (!req.closed && !req.destroyed) req.write(frame(message))
+        if (!req.closed && !req.destroyed) req.write(frame(GRPC, message))
       },
       end: () => req.end(),
       close: (why = new GrpcError(1, 'cancelled')) => close(why),

@@ -11,7 +11,8 @@ import {encode, streamDecode, streamEncode, RECURSION_DESIRED, type Packet, type
 import {startDnsServer, type DnsServer} from '../../router/dns/server.js'
 import {RecordIndex} from '../../router/dns/records.js'
 import {staticRecord} from '../../core/dns-records.js'
-import {frame} from '../../router/dns/framing.js'
+import {frame} from '../../router/framing.js'
+import {DNS_TCP} from '../../router/dns/framing.js'
 import {resolverFor} from '../support/dns.js'
 
 const SEED = Number(process.env.DNS_FUZZ_SEED ?? 20261123)
@@ -93,7 +94,7 @@ function tcpQuery(query: Buffer): Promise<Packet> {
   return new Promise((resolve, reject) => {
     const socket = connect(server.port, server.address)
     let got = Buffer.alloc(0)
-    socket.on('connect', () => socket.write(frame(query)))
+    socket.on('connect', () => socket.write(frame(DNS_TCP, query)))
     socket.on('data', chunk => {
       got = Buffer.concat([got, chunk])
       const packet = streamDecode(got)
@@ -146,5 +147,5 @@ test(`survives ${TCP_PACKETS} mutated and random TCP frames, some announcing hug
 
 /** Framed like a TCP DNS message, whatever the bytes are. */
 function streamFrame(body: Buffer): Buffer {
-  return body.length <= 65535 ? frame(body) : streamEncode({type: 'query', id: 1, questions: []})
+  return body.length <= 65535 ? frame(DNS_TCP, body) : streamEncode({type: 'query', id: 1, questions: []})
 }

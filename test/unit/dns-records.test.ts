@@ -5,7 +5,8 @@ import {RecordIndex} from '../../router/dns/records.js'
 import {isValidLabel, isValidName, parseRecord, staticRecord} from '../../core/dns-records.js'
 import {containerRecord, planSync, type InspectedContainer} from '../../router/containers/record.js'
 import {upstreamsFromResolvConf, parseUpstream} from '../../router/dns/forward.js'
-import {TcpFramer, frame} from '../../router/dns/framing.js'
+import {Deframer, frame} from '../../router/framing.js'
+import {DNS_TCP} from '../../router/dns/framing.js'
 import {parseStaticArgs} from '../../src/dns/static.js'
 import {InputError} from '../../core/errors.js'
 
@@ -102,11 +103,11 @@ test('upstreams: from resolv.conf minus our own address; explicit specs checked'
 })
 
 test('TCP framing: split and joined frames; oversized frames refused', () => {
-  const framer = new TcpFramer(100)
-  const two = Buffer.concat([frame(Buffer.from('hello')), frame(Buffer.from('world!'))])
+  const framer = new Deframer(DNS_TCP, 100)
+  const two = Buffer.concat([frame(DNS_TCP, Buffer.from('hello')), frame(DNS_TCP, Buffer.from('world!'))])
   assert.deepEqual(framer.push(two.subarray(0, 4)), [])
-  assert.deepEqual(framer.push(two.subarray(4))?.map(String), ['hello', 'world!'])
-  assert.equal(new TcpFramer(10).push(frame(Buffer.alloc(11))), undefined)
+  assert.deepEqual(framer.push(two.subarray(4)).map(String), ['hello', 'world!'])
+  assert.throws(() => new Deframer(DNS_TCP, 10).push(frame(DNS_TCP, Buffer.alloc(11))), /announces 11 bytes, over the 10 taken/)
 })
 
 test('dns add arguments: a label and an IPv4 address, or one clear InputError', () => {

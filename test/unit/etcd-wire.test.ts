@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
 import * as wire from '../../router/etcd/wire.js'
-import {Deframer, frame} from '../../router/etcd/grpc.js'
+import {GRPC} from '../../router/etcd/grpc.js'
+import {Deframer, frame} from '../../router/framing.js'
 import {prefixEnd} from '../../core/keys.js'
 
 const require = createRequire(import.meta.url)
@@ -78,12 +79,12 @@ test('damaged bytes are an error, not a wrong answer', () => {
 
 test('gRPC framing survives any split of the byte stream', () => {
   const messages = [Buffer.from('one'), Buffer.alloc(0), Buffer.alloc(70_000, 7)]
-  const stream = Buffer.concat(messages.map(frame))
+  const stream = Buffer.concat(messages.map(m => frame(GRPC, m)))
   for (const size of [1, 2, 5, 6, 1000, stream.length]) {
-    const d = new Deframer()
+    const d = new Deframer(GRPC)
     const out: Buffer[] = []
     for (let i = 0; i < stream.length; i += size) out.push(...d.push(stream.subarray(i, i + size)))
     assert.deepEqual(out, messages, `chunks of ${size}`)
   }
-  assert.throws(() => new Deframer().push(Buffer.from([1, 0, 0, 0, 0])), /compressed/)
+  assert.throws(() => new Deframer(GRPC).push(Buffer.from([1, 0, 0, 0, 0])), /compressed/)
 })
