@@ -7,13 +7,13 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {createRequire} from 'node:module'
 import {dirname, join} from 'node:path'
+import protobuf from 'protobufjs'
 import * as wire from '../../router/etcd/wire.js'
 import {GRPC} from '../../router/etcd/grpc.js'
 import {Deframer, frame} from '../../router/framing.js'
 import {prefixEnd} from '../../core/keys.js'
 
 const require = createRequire(import.meta.url)
-const protobuf = createRequire(require.resolve('@grpc/proto-loader'))('protobufjs') as typeof import('protobufjs')
 const root = new protobuf.Root().loadSync(join(dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto'), {keepCase: true})
 const type = (name: string) => root.lookupType(`etcdserverpb.${name}`)
 const asObject = (name: string, bytes: Uint8Array) =>
