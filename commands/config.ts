@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {MachineCommand} from '../src/cli/machine-command.js'
-import {certPaths} from '../src/tls/cluster-certs.js'
+import {certPaths} from '../src/tls/authorities.js'
 import {configJson, jsonFlag} from '../src/cli/json.js'
 
 export default class Config extends MachineCommand {

@@ -4,7 +4,7 @@ import {dirname, join} from 'node:path'
 import {request, type RequestOptions} from 'node:https'
 import {LocalStore} from './store/local.js'
 import {writeFileSafe} from '../core/files.js'
-import {certPaths} from './tls/cluster-certs.js'
+import {certPaths} from './tls/authorities.js'
 import {ClusterError} from '../core/errors.js'
 
 export interface EngineAddress {

@@ -6,11 +6,21 @@ import {InputError} from '../core/errors.js'
  */
 const MACHINE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
 
+/**
+ * Names that already mean something where a machine name lands: etcd's administrator and
+ * Linux's superuser (root), every host's own loopback name, which every certificate holds
+ * (localhost). Certificate and etcd user names are prefixed by purpose (CERT_NAMES in
+ * src/tls/authorities.ts), so no other name can take a role; these are refused so they
+ * cannot even look like one.
+ */
+const RESERVED = new Set(['root', 'localhost'])
+
 export function validateMachineName(name: string): string {
   if (!MACHINE_NAME.test(name)) {
     throw new InputError(`invalid machine name "${name}"`,
       'use 1-63 letters, digits or dashes, starting and ending with a letter or digit (e.g. node-1)')
   }
+  if (RESERVED.has(name.toLowerCase())) throw new InputError(`machine name "${name}" is reserved`, 'choose another name (e.g. node-1)')
   return name
 }
 

@@ -8,7 +8,7 @@ import {withInterrupt} from '../../src/cli/interrupt.js'
 
 export default class KvCreate extends KvCommand {
   static summary = 'Bootstrap a TLS + RBAC etcd on cluster machines and move the cluster onto it'
-  static description = `Each named machine becomes an etcd member (cluster-etcd.service): peers and clients must present a certificate from the cluster CA, and RBAC gives this CLI root (certs/kv-root.pem) and each host a role that writes only its own records. The cluster's records are copied from the etcd in use now, and the local config then points at the new etcd. Existing machines keep their routers on the previous etcd until \`cluster provision NAME\`.`
+  static description = `Each named machine becomes an etcd member (cluster-etcd.service): peers must present a certificate of the etcd member CA and clients one of the etcd client CA, and RBAC gives this CLI root (certs/etcd-root.pem) and each host a role that writes only its own records. The cluster's records are copied from the etcd in use now, and the local config then points at the new etcd. Existing machines keep their routers on the previous etcd until \`cluster provision NAME\`.`
   static examples = ['cluster kv create --size 3 node1 node2 node3', 'cluster kv create node1']
   static strict = false
   static args = {names: Args.string({description: 'machines that become members', required: true})}

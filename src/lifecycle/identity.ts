@@ -4,13 +4,12 @@ import {loadOrCreateSigningKey} from '../signing.js'
 import type {ClusterSettings} from '../../core/model.js'
 import {LocalStore} from '../store/local.js'
 import {certFingerprint} from '../tls/certs.js'
-import {loadOrCreateClusterCerts} from '../tls/cluster-certs.js'
+import {loadOrCreateAuthorities} from '../tls/authorities.js'
 
+/** The Docker server CA stands for the store's CAs: a store made before the others keeps its fingerprint. */
 export function clusterIdentity(store: LocalStore): Pick<ClusterSettings, 'signingKey' | 'caFingerprint'> {
-  return store.withLock(() => ({
-    signingKey: loadOrCreateSigningKey(store.root).publicKey,
-    caFingerprint: certFingerprint(loadOrCreateClusterCerts(store).ca.certPem),
-  }))
+  const caFingerprint = certFingerprint(loadOrCreateAuthorities(store).dockerServer.certPem)
+  return store.withLock(() => ({signingKey: loadOrCreateSigningKey(store.root).publicKey, caFingerprint}))
 }
 
 /** A second store on the same etcd must share the first one's CA and signing key, or its hosts could not join. */

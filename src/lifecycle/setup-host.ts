@@ -10,7 +10,7 @@ import {connectSsh} from '../ssh/client.js'
 import {detectProvisioner, ensureHostPackages} from '../provision/install.js'
 import {configureEngine, unconfigureEngine, waitForEngine} from '../provision/engine.js'
 import {issueHostCertificate} from '../tls/host-cert.js'
-import {loadOrCreateClusterCerts} from '../tls/cluster-certs.js'
+import {dockerClientCert, loadOrCreateAuthorities, trustFor} from '../tls/authorities.js'
 import type {LocalStore} from '../store/local.js'
 import type {MachineRecord} from '../../core/model.js'
 import type {Progress} from '../cli/progress.js'
@@ -35,10 +35,11 @@ export async function setupHost(c: SetupContext): Promise<void> {
   progress.step('Issuing the Docker server certificate')
   const serverCertPem = await issueHostCertificate(c)
   progress.step('Configuring Docker for mutual TLS on port 2376')
-  const certs = loadOrCreateClusterCerts(c.store)
-  await configureEngine(conn, {caPem: certs.ca.certPem, serverCertPem, engine: record.engine, extraDaemon: overlay.dockerDaemon})
+  // dockerd trusts the Docker client CA only: no certificate of a host or an etcd opens it.
+  await configureEngine(conn, {clientCaPem: trustFor(c.store).dockerClients, serverCertPem, engine: record.engine, extraDaemon: overlay.dockerDaemon})
   progress.step(`Waiting for Docker at ${record.dockerUrl}`)
-  await waitForEngine(record.dockerUrl, {ca: certs.ca.certPem, cert: certs.client.certPem, key: certs.client.keyPem}, 60_000)
+  const client = dockerClientCert(c.store)
+  await waitForEngine(record.dockerUrl, {ca: loadOrCreateAuthorities(c.store).dockerServer.certPem, cert: client.certPem, key: client.keyPem}, 60_000)
   await overlay.start()
 }
 

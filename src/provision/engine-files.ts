@@ -14,6 +14,7 @@ export const DAEMON_JSON = '/etc/docker/daemon.json'
 export const DROP_IN_DIR = '/etc/systemd/system/docker.service.d'
 export const DROP_IN = `${DROP_IN_DIR}/10-cluster.conf`
 export const STATE_JSON = `${ENGINE_DIR}/state.json`
+/** ca.pem: the CA dockerd trusts for clients (--tlscacert), the Docker client CA. */
 export const ENGINE_CERTS = {ca: `${ENGINE_DIR}/ca.pem`, cert: `${ENGINE_DIR}/server.pem`, key: `${ENGINE_DIR}/server-key.pem`}
 export const DOCKER_TLS_PORT = 2376
 export const DOCKER_SOCKET = 'unix:///var/run/docker.sock'

@@ -18,7 +18,8 @@ import {discardSnapshotScript, restoreScript, snapshotScript} from './file-snaps
 import {parseDockerUrl} from '../docker.js'
 
 export interface ConfigureEngineOptions {
-  caPem: string
+  /** The CA dockerd trusts for clients (the Docker client CA). */
+  clientCaPem: string
   serverCertPem: string
   /** Absent when the host made its own key at ENGINE_CERTS.key (it then never leaves the host). */
   serverKeyPem?: string
@@ -66,7 +67,7 @@ export async function configureEngine(conn: SshConnection, opts: ConfigureEngine
   let restarted = false
   try {
     // The certificates first: dockerd --validate loads the TLS files the config names.
-    await conn.writeFile(ENGINE_CERTS.ca, opts.caPem, 0o644)
+    await conn.writeFile(ENGINE_CERTS.ca, opts.clientCaPem, 0o644)
     await conn.writeFile(ENGINE_CERTS.cert, opts.serverCertPem, 0o644)
     if (opts.serverKeyPem !== undefined) await conn.writeFile(ENGINE_CERTS.key, opts.serverKeyPem, 0o600)
     await validateDaemonConfig(conn, dockerdPath(execStart), daemonJson, files.dockerdArgs.slice(1))

@@ -5,8 +5,10 @@
  * of each machine's record so `env` answers without a network round trip.
  *
  *   config.json                    LocalConfig: kv endpoints and TLS files, cluster name, active machine
- *   certs/ca.pem ca-key.pem        the cluster CA
- *   certs/cert.pem key.pem         the client certificate (clientAuth) for Docker and etcd
+ *   certs/ca.pem ca-key.pem        the Docker server CA (ca.pem verifies the engines)
+ *   certs/cert.pem key.pem         the CLI's Docker client certificate (Docker client CA)
+ *   certs/{docker-client,etcd-client,etcd-member}-ca{,-key}.pem   the other CAs (src/tls/authorities.ts)
+ *   certs/etcd-root{,-key}.pem     the CLI's etcd root certificate (`cluster kv`)
  *   signing.key                    ed25519 secret that signs peer records
  *   machines/<name>/machine.json   cached MachineRecord plus local-only driver data
  *   machines/<name>/id_ed25519     SSH key of that machine (0600)

@@ -1,9 +1,11 @@
 /**
- * Our own CA, a client certificate for the CLI, and per-host server certificates.
+ * Certificate authorities and the three kinds of certificate they sign: server (serverAuth
+ * only), client (clientAuth only) and etcd peer (both: a member serves its peers and dials
+ * them with one certificate). Which CA signs what is decided in authorities.ts.
  *
  * Keys are RSA 2048 made by node:crypto (native, ~50 ms) and certificates are built with
- * node-forge. A server certificate is issued for a public key the host generated itself,
- * so the host's private key never leaves it.
+ * node-forge. A certificate for a host is issued for a public key the host generated
+ * itself, so the host's private key never leaves it.
  */
 import forge from 'node-forge'
 import {createHash, generateKeyPairSync, randomBytes} from 'node:crypto'
@@ -45,13 +47,24 @@ function sign(cert: forge.pki.Certificate, signerKeyPem: string): string {
   return forge.pki.certificateToPem(cert)
 }
 
-export function createCa(commonName = 'cluster CA'): KeyPairPem {
+/** Extended key usages a certificate (or, for a CA, everything it signs) is good for. */
+export interface Usage {
+  serverAuth?: boolean
+  clientAuth?: boolean
+}
+
+/**
+ * A CA that signs leaves only (path length 0). Its extended key usage limits what its
+ * leaves can be used for, as Go and OpenSSL check it along the chain.
+ */
+export function createCa(commonName: string, usage: Usage): KeyPairPem {
   const {privateKeyPem, publicKeyPem} = generateRsaKey()
   const cert = baseCert(publicKeyPem, commonName, 10)
   cert.setIssuer(cert.subject.attributes)
   cert.setExtensions([
-    {name: 'basicConstraints', cA: true, critical: true},
+    {name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true},
     {name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true},
+    {name: 'extKeyUsage', ...usage},
     {name: 'subjectKeyIdentifier'},
   ])
   return {certPem: sign(cert, privateKeyPem), keyPem: privateKeyPem}
@@ -70,24 +83,33 @@ function issue(ca: KeyPairPem, publicKeyPem: string, commonName: string, extensi
   return sign(cert, ca.keyPem)
 }
 
-/** A certificate for the CLI (clientAuth), accepted by every engine and etcd of the cluster. */
-export function createClientCert(ca: KeyPairPem, commonName = 'cluster client'): KeyPairPem {
+/** A client certificate (clientAuth only) for a public key made elsewhere (a host's). */
+export function issueClientCert(ca: KeyPairPem, publicKeyPem: string, commonName: string): string {
+  return issue(ca, publicKeyPem, commonName, [{name: 'extKeyUsage', clientAuth: true}])
+}
+
+/** A client certificate whose key is made here (the CLI's own). */
+export function createClientCert(ca: KeyPairPem, commonName: string): KeyPairPem {
   const {privateKeyPem, publicKeyPem} = generateRsaKey()
-  const certPem = issue(ca, publicKeyPem, commonName, [{name: 'extKeyUsage', clientAuth: true}])
-  return {certPem, keyPem: privateKeyPem}
+  return {certPem: issueClientCert(ca, publicKeyPem, commonName), keyPem: privateKeyPem}
 }
 
 /**
- * A server certificate for a host's public key. Every name and address the host can be
- * reached by goes in the SANs, so a changed or additional address does not break TLS.
+ * A server certificate (serverAuth only) for a host's public key. Every name and address
+ * the host can be reached by goes in the SANs, so a changed or additional address does
+ * not break TLS.
  */
 export function issueServerCert(ca: KeyPairPem, publicKeyPem: string, commonName: string, sans: string[]): string {
-  const altNames = uniqueSans(sans).map(s => (isIP(s) ? {type: 7, ip: s} : {type: 2, value: s}))
-  return issue(ca, publicKeyPem, commonName, [
-    // clientAuth too: etcd members use their server certificate as peer client certificate.
-    {name: 'extKeyUsage', serverAuth: true, clientAuth: true},
-    {name: 'subjectAltName', altNames},
-  ])
+  return issue(ca, publicKeyPem, commonName, [{name: 'extKeyUsage', serverAuth: true}, altNames(sans)])
+}
+
+/** An etcd member's certificate: it serves (serverAuth) and dials its peers (clientAuth). */
+export function issuePeerCert(ca: KeyPairPem, publicKeyPem: string, commonName: string, sans: string[]): string {
+  return issue(ca, publicKeyPem, commonName, [{name: 'extKeyUsage', serverAuth: true, clientAuth: true}, altNames(sans)])
+}
+
+function altNames(sans: string[]): object {
+  return {name: 'subjectAltName', altNames: uniqueSans(sans).map(s => (isIP(s) ? {type: 7, ip: s} : {type: 2, value: s}))}
 }
 
 export function uniqueSans(sans: string[]): string[] {

@@ -32,7 +32,7 @@ function openssl(args: string[]): void {
 }
 
 /** A throwaway CA, a client certificate, and a server certificate for `ip`. */
-function certsFor(ip: string): {ca: string; cert: string; key: string; server: Pick<ConfigureEngineOptions, 'caPem' | 'serverCertPem' | 'serverKeyPem'>} {
+function certsFor(ip: string): {ca: string; cert: string; key: string; server: Pick<ConfigureEngineOptions, 'clientCaPem' | 'serverCertPem' | 'serverKeyPem'>} {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
   if (!readFileSafe('ca.pem')) openssl(['req', '-x509', ...ec, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=e2e-ca'])
   const sign = (name: string, ext: string) => {
@@ -45,7 +45,7 @@ function certsFor(ip: string): {ca: string; cert: string; key: string; server: P
   const read = (f: string) => readFileSync(join(tmp, f), 'utf8')
   return {
     ca: read('ca.pem'), cert: read('client.pem'), key: read('client-key.pem'),
-    server: {caPem: read('ca.pem'), serverCertPem: read(`server-${ip}.pem`), serverKeyPem: read(`server-${ip}-key.pem`)},
+    server: {clientCaPem: read('ca.pem'), serverCertPem: read(`server-${ip}.pem`), serverKeyPem: read(`server-${ip}-key.pem`)},
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The etcd side of `cluster kv` against a real etcd on loopback with mutual TLS (certificates
- * from our own CA code): RBAC for root and one host, status and snapshot through openKv.
+ * from our own CA code, one CA for clients and one for members, as src/tls/authorities.ts
+ * makes them): RBAC for root and one host, status and snapshot through openKv.
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
@@ -8,7 +9,7 @@ import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {EtcdPermissionDeniedError} from 'etcd3'
-import {createCa, createClientCert, generateRsaKey, issueServerCert} from '../../src/tls/certs.js'
+import {createCa, createClientCert, generateRsaKey, issuePeerCert} from '../../src/tls/certs.js'
 import {keys, clusterPrefix} from '../../core/keys.js'
 import {openKv} from '../../src/kv/client.js'
 import {LocalStore} from '../../src/store/local.js'
@@ -24,14 +25,15 @@ needs('etcd')
 const dir = mkdtempSync(join(tmpdir(), 'kv-rbac-'))
 const store = new LocalStore(join(dir, 'store'))
 const layout = keys(clusterPrefix('rbac'))
-const ca = createCa()
+const clientCa = createCa('test etcd client CA', {clientAuth: true})
+const ca = createCa('test etcd member CA', {serverAuth: true, clientAuth: true})
 const file = (name: string, pem: string) => {
   const p = join(dir, name)
   writeFileSync(p, pem, {mode: 0o600})
   return p
 }
-const root = createClientCert(ca, 'root')
-const host = createClientCert(ca, hostRoleName('n1'))
+const root = createClientCert(clientCa, 'root')
+const host = createClientCert(clientCa, hostRoleName('n1'))
 let endpoint = ''
 let etcd: TestEtcd
 const clientOptions = (cert?: {certPem: string; keyPem: string}) => ({dialTimeout: 3000, credentials: {
@@ -44,7 +46,8 @@ before(async () => {
   const server = generateRsaKey()
   const tls = {
     caFile: file('ca.pem', ca.certPem),
-    certFile: file('server.pem', issueServerCert(ca, server.publicKeyPem, 'kv-test', ['127.0.0.1', 'localhost'])),
+    clientCaFile: file('client-ca.pem', clientCa.certPem),
+    certFile: file('server.pem', issuePeerCert(ca, server.publicKeyPem, 'etcd-member:kv-test', ['127.0.0.1', 'localhost'])),
     keyFile: file('server-key.pem', server.privateKeyPem),
   }
   etcd = await startEtcd({name: 'kv-test', tls, clientOptions: clientOptions(root)})
@@ -76,7 +79,9 @@ test('root enables RBAC; a host role reads the cluster and writes only its own r
   // Outside the cluster's prefix the host reads nothing.
   await assert.rejects(h.get('/ready').string(), EtcdPermissionDeniedError)
   // A certificate from the CA whose CN names no user opens nothing.
-  await assert.rejects(client(createClientCert(ca, 'stranger')).get(layout.settings).string())
+  await assert.rejects(client(createClientCert(clientCa, 'stranger')).get(layout.settings).string())
+  // A certificate of the member CA, even one named root, is refused at the TLS handshake.
+  await assert.rejects(client(createClientCert(ca, 'root')).get(layout.settings).string(), /handshake|certificate|alert|unavailable|No connection/i)
   // No client certificate: refused at the TLS handshake.
   await assert.rejects(client().get(layout.settings).string())
 })

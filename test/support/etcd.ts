@@ -14,8 +14,10 @@ import {startFailure, stopChild} from './process.js'
 import {waitFor} from './wait.js'
 
 export interface EtcdTls {
-  /** CA that signs client (and peer) certificates; also the server certificate's issuer. */
+  /** CA that signs peer certificates; also the server certificate's issuer. */
   caFile: string
+  /** CA the client port trusts, as src/tls/authorities.ts separates them (default: caFile). */
+  clientCaFile?: string
   certFile: string
   keyFile: string
 }
@@ -52,7 +54,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<TestEtcd> {
   const args = ['--name', name, '--data-dir', join(dir, 'data'),
     '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
     '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `${name}=${peer}`,
-    ...(tls ? ['--trusted-ca-file', tls.caFile, '--cert-file', tls.certFile, '--key-file', tls.keyFile, '--client-cert-auth',
+    ...(tls ? ['--trusted-ca-file', tls.clientCaFile ?? tls.caFile, '--cert-file', tls.certFile, '--key-file', tls.keyFile, '--client-cert-auth',
       '--peer-trusted-ca-file', tls.caFile, '--peer-cert-file', tls.certFile, '--peer-key-file', tls.keyFile, '--peer-client-cert-auth'] : [])]
   let child: ChildProcess = spawn('etcd', args, {stdio: 'ignore'})
   const clients: Array<{close(): void}> = []

@@ -8,15 +8,15 @@ import type {AddressInfo} from 'node:net'
 import type {TLSSocket} from 'node:tls'
 import {pingEngine} from '../../src/docker.js'
 import {LocalStore} from '../../src/store/local.js'
-import {loadOrCreateClusterCerts} from '../../src/tls/cluster-certs.js'
+import {loadOrCreateAuthorities} from '../../src/tls/authorities.js'
 import {generateRsaKey, issueServerCert} from '../../src/tls/certs.js'
 
 test('pingEngine: version and swarm role from /_ping over mutual TLS; a kept TLS ticket (0600) makes the next check resume', async () => {
   const store = new LocalStore(mkdtempSync(join(tmpdir(), 'cluster-ping-')))
-  const {ca} = loadOrCreateClusterCerts(store)
+  const {dockerServer, dockerClient} = loadOrCreateAuthorities(store)
   const key = generateRsaKey()
   const resumed: boolean[] = []
-  const server = createServer({key: key.privateKeyPem, cert: issueServerCert(ca, key.publicKeyPem, 'engine', ['127.0.0.1']), ca: ca.certPem, requestCert: true, rejectUnauthorized: true},
+  const server = createServer({key: key.privateKeyPem, cert: issueServerCert(dockerServer, key.publicKeyPem, 'engine', ['127.0.0.1']), ca: dockerClient.certPem, requestCert: true, rejectUnauthorized: true},
     (req, res) => {
       resumed.push((req.socket as TLSSocket).isSessionReused())
       res.writeHead(req.url === '/_ping' ? 200 : 404, {Server: 'Docker/26.1.5+dfsg1 (linux)', Swarm: 'active/manager'}).end('OK')
@@ -37,6 +37,6 @@ test('pingEngine: version and swarm role from /_ping over mutual TLS; a kept TLS
 
 test('pingEngine: a refused connection is an error, not a hang', async () => {
   const store = new LocalStore(mkdtempSync(join(tmpdir(), 'cluster-ping-')))
-  loadOrCreateClusterCerts(store)
+  loadOrCreateAuthorities(store)
   await assert.rejects(pingEngine('tcp://127.0.0.1:9', store, 2000), /ECONNREFUSED/)
 })

@@ -22,7 +22,7 @@ test('initial-cluster lists every member by name and https peer URL', () => {
     'kv1=https://198.18.0.21:2380,kv2=https://198.18.0.22:2380,kv3=https://198.18.0.23:2380')
 })
 
-test('the unit requires client and peer certificates from the CA and serves loopback too', () => {
+test('the unit requires client certificates from the etcd client CA, peer certificates from the member CA, and serves loopback too', () => {
   const m = planMembers(three)
   const unit = etcdUnit(m[1], m, 'c-abc')
   const exec = unit.split('\n').filter(l => l.startsWith('ExecStart') || l.startsWith('  ')).join(' ').replace(/\\/g, '')
@@ -31,7 +31,7 @@ test('the unit requires client and peer certificates from the CA and serves loop
     '--listen-client-urls https://198.18.0.22:2379,https://127.0.0.1:2379', '--advertise-client-urls https://198.18.0.22:2379',
     '--listen-peer-urls https://198.18.0.22:2380', '--initial-advertise-peer-urls https://198.18.0.22:2380',
     `--initial-cluster ${initialCluster(m)}`, '--initial-cluster-state new', '--initial-cluster-token c-abc',
-    '--trusted-ca-file /etc/cluster-etcd/ca.pem', '--peer-trusted-ca-file /etc/cluster-etcd/ca.pem',
+    '--trusted-ca-file /etc/cluster-etcd/client-ca.pem', '--peer-trusted-ca-file /etc/cluster-etcd/ca.pem',
     '--cert-file /etc/cluster-etcd/server.pem', '--key-file /etc/cluster-etcd/server-key.pem',
   ]) assert.ok(exec.includes(flag), `missing ${flag}`)
   assert.doesNotMatch(exec, /http:\/\//, 'no plaintext listener')
@@ -42,7 +42,7 @@ test('the unit requires client and peer certificates from the CA and serves loop
 
 test('a host role reads the cluster and writes only its own peer record and DNS records', () => {
   const layout = keys(clusterPrefix('prod'))
-  assert.equal(hostRoleName('n1'), 'host-n1')
+  assert.equal(hostRoleName('n1'), 'router:n1')
   assert.deepEqual(hostPermissions(layout, 'n1'), [
     {permType: 'Read', key: '/cluster/prod/', rangeEnd: '/cluster/prod0'},
     {permType: 'Readwrite', key: '/cluster/prod/peers/n1', rangeEnd: ''},

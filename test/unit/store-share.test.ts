@@ -4,8 +4,7 @@ import {mkdtempSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {LocalStore} from '../../src/store/local.js'
-import {loadOrCreateClusterCerts} from '../../src/tls/cluster-certs.js'
-import {loadOrCreateKvRootCert} from '../../src/kv/bootstrap/root-cert.js'
+import {etcdRootFiles, loadOrCreateAuthorities} from '../../src/tls/authorities.js'
 import {loadOrCreateSigningKey} from '../../src/signing.js'
 import {writeSecret} from '../../core/files.js'
 import {ClusterError, InputError} from '../../core/errors.js'
@@ -25,12 +24,12 @@ const record = (name: string) => ({name, driver: 'generic', driverData: {ip: '19
   sshUser: 'root', sshPort: 22, labels: {}, engine: {labels: [], opts: [], env: [], insecureRegistries: [], registryMirrors: [], tlsSans: []},
   certFingerprint: '', caFingerprint: '', state: 'ready', createdAt: '', createdBy: ''}) as MachineRecord
 
-/** A store as `create` and `kv create` leave it: CA, client and kv-root certificates, signing key, two machines. */
+/** A store as `create` and `kv create` leave it: CAs, client and etcd root certificates, signing key, two machines. */
 function sourceStore(): {store: LocalStore; kv: {endpoints: string[]; clusterName: string; cacert: string; cert: string; key: string}} {
   const store = new LocalStore(join(tmp('share-a-'), 'store'))
-  loadOrCreateClusterCerts(store)
+  loadOrCreateAuthorities(store)
   loadOrCreateSigningKey(store.root)
-  const root = loadOrCreateKvRootCert(store)
+  const root = etcdRootFiles(store)
   for (const n of ['n1', 'n2']) {
     store.claimMachineDir(n)
     store.saveMachine({record: record(n)})
@@ -89,8 +88,8 @@ test('round trip: an empty store gets the keys, machines and etcd settings, path
   assert.deepEqual(rest, before)
   assert.ok(config.startsWith('600 '))
   assert.deepEqual(new LocalStore(dest).readConfig(), {clusterName: 'team', kv: {endpoints: ['https://198.18.0.22:2379', 'https://198.18.0.23:2379'],
-    cacert: join(dest, 'certs/ca.pem'), cert: join(dest, 'certs/kv-root.pem'), key: join(dest, 'certs/kv-root-key.pem')}})
-  for (const secret of ['certs/ca-key.pem', 'certs/key.pem', 'certs/kv-root-key.pem', 'signing.key', 'machines/n1/id_ed25519', 'machines/n1/known_hosts', 'machines/n1/machine.json']) {
+    cacert: join(dest, 'certs/etcd-member-ca.pem'), cert: join(dest, 'certs/etcd-root.pem'), key: join(dest, 'certs/etcd-root-key.pem')}})
+  for (const secret of ['certs/ca-key.pem', 'certs/key.pem', 'certs/etcd-root-key.pem', 'certs/docker-client-ca-key.pem', 'certs/etcd-client-ca-key.pem', 'certs/etcd-member-ca-key.pem', 'signing.key', 'machines/n1/id_ed25519', 'machines/n1/known_hosts', 'machines/n1/machine.json']) {
     assert.equal(statSync(join(dest, secret)).mode & 0o777, 0o600, secret)
   }
   assert.equal(statSync(join(dest, 'machines/n1')).mode & 0o777, 0o700)

@@ -10,7 +10,7 @@ import type {IKeyValue} from 'etcd3'
 import {ClusterError, describeCause} from '../../../core/errors.js'
 import {connectSsh, type SshConnection} from '../../ssh/client.js'
 import {openLocalMachine} from '../../lifecycle/machine.js'
-import {loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
+import {etcdRootFiles} from '../../tls/authorities.js'
 import type {LocalStore} from '../../store/local.js'
 import type {MachineRecord} from '../../../core/model.js'
 import type {Progress} from '../../cli/progress.js'
@@ -18,7 +18,6 @@ import {kvCall, openKv, type Kv, type KvOptions} from '../client.js'
 import {checkMemberCount, clientUrl, ETCD_UNIT, isCopiedOnMove, planMembers, type MemberPlan} from './plan.js'
 import {prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
 import {enableRbac} from './rbac.js'
-import {loadOrCreateKvRootCert} from './root-cert.js'
 
 export interface KvCreateRequest {
   names: string[]
@@ -50,8 +49,7 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
     if (r.state !== 'ready') throw new ClusterError(`${r.name} is ${r.state}, not ready`, {hint: `run \`cluster provision ${r.name}\` first`})
   }
   const {moving, clusterName} = await readMovingRecords(req.kv, store, progress)
-  const rootFiles = loadOrCreateKvRootCert(store)
-  const {ca} = loadOrCreateClusterCerts(store)
+  const rootFiles = etcdRootFiles(store)
   const token = `${clusterName}-${randomBytes(6).toString('hex')}`
 
   const conns = await connectAll(store, records)
@@ -59,7 +57,7 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
     await Promise.all(conns.map((c, i) => refuseUsedMember(c, records[i])))
     try {
       progress.step(`Preparing ${members.length} etcd member(s): ${members.map(m => m.name).join(', ')}`)
-      await Promise.all(members.map((m, i) => prepareMember(conns[i], records[i], m, members, {ca, token, step: progress.step})))
+      await Promise.all(members.map((m, i) => prepareMember(conns[i], records[i], m, members, {store, token, step: progress.step})))
       signal.throwIfAborted()
       await Promise.all(conns.map(startMember))
       signal.throwIfAborted()
@@ -71,7 +69,7 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
         signal.throwIfAborted()
         progress.step(`Copying ${moving.length} cluster record(s) from the previous etcd`)
         await kvCall(kv, 'copying the cluster records', () => copyRecords(kv, moving))
-        progress.step('Enabling RBAC (root held by this CLI: certs/kv-root.pem)')
+        progress.step('Enabling RBAC (root held by this CLI: certs/etcd-root.pem)')
         await kvCall(kv, 'enabling authentication', () => enableRbac(kv.client))
         store.writeConfig({...store.readConfig(), clusterName, kv: {endpoints, ...rootFiles}})
         const machines = moving.map(r => r.key.toString()).filter(k => k.startsWith(kv.layout.machines)).map(k => k.slice(kv.layout.machines.length))

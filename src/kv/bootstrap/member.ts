@@ -1,12 +1,13 @@
 /**
- * Making one machine an etcd member over SSH: the etcd package, a server/peer certificate
- * for a key made on the member (it never leaves it), and the systemd unit. Starting is a
+ * Making one machine an etcd member over SSH: the etcd package, a member certificate (etcd
+ * member CA) for a key made on the member (it never leaves it), and the systemd unit. Starting is a
  * separate step: a new etcd only becomes ready once a majority of members runs.
  */
 import type {SshConnection} from '../../ssh/client.js'
 import {shq} from '../../ssh/shell.js'
 import {detectProvisioner, ensurePackages} from '../../provision/install.js'
-import {issueServerCert, type KeyPairPem} from '../../tls/certs.js'
+import {issueEtcdMemberCert, trustFor} from '../../tls/authorities.js'
+import type {LocalStore} from '../../store/local.js'
 import {hostKeygenCommand} from '../../provision/host-keygen.js'
 import {ClusterError} from '../../../core/errors.js'
 import type {MachineRecord} from '../../../core/model.js'
@@ -16,7 +17,7 @@ export const ETCD_PACKAGES = ['etcd-server']
 /** The distribution's own etcd unit, started by the package's install: ours replaces it. */
 const DISTRO_UNIT = 'etcd.service'
 
-export async function prepareMember(conn: SshConnection, record: MachineRecord, self: MemberPlan, members: MemberPlan[], o: {ca: KeyPairPem; token: string; step: (s: string) => void}): Promise<void> {
+export async function prepareMember(conn: SshConnection, record: MachineRecord, self: MemberPlan, members: MemberPlan[], o: {store: LocalStore; token: string; step: (s: string) => void}): Promise<void> {
   const {provisioner} = await detectProvisioner(conn)
   const installed = await ensurePackages(conn, provisioner, ETCD_PACKAGES)
   if (installed.length) o.step(`${record.name}: installed ${installed.join(' ')}`)
@@ -24,8 +25,10 @@ export async function prepareMember(conn: SshConnection, record: MachineRecord, 
 
   const publicKeyPem = await conn.run(hostKeygenCommand(MEMBER_FILES.key), 'generating the etcd member key')
   const sans = [self.address, record.addresses.public, record.addresses.private ?? '', record.name, 'localhost', '127.0.0.1']
-  const certPem = issueServerCert(o.ca, publicKeyPem, record.name, sans)
-  await conn.writeFile(MEMBER_FILES.ca, o.ca.certPem, 0o644)
+  const certPem = issueEtcdMemberCert(o.store, publicKeyPem, record.name, sans)
+  const trust = trustFor(o.store)
+  await conn.writeFile(MEMBER_FILES.ca, trust.etcdMembers, 0o644)
+  await conn.writeFile(MEMBER_FILES.clientCa, trust.etcdClients, 0o644)
   await conn.writeFile(MEMBER_FILES.cert, certPem, 0o644)
   await conn.run(`chown root:etcd ${MEMBER_DIR} ${shq(MEMBER_FILES.key)} && chmod 0750 ${MEMBER_DIR} && chmod 0640 ${shq(MEMBER_FILES.key)}`, 'letting etcd read its key')
   await conn.writeFile(ETCD_UNIT_PATH, etcdUnit(self, members, o.token), 0o644)

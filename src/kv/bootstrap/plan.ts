@@ -6,6 +6,7 @@
 import {InputError} from '../../../core/errors.js'
 import type {KeyLayout} from '../../../core/keys.js'
 import {prefixEnd as rangeEndOf} from '../../../core/keys.js'
+import {CERT_NAMES} from '../../tls/authorities.js'
 
 export const KV_SIZES = [1, 3, 5] as const
 export const ETCD_UNIT = 'cluster-etcd.service'
@@ -13,14 +14,18 @@ export const ETCD_UNIT_PATH = `/etc/systemd/system/${ETCD_UNIT}`
 export const ETCD_DATA_DIR = '/var/lib/cluster-etcd'
 export const CLIENT_PORT = 2379
 export const PEER_PORT = 2380
-/** Member TLS files; the folder is root:etcd 0750 so the etcd user reads them, nobody else. */
+/**
+ * Member TLS files; the folder is root:etcd 0750 so the etcd user reads them, nobody else.
+ * ca.pem is the etcd member CA (peers, and what local clients verify the member with);
+ * client-ca.pem the etcd client CA, the only CA the client port trusts.
+ */
 export const MEMBER_DIR = '/etc/cluster-etcd'
-export const MEMBER_FILES = {ca: `${MEMBER_DIR}/ca.pem`, cert: `${MEMBER_DIR}/server.pem`, key: `${MEMBER_DIR}/server-key.pem`}
-/** A host's own etcd client credentials (its router's), root-only. */
+export const MEMBER_FILES = {ca: `${MEMBER_DIR}/ca.pem`, clientCa: `${MEMBER_DIR}/client-ca.pem`, cert: `${MEMBER_DIR}/server.pem`, key: `${MEMBER_DIR}/server-key.pem`}
+/** A host's own etcd client credentials (its router's), root-only; ca.pem verifies the members. */
 export const HOST_CLIENT_DIR = '/etc/cluster/kv'
 export const HOST_CLIENT_FILES = {cacert: `${HOST_CLIENT_DIR}/ca.pem`, cert: `${HOST_CLIENT_DIR}/client.pem`, key: `${HOST_CLIENT_DIR}/client-key.pem`}
 /** etcd with --client-cert-auth takes the user name from the client certificate's CN. */
-export const ROOT_USER = 'root'
+export const ROOT_USER = CERT_NAMES.etcdRoot
 
 export interface MemberPlan {
   name: string
@@ -60,9 +65,10 @@ export function initialCluster(members: MemberPlan[]): string {
 }
 
 /**
- * The member's systemd unit. Clients and peers must both present a certificate from the
- * cluster CA; loopback is served too so tools on the member itself work. `new` is only read
- * on the first start: once the data folder exists etcd rejoins with what it holds.
+ * The member's systemd unit. Clients must present a certificate of the etcd client CA,
+ * peers one of the etcd member CA, so neither opens the other port; loopback is served too
+ * so tools on the member itself work. `new` is only read on the first start: once the data
+ * folder exists etcd rejoins with what it holds.
  */
 export function etcdUnit(self: MemberPlan, members: MemberPlan[], token: string): string {
   const args = [
@@ -75,7 +81,7 @@ export function etcdUnit(self: MemberPlan, members: MemberPlan[], token: string)
     `--initial-cluster ${initialCluster(members)}`,
     '--initial-cluster-state new',
     `--initial-cluster-token ${token}`,
-    `--trusted-ca-file ${MEMBER_FILES.ca} --cert-file ${MEMBER_FILES.cert} --key-file ${MEMBER_FILES.key} --client-cert-auth`,
+    `--trusted-ca-file ${MEMBER_FILES.clientCa} --cert-file ${MEMBER_FILES.cert} --key-file ${MEMBER_FILES.key} --client-cert-auth`,
     `--peer-trusted-ca-file ${MEMBER_FILES.ca} --peer-cert-file ${MEMBER_FILES.cert} --peer-key-file ${MEMBER_FILES.key} --peer-client-cert-auth`,
     // Leases of routers and DNS records churn revisions; keep an hour of history.
     '--auto-compaction-mode periodic --auto-compaction-retention 1h',
@@ -101,9 +107,7 @@ WantedBy=multi-user.target
 }
 
 /** The etcd user and role of one host's router (also the CN of its client certificate). */
-export function hostRoleName(host: string): string {
-  return `host-${host}`
-}
+export const hostRoleName = CERT_NAMES.router
 
 /** etcd's range end for "every key starting with `prefix`", as the string etcd3's role API takes. */
 export function prefixEnd(prefix: string): string {

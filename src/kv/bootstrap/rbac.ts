@@ -1,6 +1,6 @@
 /**
  * etcd's users and roles for the cluster: `root` (held by the CLI through a client
- * certificate with CN=root) and one `host-<name>` per machine, whose router may read the
+ * certificate with CN=root) and one `router:<name>` per machine, whose router may read the
  * cluster and write only its own records. Every call is idempotent, so provisioning again
  * just re-asserts them.
  */
