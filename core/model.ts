@@ -28,7 +28,7 @@ export interface ClusterSettings {
   dnsUpstreams?: string[]
   /** ed25519 public key (base64) that signs peer records; its secret stays with the CLI. */
   signingKey?: string
-  /** SHA-256 of the CA certificate every engine and etcd of the cluster trusts. */
+  /** SHA-256 of the store's Docker server CA certificate: the identity of the stores that administer the cluster. */
   caFingerprint?: string
   createdAt: string
 }
@@ -52,7 +52,7 @@ export interface MachineRecord {
   sshPort: number
   labels: Record<string, string>
   engine: EngineOptions
-  /** SHA-256 fingerprints (hex) of the server certificate and of the CA that signed it. */
+  /** SHA-256 fingerprints (hex) of the Docker server certificate and of the CA that signed it (the Docker server CA). */
   certFingerprint: string
   caFingerprint: string
   /** Pinned SSH host key, as `<algo> <base64>`. */
