@@ -16,7 +16,7 @@ const CHECKS: Record<Need, {present: () => boolean; missing: string}> = {
   ssh: {present: () => onPath('ssh') && onPath('ssh-keygen'), missing: 'needs ssh and ssh-keygen on PATH (apt-get install openssh-client)'},
   dnsmasq: {present: () => onPath('dnsmasq'), missing: 'needs dnsmasq on PATH (apt-get install dnsmasq-base)'},
   dig: {present: () => onPath('dig'), missing: 'needs dig on PATH (apt-get install bind9-dnsutils)'},
-  root: {present: () => process.getuid?.() === 0, missing: 'needs root (sshd starts only as root): run as root'},
+  root: {present: () => process.getuid?.() === 0, missing: 'needs root: run the tests as root'},
 }
 
 /** Ends this test file (exit 1, one line per missing need on stderr) unless all are present. */
