@@ -12,6 +12,7 @@ import {openKv, type KvOptions} from '../kv/client.js'
 import {claimMachine, deleteMachine, ensureSettings, putMachine} from '../kv/machines.js'
 import type {ClusterSettings, EngineOptions, MachineRecord} from '../../core/model.js'
 import {validateMachineName} from '../names.js'
+import {checkEngineOptions} from '../provision/engine-files.js'
 import {LocalStore, type LocalMachine} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
 import {driverContext, splitDriverData, whoAmI} from './machine.js'
@@ -46,6 +47,7 @@ const DEFAULT_SSH_WAIT_S = 300
 export async function createMachine(req: CreateRequest, env: CreateEnv): Promise<MachineRecord> {
   const {store, progress, signal} = env
   validateMachineName(req.name)
+  checkEngineOptions(req.engine)
   const factory = await getDriver(req.driver)
   const kv = await openKv(req.kv, store)
   try {

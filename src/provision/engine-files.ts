@@ -6,6 +6,7 @@
  * default-address-pools, a cloud image may set log options) stay, and `state.json`
  * remembers what the file held before our first change, so `unconfigure` gives it back.
  */
+import {isIP} from 'node:net'
 import {InputError} from '../../core/errors.js'
 import type {EngineOptions} from '../../core/model.js'
 
@@ -76,6 +77,7 @@ const FLAG_CONFIG_KEYS: Record<string, string> = {
 }
 
 export function engineFiles(input: EngineFilesInput): EngineFiles {
+  checkEngineOptions(input.engine)
   const opts = input.engine.opts.map(parseEngineOpt)
   const env = input.engine.env.map(parseEngineEnv)
   const labels = input.engine.labels.map(parseLabel)
@@ -122,6 +124,70 @@ export function engineFiles(input: EngineFilesInput): EngineFiles {
     '',
   ].join('\n')
   return {daemonJson, dropIn, dockerdArgs, managedKeys}
+}
+
+/** Longest value any engine flag takes: far above any real one, far below systemd's line limit (1 MiB). */
+export const MAX_ENGINE_VALUE = 4096
+
+/**
+ * Every engine flag's values, checked before anything is made: a value lands in the
+ * docker.service drop-in, in daemon.json or in the server certificate, so it must be
+ * one line of printable text, and of the shape its file expects. Throws InputError.
+ */
+export function checkEngineOptions(engine: EngineOptions): void {
+  const flags: Array<[string, string[], (v: string) => void]> = [
+    ['engine-opt', engine.opts, parseEngineOpt],
+    ['engine-env', engine.env, parseEngineEnv],
+    ['engine-label', engine.labels, parseLabel],
+    ['engine-insecure-registry', engine.insecureRegistries, checkInsecureRegistry],
+    ['engine-registry-mirror', engine.registryMirrors, checkMirror],
+    ['tls-san', engine.tlsSans, checkSan],
+  ]
+  for (const [flag, values, check] of flags) {
+    for (const value of values) {
+      if (value.length > MAX_ENGINE_VALUE) {
+        throw new InputError(`--${flag} value of ${value.length} characters is too long`, `keep each value under ${MAX_ENGINE_VALUE} characters`)
+      }
+      const control = /[\x00-\x1f\x7f-\x9f]/.exec(value)
+      if (control) {
+        throw new InputError(`--${flag} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} contains a control character (U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()})`,
+          'give each value as one line of printable text')
+      }
+      check(value)
+    }
+  }
+}
+
+/** host[:port], or a CIDR, as dockerd's --insecure-registry takes them. */
+function checkInsecureRegistry(value: string): void {
+  const [addr, len, extra] = value.split('/')
+  const cidr = extra === undefined && len !== undefined && isIP(addr) !== 0 && /^\d{1,3}$/.test(len)
+  if (!cidr && !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/.test(value)) {
+    throw new InputError(`--engine-insecure-registry "${value}" is not host[:port] or a CIDR`, 'e.g. --engine-insecure-registry 198.18.0.5:5000')
+  }
+}
+
+/** An http(s) URL with no credentials, query or fragment (dockerd refuses those too). */
+function checkMirror(value: string): void {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {
+    url = undefined
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || /\s/.test(value) || url.username || url.password || url.search || url.hash) {
+    throw new InputError(`--engine-registry-mirror "${value}" is not an http(s) URL without credentials, query or fragment`,
+      'e.g. --engine-registry-mirror https://mirror.example.com')
+  }
+}
+
+/** An IP address or a DNS name (a leading `*.` allowed), as a certificate's SAN holds them. */
+function checkSan(value: string): void {
+  const label = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+  const name = new RegExp(`^(\\*\\.)?${label}(\\.${label})*$`)
+  if (isIP(value) === 0 && (value.length > 253 || !name.test(value))) {
+    throw new InputError(`--tls-san "${value}" is not an IP address or a DNS name`, 'e.g. --tls-san docker.example.com or --tls-san 198.18.0.20')
+  }
 }
 
 /**
@@ -244,10 +310,12 @@ function stripFdHost(words: string[]): string[] {
 
 /**
  * One word for a systemd command line (`inExec`: `$` expands there) or an Environment=
- * value: quoted when needed, `%` specifiers and `$` expansion disarmed.
+ * value: quoted when needed, `%` specifiers and `$` expansion disarmed, and control
+ * characters written as C escapes (systemd unescapes them), so no value can end the line.
  */
 export function systemdQuote(word: string, inExec = false): string {
   let escaped = word.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%')
+    .replace(/[\x00-\x1f\x7f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
   if (inExec) escaped = escaped.replace(/\$/g, '$$$$')
   return /^[\w@+=:,./-]+$/.test(word) ? escaped : `"${escaped}"`
 }
