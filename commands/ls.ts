@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {KvCommand} from '../src/cli/base.js'
-import {renderTable, renderTemplate, parseFilters, matchesFilters} from '../src/cli/format.js'
+import {renderTable, compileTemplate, parseFilters, matchesFilters} from '../src/cli/format.js'
 import {listMachines} from '../src/kv/machines.js'
 import {checkMachines} from '../src/lifecycle/status.js'
 import {LocalStore} from '../src/store/local.js'
@@ -22,6 +22,8 @@ export default class Ls extends KvCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Ls)
     const filters = parseFilters(flags.filter, FILTER_KEYS)
+    // A broken template fails before anything is listed, machines or not.
+    const template = flags.format === undefined ? undefined : compileTemplate(flags.format, TEMPLATE_FIELDS)
     const kv = await this.openKv(flags)
     const records = (await listMachines(kv)).filter(r =>
       matchesFilters(filters, (k, v) => k === 'name' ? r.name === v : k === 'driver' ? r.driver === v : k === 'label' ? labelMatches(r, v) : true))
@@ -34,7 +36,7 @@ export default class Ls extends KvCommand {
       .filter(s => matchesFilters(filters, (k, v) => k !== 'state' || s.state.toLowerCase() === v.toLowerCase()))
     if (flags.json) this.printJson(statuses)
     else if (flags.quiet) process.stdout.write(statuses.map(s => s.name + '\n').join(''))
-    else if (flags.format) process.stdout.write(renderTemplate(flags.format, statuses.map(templateRow)))
+    else if (template) process.stdout.write(template(statuses.map(templateRow)))
     else {
       process.stdout.write(renderTable(['NAME', 'ACTIVE', 'DRIVER', 'STATE', 'URL', 'SWARM', 'DOCKER', 'ERRORS'],
         statuses.map(s => [s.name, s.active ? '*' : '-', s.driver, s.state, s.url, s.swarm, s.docker, s.errors])))
@@ -49,7 +51,9 @@ function labelMatches(r: MachineRecord, v: string): boolean {
   return eq < 0 ? v in r.labels : r.labels[v.slice(0, eq)] === v.slice(eq + 1)
 }
 
-/** Field names as Docker Machine's templates spell them. */
+const TEMPLATE_FIELDS = ['Name', 'Active', 'DriverName', 'State', 'URL', 'Swarm', 'DockerVersion', 'Error']
+
+/** Field names as Docker Machine's templates spell them (TEMPLATE_FIELDS). */
 function templateRow(s: MachineStatus): Record<string, unknown> {
   return {Name: s.name, Active: s.active ? '*' : '-', DriverName: s.driver, State: s.state, URL: s.url, Swarm: s.swarm, DockerVersion: s.docker, Error: s.errors}
 }

@@ -10,21 +10,48 @@ export function renderTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n') + '\n'
 }
 
-const FIELD = /\{\{\s*\.(\w+)\s*\}\}/g
+/** A piece of a parsed template: literal text, or the name of a field. */
+type Piece = {text: string} | {field: string}
 
-/** A small subset of Go templates: `{{.Field}}`, `\t`, `\n`; `table` prints a header row. */
-export function renderTemplate(template: string, rows: Record<string, unknown>[]): string {
+/**
+ * A small subset of Go templates: `{{.Field}}`, `\t`, `\n`; `table` prints a header row.
+ * Parsed before any row exists, so a broken template (an unclosed `{{`, an action that is
+ * not a field, a field not in `fields`) fails in one line even when there is nothing to
+ * print. `fields` undefined: any field name is accepted (rows of no fixed shape).
+ */
+export function compileTemplate(template: string, fields?: string[]): (rows: Record<string, unknown>[]) => string {
   const isTable = template.startsWith('table')
   const body = (isTable ? template.slice(5).trimStart() : template).replace(/\\t/g, '\t').replace(/\\n/g, '\n')
-  for (const m of body.matchAll(FIELD)) {
-    if (rows.length && !(m[1] in rows[0])) {
-      throw new InputError(`unknown field .${m[1]} in --format`, `use one of ${Object.keys(rows[0]).map(k => `.${k}`).join(' ')}`)
+  const pieces: Piece[] = []
+  for (let at = 0; at < body.length;) {
+    const open = body.indexOf('{{', at)
+    if (open < 0) {
+      pieces.push({text: body.slice(at)})
+      break
     }
+    pieces.push({text: body.slice(at, open)})
+    const close = body.indexOf('}}', open + 2)
+    if (close < 0) throw new InputError(`--format has a "{{" at character ${open + 1} that is never closed`, 'close each action with "}}", e.g. {{.Name}}')
+    const action = body.slice(open + 2, close).trim()
+    const m = /^\.(\w+)$/.exec(action)
+    if (!m) throw new InputError(`--format action "{{${action}}}" is not a field`, 'write fields as {{.Name}}; no other actions are supported')
+    if (fields && !fields.includes(m[1])) {
+      throw new InputError(`unknown field .${m[1]} in --format`, `use one of ${fields.map(k => `.${k}`).join(' ')}`)
+    }
+    pieces.push({field: m[1]})
+    at = close + 2
   }
-  const fill = (row: Record<string, unknown>) => body.replace(FIELD, (_, f: string) => String(row[f] ?? ''))
-  const out = rows.map(fill)
-  if (isTable) out.unshift(body.replace(FIELD, (_, f: string) => f.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()))
-  return out.length ? out.join('\n') + '\n' : ''
+  const fill = (value: (field: string) => string) => pieces.map(p => ('text' in p ? p.text : value(p.field))).join('')
+  return rows => {
+    const out = rows.map(row => fill(f => String(row[f] ?? '')))
+    if (isTable) out.unshift(fill(f => f.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()))
+    return out.length ? out.join('\n') + '\n' : ''
+  }
+}
+
+/** compileTemplate for rows at hand: the fields are the first row's. */
+export function renderTemplate(template: string, rows: Record<string, unknown>[]): string {
+  return compileTemplate(template, rows.length ? Object.keys(rows[0]) : undefined)(rows)
 }
 
 export type Filters = Map<string, string[]>
