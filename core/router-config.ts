@@ -23,6 +23,8 @@ export interface RouterConfig {
   self: SignedPeer
   /** Revocations etcd held when the host was provisioned (see router/revocations.ts). */
   revocations?: SignedPeer[]
+  /** The newest issuedAt per name the CLI knew at provisioning: older records of those names are refused (router/revocations.ts). */
+  newest?: Record<string, string>
   backend: BackendName
   /** The cluster's overlay range. */
   range: string

@@ -23,7 +23,7 @@ import {ensureFirewall, removeFirewall} from './firewall.js'
 import {isEmpty, plan, type AppliedPeer, type Rejection} from './plan.js'
 import {PeerSet} from './peers.js'
 import {announce, connectKv, follow} from './kv.js'
-import {RevocationLog, REVOCATIONS_PATH} from './revocations.js'
+import {NewestLog, NEWEST_PATH, RevocationLog, REVOCATIONS_PATH} from './revocations.js'
 import {peerReports, writeStatus} from './status.js'
 import {ipJson} from './exec.js'
 import {log} from './log.js'
@@ -48,9 +48,13 @@ class Router {
   private dirty = false
   private running: Promise<void> | null = null
   private readonly peers: PeerSet
+  private readonly newest: NewestLog
+  private readonly revocations: RevocationLog
 
   constructor(private readonly config: RouterConfig, private readonly self: PeerRecord, private readonly backend: Backend) {
-    this.peers = new PeerSet(config.signingPublicKey, log)
+    this.newest = new NewestLog(NEWEST_PATH, log).load(config.newest)
+    this.revocations = new RevocationLog(REVOCATIONS_PATH, config.signingPublicKey, log, this.newest)
+    this.peers = new PeerSet(config.signingPublicKey, log, this.newest, (name, issuedAt) => this.revocations.spent(name, issuedAt))
   }
 
   async start(): Promise<void> {
@@ -101,7 +105,7 @@ class Router {
    * revocation arrives.
    */
   private async followRevocations(client: EtcdClient, prefix: string): Promise<void> {
-    const kept = new RevocationLog(REVOCATIONS_PATH, this.config.signingPublicKey, log)
+    const kept = this.revocations
     for (const r of kept.load(this.config.revocations)) this.peers.revoke(r)
     const take = (name: string, raw: string) => {
       const r = kept.add(prefix + name, raw)

@@ -2,10 +2,13 @@
  * The peer records the router believes: what etcd holds under `<prefix>/peers/`, each
  * verified against the pinned signing key once per value (ed25519 costs tens of
  * microseconds natively; re-verifying ten thousand records on every event would still not
- * do), minus every record a revocation voids. A record that fails is logged once and ignored.
+ * do), minus every record a revocation voids and every record older than the newest one
+ * already believed of its name (a replay of a live member's earlier record). A record that
+ * fails is logged once and ignored.
  */
 import {isPeerError, isRevoked, supersedes, verifyPeer, type PeerRecord, type Revocation} from '../core/membership.js'
 import type {Logger} from './log.js'
+import {NewestLog, type NewestSeen} from './revocations.js'
 
 interface Entry {
   raw: string
@@ -17,14 +20,16 @@ export class PeerSet {
   private readonly entries = new Map<string, Entry>()
   private readonly revocations = new Map<string, Revocation>()
 
-  constructor(private readonly signingPublicKey: string, private readonly log: Logger) {}
+  /** `newest` outlives the process when it has a file (router/revocations.ts); `onNewer` hears each rise. */
+  constructor(private readonly signingPublicKey: string, private readonly log: Logger,
+    private readonly newest: NewestSeen = new NewestLog(undefined, log), private readonly onNewer: (name: string, issuedAt: string) => void = () => {}) {}
 
   /** Records a put; returns true when the set of believed records changed. */
   put(name: string, raw: string): boolean {
     const before = this.entries.get(name)
     if (before?.raw === raw) return false
     const checked = this.check(name, raw)
-    const record = checked && this.unlessRevoked(checked)
+    const record = checked && this.unlessOlder(this.unlessRevoked(checked))
     this.entries.set(name, {raw, record})
     return record !== null || before?.record != null
   }
@@ -70,6 +75,18 @@ export class PeerSet {
     return null
   }
 
+  /** Null for a record older than the newest believed of its name; a newer one becomes the newest. */
+  private unlessOlder(record: PeerRecord | null): PeerRecord | null {
+    if (!record) return null
+    const newest = this.newest.get(record.name)
+    if (newest !== undefined && Date.parse(record.issuedAt) < Date.parse(newest)) {
+      this.log.warn(`ignoring peer record ${record.name}: issued ${record.issuedAt}, older than its record issued ${newest} already seen`)
+      return null
+    }
+    if (this.newest.raise(record.name, record.issuedAt)) this.onNewer(record.name, record.issuedAt)
+    return record
+  }
+
   private check(name: string, raw: string): PeerRecord | null {
     let parsed: unknown
     try {
@@ -90,3 +107,4 @@ export class PeerSet {
     return result
   }
 }
+

@@ -7,12 +7,13 @@ import type {SshConnection} from '../ssh/client.js'
 import type {Provisioner} from '../provision/provisioner.js'
 import {allocateSubnet} from '../ipam.js'
 import {networkOf} from '../../core/subnets.js'
-import {isPeerError, verifyRevocation, type PeerRecord, type SignedPeer} from '../../core/membership.js'
+import type {PeerRecord} from '../../core/membership.js'
 import {loadOrCreateSigningKey, signPeer} from '../signing.js'
 import {dockerBridgeSettings} from '../provision/docker-bridge.js'
 import {prepareRouter, startRouter, stopRouter} from '../agent/deploy.js'
 import {ClusterError} from '../../core/errors.js'
-import {kvCall, type Kv} from '../kv/client.js'
+import {kvCall} from '../kv/client.js'
+import {addIssued, saveMembership, syncMembership} from '../store/membership.js'
 import type {SetupContext} from './setup-context.js'
 import {HOST_CLIENT_DIR} from '../kv/bootstrap/plan.js'
 
@@ -61,9 +62,12 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
   const publicUnderlay = privateAddr ? await underlayOf(conn, record.addresses.public).catch(() => underlay) : underlay
   const {wgPublicKey} = await prepareRouter(conn, provisioner)
   const signing = loadOrCreateSigningKey(c.store.root)
-  const revocations = await currentRevocations(kv, signing.publicKey)
-  // Issued after any revocation of this name, even one written by a CLI whose clock runs ahead.
-  const revokedUntil = Math.max(0, ...revocations.filter(r => r.name === record.name).map(r => Date.parse(r.before)))
+  const membership = await syncMembership(kv, c.store.root, signing.publicKey)
+  // Issued after any revocation of this name and any record of it seen, even ones signed by
+  // a CLI whose clock runs ahead: routers refuse a record older than one they believed.
+  const revoked = membership.revocations.get(record.name)?.revocation.before
+  const newest = membership.newest.get(record.name)
+  const floor = Math.max(0, ...[revoked, newest].map(d => (d === undefined ? 0 : Date.parse(d))))
   const peer: PeerRecord = {
     name: record.name,
     subnet,
@@ -71,42 +75,35 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
     endpoints: {public: record.addresses.public, ...(privateAddr ? {private: privateAddr, privateNet: underlay.network} : {})},
     ...(c.advertiseAddr ? {advertise: c.advertiseAddr} : {}),
     backend: settings.backend,
-    issuedAt: new Date(Math.max(Date.now(), revokedUntil + 1)).toISOString(),
+    issuedAt: new Date(Math.max(Date.now(), floor + 1)).toISOString(),
   }
+  // This record voids everything a revocation of its name did: the revocation is spent.
+  addIssued(membership, record.name, peer.issuedAt)
+  saveMembership(c.store.root, membership)
   // A TLS etcd gets the host its own client certificate and role (see src/kv/bootstrap).
   const routerKv = kv.tls
     ? await (await import('../kv/bootstrap/host-access.js')).issueRouterCredentials(conn, record.name, kv, c.store)
     : {endpoints: kv.endpoints}
   return {
     dockerDaemon: dockerBridgeSettings(subnet, settings.backend, Math.min(underlay.mtu, publicUnderlay.mtu), settings.domain),
-    start: () => startRouter(conn, {
+    start: async () => {
+      await startRouter(conn, {
       clusterName: kv.clusterName,
       prefix: kv.layout.prefix,
       kv: routerKv,
       signingPublicKey: signing.publicKey,
       self: signPeer(peer, signing.secretKey),
-      revocations: revocations.map(r => r.signed),
-      backend: settings.backend,
-      range: settings.range,
-      domain: settings.domain,
-      ...(settings.dnsUpstreams?.length ? {dnsUpstreams: settings.dnsUpstreams} : {}),
-      underlay: {interface: underlay.interface, mtu: underlay.mtu},
-    }),
+        revocations: [...membership.revocations.values()].map(r => r.signed),
+        newest: Object.fromEntries(membership.newest),
+        backend: settings.backend,
+        range: settings.range,
+        domain: settings.domain,
+        ...(settings.dnsUpstreams?.length ? {dnsUpstreams: settings.dnsUpstreams} : {}),
+        underlay: {interface: underlay.interface, mtu: underlay.mtu},
+      })
+      if (revoked !== undefined) await kvCall(kv, `delete the spent revocation of ${record.name}`, () => kv.client.delete().key(kv.layout.revocation(record.name)).exec())
+    },
   }
-}
-
-/** The valid revocations etcd holds (see src/membership.ts), for a new router to start with. */
-async function currentRevocations(kv: Kv, signingKey: string): Promise<Array<{name: string; before: string; signed: SignedPeer}>> {
-  const all = await kvCall(kv, 'read the revocations', () => kv.client.getAll().prefix(kv.layout.revocations).strings())
-  return Object.values(all).flatMap(raw => {
-    try {
-      const signed = JSON.parse(raw) as SignedPeer
-      const r = verifyRevocation(signed, signingKey)
-      return isPeerError(r) ? [] : [{name: r.name, before: r.before, signed}]
-    } catch {
-      return []
-    }
-  })
 }
 
 export async function leaveOverlay(conn: SshConnection): Promise<void> {

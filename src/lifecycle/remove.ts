@@ -13,6 +13,7 @@ import {deleteMachine, findMachine} from '../kv/machines.js'
 import type {MachineRecord} from '../../core/model.js'
 import {LocalStore} from '../store/local.js'
 import {loadSigningKey, signRevocation} from '../signing.js'
+import {addRevocation, saveMembership, syncMembership} from '../store/membership.js'
 import type {Progress} from '../cli/progress.js'
 import {machineFrom} from './machine.js'
 import {teardownHost} from './setup-host.js'
@@ -94,8 +95,14 @@ export async function forgetInEtcd(kv: Kv, name: string, store: LocalStore): Pro
   // A subnet is taken before a record is ever signed: without one there is nothing to revoke.
   const joined = await kvCall(kv, `read the subnet of ${name}`, async () => [...(await listSubnets(kv.client, kv.layout)).values()].includes(name))
   if (signing && joined) {
-    const revocation = JSON.stringify(signRevocation(name, new Date(), signing.secretKey))
-    await kvCall(kv, `revoke the overlay record of ${name}`, () => kv.client.put(kv.layout.revocation(name)).value(revocation).exec())
+    // The store keeps it too: etcd losing it later must not let a new router believe the old record.
+    const membership = await syncMembership(kv, store.root, signing.publicKey)
+    // Up to now, and at least up to the newest record of the name (signed by a clock ahead of ours).
+    const before = Math.max(Date.now(), Date.parse(membership.newest.get(name) ?? '1970-01-01T00:00:00Z'))
+    const revocation = signRevocation(name, new Date(before), signing.secretKey)
+    addRevocation(membership, revocation, signing.publicKey)
+    saveMembership(store.root, membership)
+    await kvCall(kv, `revoke the overlay record of ${name}`, () => kv.client.put(kv.layout.revocation(name)).value(JSON.stringify(revocation)).exec())
   }
   await kvCall(kv, `release the subnet of ${name}`, () => releaseSubnet(kv.client, kv.layout, name))
   await kvCall(kv, `delete peer and DNS records of ${name}`, async () => {

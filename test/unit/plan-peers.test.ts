@@ -6,7 +6,7 @@ import {PeerSet} from '../../router/peers.js'
 import type {PeerRecord} from '../../core/membership.js'
 import {signPeer, signRevocation} from '../../src/signing.js'
 import {verifyRevocation, type Revocation} from '../../core/membership.js'
-import {RevocationLog} from '../../router/revocations.js'
+import {NewestLog, RevocationLog} from '../../router/revocations.js'
 import {mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -101,6 +101,66 @@ test('RevocationLog keeps what it saw on disk (0600): deleting it from etcd or r
     const fromConfig = signRevocation('host4', new Date('2026-11-23T15:00:00.000Z'), pair.secretKey)
     const again = new RevocationLog(path, publicKey, log).load([fromConfig])
     assert.deepEqual(again.map(r => r.name).sort(), ['host2', 'host4'])
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+const at = (name: string, n: number, issuedAt: string) => JSON.stringify(signPeer({...record(name, n), issuedAt}, pair.secretKey))
+
+test('an older record of a live member cannot replace its current one, also after the current one is deleted', () => {
+  const {lines, log} = quietLog()
+  const set = new PeerSet(publicKey, log)
+  assert.equal(set.put('host2', at('host2', 2, '2026-11-23T15:00:00.000Z')), true)
+  assert.equal(set.put('host2', at('host2', 7, '2026-11-23T16:00:00.000Z')), true, 'a re-provisioned host: newer record, believed')
+  assert.deepEqual(set.records().map(r => r.publicKey), [Buffer.alloc(32, 7).toString('base64')])
+  assert.equal(set.put('host2', at('host2', 2, '2026-11-23T15:00:00.000Z')), true, 'the replay drops the believed record')
+  assert.deepEqual(set.records(), [])
+  assert.match(lines.join('\n'), /ignoring peer record host2: issued 2026-11-23T15:00:00\.000Z, older than its record issued 2026-11-23T16:00:00\.000Z already seen/)
+  set.delete('host2')
+  assert.equal(set.put('host2', at('host2', 2, '2026-11-23T15:00:00.000Z')), false, 'deleted, then replayed: still refused')
+  assert.equal(set.put('host2', at('host2', 7, '2026-11-23T16:00:00.000Z')), true, 'the current record comes back')
+})
+
+test('NewestLog keeps the newest issuedAt per name on disk: a restarted router refuses the older record; the config seeds a new router', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'newest-'))
+  const path = join(dir, 'state', 'newest.json')
+  try {
+    const {log} = quietLog()
+    const first = new NewestLog(path, log).load()
+    const set = new PeerSet(publicKey, log, first)
+    set.put('host2', at('host2', 7, '2026-11-23T16:00:00.000Z'))
+    assert.equal(statSync(path).mode & 0o777, 0o600)
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), {host2: '2026-11-23T16:00:00.000Z'})
+    const restarted = new PeerSet(publicKey, log, new NewestLog(path, log).load())
+    assert.equal(restarted.put('host2', at('host2', 2, '2026-11-23T15:00:00.000Z')), false)
+    // A router that never saw host2 (new host), told by the CLI what it knew.
+    const fresh = new PeerSet(publicKey, log, new NewestLog(join(dir, 'other.json'), log).load({host2: '2026-11-23T16:00:00.000Z', bad: 'not a date'}))
+    assert.equal(fresh.put('host2', at('host2', 2, '2026-11-23T15:00:00.000Z')), false)
+    assert.equal(fresh.put('host2', at('host2', 7, '2026-11-23T16:00:00.000Z')), true)
+    // Garbage on disk is ignored, not fatal.
+    writeFileSync(path, '[1,2')
+    assert.equal(new NewestLog(path, log).load().get('host2'), undefined)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+test('a revocation is spent once a record of its name issued after it is believed, and not taken back from etcd after that', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spent-'))
+  try {
+    const {log} = quietLog()
+    const newest = new NewestLog(join(dir, 'newest.json'), log).load()
+    const revocations = new RevocationLog(join(dir, 'revocations.json'), publicKey, log, newest)
+    const set = new PeerSet(publicKey, log, newest, (name, issuedAt) => revocations.spent(name, issuedAt))
+    const raw = JSON.stringify(signRevocation('host2', new Date('2026-11-23T15:30:00.000Z'), pair.secretKey))
+    set.revoke(revocations.add('/c/revoked/host2', raw)!)
+    assert.equal(set.put('host2', at('host2', 2, '2026-11-23T15:00:00.000Z')), false, 'revoked')
+    assert.equal(set.put('host2', at('host2', 5, '2026-11-23T15:30:00.001Z')), true, 'created again')
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'revocations.json'), 'utf8')), [], 'spent: gone from disk')
+    assert.equal(revocations.add('/c/revoked/host2', raw), undefined, 'etcd still holding it adds nothing')
+    assert.equal(set.put('host2', at('host2', 2, '2026-11-23T15:00:00.000Z')), true, 'the old record replayed: dropped')
+    assert.deepEqual(set.records(), [], 'and the newest rule still refuses it')
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
