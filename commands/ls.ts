@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {KvCommand} from '../src/cli/base.js'
 import {renderTable, compileTemplate, parseFilters, matchesFilters} from '../src/cli/format.js'
-import {listMachines} from '../src/kv/machines.js'
+import {listMachines, type BrokenRecord} from '../src/kv/machines.js'
 import {checkMachines} from '../src/lifecycle/status.js'
 import {LocalStore} from '../src/store/local.js'
 import type {MachineRecord, MachineStatus} from '../core/model.js'
@@ -25,15 +25,18 @@ export default class Ls extends KvCommand {
     // A broken template fails before anything is listed, machines or not.
     const template = flags.format === undefined ? undefined : compileTemplate(flags.format, TEMPLATE_FIELDS)
     const kv = await this.openKv(flags)
-    const records = (await listMachines(kv)).filter(r =>
+    const broken: BrokenRecord[] = []
+    const records = (await listMachines(kv, b => broken.push(b))).filter(r =>
       matchesFilters(filters, (k, v) => k === 'name' ? r.name === v : k === 'driver' ? r.driver === v : k === 'label' ? labelMatches(r, v) : true))
     // Only a state filter needs the live check before filtering; -q without it prints at once.
     if (flags.quiet && !filters.has('state')) {
       for (const r of records) process.stdout.write(r.name + '\n')
       return
     }
-    const statuses = (await checkMachines(records, {store: new LocalStore(), timeoutMs: flags.timeout * 1000, dockerHost: process.env.DOCKER_HOST}))
-      .filter(s => matchesFilters(filters, (k, v) => k !== 'state' || s.state.toLowerCase() === v.toLowerCase()))
+    const checked = await checkMachines(records, {store: new LocalStore(), timeoutMs: flags.timeout * 1000, dockerHost: process.env.DOCKER_HOST})
+    // A record etcd holds that is not a machine record is a row of its own, in state Error.
+    const statuses = [...checked, ...broken.map(brokenRow)].sort((a, b) => a.name.localeCompare(b.name))
+      .filter(s => matchesFilters(filters, (k, v) => k === 'state' ? s.state.toLowerCase() === v.toLowerCase() : k === 'name' ? s.name === v : s.driver !== ''))
     if (flags.json) this.printJson(statuses)
     else if (flags.quiet) process.stdout.write(statuses.map(s => s.name + '\n').join(''))
     else if (template) process.stdout.write(template(statuses.map(templateRow)))
@@ -44,6 +47,10 @@ export default class Ls extends KvCommand {
     this.kvClose()
     this.finishNow()
   }
+}
+
+function brokenRow(b: BrokenRecord): MachineStatus {
+  return {name: b.name, active: false, driver: '', state: 'Error', url: '', swarm: '', docker: '', errors: `invalid etcd record: ${b.error}`}
 }
 
 function labelMatches(r: MachineRecord, v: string): boolean {

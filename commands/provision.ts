@@ -1,4 +1,4 @@
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {KvCommand} from '../src/cli/base.js'
 import {stderrProgress} from '../src/cli/progress.js'
 import {reprovision} from '../src/lifecycle/reprovision.js'
@@ -9,13 +9,17 @@ export default class Provision extends KvCommand {
   static summary = 'Run the host setup again: packages, Docker TLS configuration, router agent (idempotent)'
   static strict = false
   static args = {names: Args.string({description: 'machine names', required: true})}
-  static flags = jsonFlag
+  static flags = {
+    ...jsonFlag,
+    'restore-record': Flags.boolean({description: 'put this store\'s pinned copy of the machine record back over a changed one in etcd'}),
+  }
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Provision)
     const records = []
     for (const name of argv as string[]) {
-      records.push(await reprovision(name, {store: new LocalStore(), kv: this.kvOptions(flags), progress: stderrProgress(name), signal: new AbortController().signal}))
+      records.push(await reprovision(name, {store: new LocalStore(), kv: this.kvOptions(flags), progress: stderrProgress(name), signal: new AbortController().signal,
+        restoreRecord: flags['restore-record']}))
     }
     if (flags.json) this.printJson(machinesJson(records))
   }

@@ -95,13 +95,8 @@ function verifyDocument(signed: unknown, publicKey: string, problem: (v: unknown
   if (!isObject(signed) || typeof signed.record !== 'string' || typeof signed.signature !== 'string') {
     return {error: 'not a signed record ({record, signature})'}
   }
-  const key = verifyingKey(publicKey)
-  const signature = Buffer.from(signed.signature, 'base64')
-  if (key === null) return {error: 'the cluster signing key is not a 32-byte ed25519 key'}
-  if (signature.length !== SIGNATURE_BYTES) return {error: 'signature is not 64 bytes of base64'}
-  if (!cryptoVerify(null, Buffer.from(signed.record, 'utf8'), key, signature)) {
-    return {error: 'signature does not match the cluster signing key'}
-  }
+  const bad = signatureProblem(signed.record, signed.signature, publicKey)
+  if (bad) return {error: bad}
   let parsed: unknown
   try {
     parsed = JSON.parse(signed.record)
@@ -110,6 +105,16 @@ function verifyDocument(signed: unknown, publicKey: string, problem: (v: unknown
   }
   const why = problem(parsed)
   return why ? {error: why} : parsed
+}
+
+/** Why `signature` (base64) is not the cluster key's signature of `text`, if it is not. */
+export function signatureProblem(text: string, signature: string, publicKey: string): string | undefined {
+  const key = verifyingKey(publicKey)
+  const bytes = Buffer.from(signature, 'base64')
+  if (key === null) return 'the cluster signing key is not a 32-byte ed25519 key'
+  if (bytes.length !== SIGNATURE_BYTES) return 'signature is not 64 bytes of base64'
+  if (!cryptoVerify(null, Buffer.from(text, 'utf8'), key, bytes)) return 'signature does not match the cluster signing key'
+  return undefined
 }
 
 const verifyingKeys = new Map<string, KeyObject | null>()

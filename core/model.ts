@@ -63,6 +63,12 @@ export interface MachineRecord {
   createdAt: string
   /** Who made it (user@host), for clusters shared between people. */
   createdBy: string
+  /**
+   * ed25519 signature (base64) by the cluster signing key of the rest of the record
+   * (core/records.ts machineSignedText): a store that has not met the machine trusts its
+   * address and host key only when this holds.
+   */
+  signature?: string
 }
 
 /** A machine's place in the cluster's Docker swarm (`create --swarm`). */

@@ -13,14 +13,18 @@ import {subnetFromKey} from '../core/keys.js'
 import type {ClusterSettings} from '../core/model.js'
 import {ClusterError, wrap} from '../core/errors.js'
 import {pickSubnet, subnetLayout} from '../core/subnets.js'
+import {checkSubnetLease, isChecked} from '../core/records.js'
 
 /** Conflicts only happen when hosts race for the same random pick; a few retries suffice. */
 const MAX_ATTEMPTS = 16
 
-/** Every allocated subnet (CIDR → owning machine). */
+/** Every allocated subnet (CIDR → owning machine); a key or value that is no lease is skipped. */
 export async function listSubnets(client: Etcd3, layout: KeyLayout): Promise<Map<string, string>> {
   const byKey = await client.getAll().prefix(layout.subnets).strings()
-  return new Map(Object.entries(byKey).map(([key, owner]) => [subnetFromKey(key), owner]))
+  return new Map(Object.entries(byKey).flatMap(([key, owner]) => {
+    const lease = checkSubnetLease(subnetFromKey(key), owner)
+    return isChecked(lease) ? [[lease.ok.cidr, lease.ok.owner] as const] : []
+  }))
 }
 
 /**

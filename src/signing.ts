@@ -6,6 +6,8 @@ import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import nacl from 'tweetnacl'
 import {ClusterError, wrap} from '../core/errors.js'
 import type {PeerRecord, Revocation, SignedPeer} from '../core/membership.js'
+import type {MachineRecord} from '../core/model.js'
+import {machineSignedText} from '../core/records.js'
 import {writeSecret} from '../core/files.js'
 
 export interface SigningKey {
@@ -57,4 +59,11 @@ export function signPeer(record: PeerRecord, secretKey: Uint8Array): SignedPeer 
 export function signRevocation(name: string, before: Date, secretKey: Uint8Array): SignedPeer {
   const revocation: Revocation = {kind: 'revocation', name, before: before.toISOString()}
   return sign(revocation, secretKey)
+}
+
+/** The record with a fresh signature of the rest of it (see core/records.ts). */
+export function signMachineRecord(record: MachineRecord, secretKey: Uint8Array): MachineRecord {
+  const {signature: _, ...rest} = record
+  const signature = nacl.sign.detached(Buffer.from(machineSignedText(rest), 'utf8'), secretKey)
+  return {...rest, signature: Buffer.from(signature).toString('base64')}
 }

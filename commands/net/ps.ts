@@ -4,7 +4,7 @@ import {renderTable} from '../../src/cli/format.js'
 import {listMachines} from '../../src/kv/machines.js'
 import {LocalStore} from '../../src/store/local.js'
 import {LIST_CONTAINERS, parseContainers, type OverlayContainer} from '../../src/net/containers.js'
-import {queryMachines} from '../../src/ssh/query-machines.js'
+import {queryMachines, type PerMachine} from '../../src/ssh/query-machines.js'
 
 export default class NetPs extends KvCommand {
   static summary = 'List every container on the overlay: host, name, IP'
@@ -18,9 +18,10 @@ export default class NetPs extends KvCommand {
 
   async run(): Promise<{containers: OverlayContainer[]; errors: Array<{machine: string; error: string}>}> {
     const {flags} = await this.parse(NetPs)
-    const records = await listMachines(await this.openKv(flags))
-    const results = await queryMachines(new LocalStore(), records, flags.timeout * 1000,
-      async conn => conn.run(LIST_CONTAINERS, 'listing containers'))
+    const broken: Array<PerMachine<string>> = []
+    const records = await listMachines(await this.openKv(flags), b => broken.push({machine: b.name, error: `invalid etcd record: ${b.error}`}))
+    const results = [...await queryMachines(new LocalStore(), records, flags.timeout * 1000,
+      async conn => conn.run(LIST_CONTAINERS, 'listing containers')), ...broken]
     const containers = results.flatMap(r => r.value === undefined ? [] : parseContainers(r.machine, r.value))
     const errors = results.flatMap(r => r.error === undefined ? [] : [{machine: r.machine, error: r.error}])
     const result = {containers, errors}

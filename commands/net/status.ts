@@ -20,8 +20,11 @@ export default class NetStatus extends MachineCommand {
 
   async run(): Promise<Array<PerMachine<RouterStatus | null>>> {
     const {args, flags} = await this.parse(NetStatus)
-    const records = args.name ? [await this.record(args.name, flags)] : await listMachines(await this.openKv(flags))
-    const results = await queryMachines(this.store, records, flags.timeout * 1000, async conn => (await readRouterStatus(conn)) ?? null)
+    const broken: Array<PerMachine<RouterStatus | null>> = []
+    const records = args.name ? [await this.record(args.name, flags)]
+      : await listMachines(await this.openKv(flags), b => broken.push({machine: b.name, error: `invalid etcd record: ${b.error}`}))
+    const results = [...await queryMachines(this.store, records, flags.timeout * 1000, async conn => (await readRouterStatus(conn)) ?? null), ...broken]
+      .sort((a, b) => a.machine.localeCompare(b.machine))
     if (flags.json) {
       this.printJson(results)
       return results

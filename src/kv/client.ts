@@ -25,6 +25,8 @@ export interface Kv {
   clusterName: string
   /** The TLS files in use (local paths), when the endpoints are https. */
   tls?: {cacert: string; cert?: string; key?: string}
+  /** The local store this CLI runs with: its signing key signs the machine records it writes. */
+  storeRoot?: string
   close(): void
 }
 
@@ -75,6 +77,7 @@ export async function openKv(flags: KvOptions = {}, store = new LocalStore()): P
     endpoints: opts.endpoints,
     clusterName: opts.clusterName,
     tls,
+    storeRoot: store.root,
     close: () => client.close(),
   }
 }

@@ -16,6 +16,7 @@ import {loadSigningKey, signRevocation} from '../signing.js'
 import {addRevocation, saveMembership, syncMembership} from '../store/membership.js'
 import type {Progress} from '../cli/progress.js'
 import {machineFrom} from './machine.js'
+import {trustedRecord, type Trusted} from './trust.js'
 import {teardownHost} from './setup-host.js'
 
 export interface RemoveOptions {
@@ -29,18 +30,32 @@ export interface RemoveOptions {
 export async function removeMachine(name: string, o: RemoveOptions): Promise<void> {
   const kv = await openKv(o.kv, o.store)
   try {
-    const local = o.store.hasMachine(name) ? o.store.getMachine(name) : undefined
-    let record: MachineRecord | undefined
+    let shared: MachineRecord | undefined
     try {
-      record = (await findMachine(kv, name)) ?? local?.record
+      shared = await findMachine(kv, name)
     } catch (error) {
       if (!o.force) throw error
-      record = local?.record
-      o.progress.step(`etcd unreachable, removing local state only: ${describeCause(error)}`)
+      o.progress.step(`cannot read the etcd record (${describeCause(error)}); going on with this store's copy`)
     }
-    if (!record) {
-      throw new ClusterError(`machine "${name}" does not exist`, {hint: 'run `cluster ls` to see machine names'})
+    // SSH and the driver act on the pinned copy only, never on an etcd record that differs (trust.ts).
+    let trusted: Trusted | undefined
+    try {
+      trusted = trustedRecord(o.store, name, shared)
+    } catch (error) {
+      if (!o.force) throw error
+      const local = o.store.hasMachine(name) ? o.store.getMachine(name) : undefined
+      trusted = local && {record: local.record, local}
+      o.progress.step(`${describeCause(error)}; ${local ? "going on with this store's copy" : 'removing its etcd records only'}`)
     }
+    if (!trusted) {
+      if (await kvCall(kv, `read machine ${name}`, () => kv.client.get(kv.layout.machine(name)).string()) === null) {
+        throw new ClusterError(`machine "${name}" does not exist`, {hint: 'run `cluster ls` to see machine names'})
+      }
+      await forgetInEtcd(kv, name, o.store)
+      o.store.removeMachine(name)
+      return
+    }
+    const {record, local} = trusted
     if (!o.force && kv.tls) await refuseEtcdMember(kv, name)
     const failures: string[] = []
     const attempt = async (what: string, fn: () => Promise<void>) => {
@@ -59,10 +74,10 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
     const factory = await getDriver(record.driver)
     if (record.swarm) {
       const {leaveSwarm} = await import('../swarm/leave.js')
-      await attempt('leaving the swarm', () => leaveSwarm({kv, store: o.store, record: record!, force: o.force, progress: o.progress}))
+      await attempt('leaving the swarm', () => leaveSwarm({kv, store: o.store, record: record, force: o.force, progress: o.progress}))
     }
     if (factory.adopts && record.hostKey && local) {
-      await attempt('undoing the host setup', () => teardownHost(o.store, record!, machine.driver.ssh(), o.progress))
+      await attempt('undoing the host setup', () => teardownHost(o.store, record, machine.driver.ssh(), o.progress))
     }
     o.progress.step(`Removing machine with driver ${record.driver}`)
     await attempt('driver removal', () => machine.driver.remove())

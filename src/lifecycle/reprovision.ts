@@ -3,7 +3,8 @@
  * Every step of setupHost is idempotent; the subnet and keys the host has are kept.
  */
 import {openKv, type KvOptions} from '../kv/client.js'
-import {getMachine, putMachine, readSettings} from '../kv/machines.js'
+import {findMachine, putMachine, readSettings} from '../kv/machines.js'
+import {trustedRecord} from './trust.js'
 import {LocalStore} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
 import type {MachineRecord} from '../../core/model.js'
@@ -22,13 +23,17 @@ export interface ReprovisionOptions {
   refreshAddresses?: boolean
   /** Trust the host key the machine presents now (after a rebuild). */
   acceptHostKey?: boolean
+  /** Put this store's pinned copy back over an etcd record that differs from it (or is not one). */
+  restoreRecord?: boolean
 }
 
 export async function reprovision(name: string, o: ReprovisionOptions): Promise<MachineRecord> {
   const kv = await openKv(o.kv, o.store)
   try {
     const local = o.store.getMachine(name)
-    const record = await getMachine(kv, name)
+    // etcd's record is only compared with the pinned copy, never trusted over it (trust.ts).
+    const record = o.restoreRecord ? local.record : trustedRecord(o.store, name, await findMachine(kv, name)).record
+    if (o.restoreRecord) o.progress.step(`Putting this store's copy of ${name} back into etcd`)
     const settings = await readSettings(kv)
     const machine = await machineFrom(o.store, record, local, {progress: o.progress, signal: o.signal})
     if (o.refreshAddresses) {

@@ -3,6 +3,7 @@ import {connectSsh, type SshConnection} from './client.js'
 import {ClusterError, NotFoundError} from '../../core/errors.js'
 import type {LocalStore} from '../store/local.js'
 import {openLocalMachine} from '../lifecycle/machine.js'
+import {trustedRecord} from '../lifecycle/trust.js'
 import {withTimeout} from '../lifecycle/status.js'
 import type {MachineRecord} from '../../core/model.js'
 
@@ -21,8 +22,9 @@ export async function queryMachines<T>(store: LocalStore, records: MachineRecord
   return Promise.all(records.map(async record => {
     const attempt = (async (): Promise<PerMachine<T>> => {
       if (!store.hasMachine(record.name)) throw new NotFoundError(`no SSH key for it in this store (${store.root})`)
+      const pinned = trustedRecord(store, record.name, record).local!.record
       const machine = await openLocalMachine(store, record.name)
-      const conn = await connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs})
+      const conn = await connectSsh({...machine.driver.ssh(), pinnedHostKey: pinned.hostKey, machineName: record.name, timeoutMs})
       try {
         return {machine: record.name, value: await query(conn)}
       } finally {
