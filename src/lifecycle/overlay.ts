@@ -88,11 +88,11 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
     dockerDaemon: dockerBridgeSettings(subnet, settings.backend, Math.min(underlay.mtu, publicUnderlay.mtu), settings.domain),
     start: async () => {
       await startRouter(conn, {
-      clusterName: kv.clusterName,
-      prefix: kv.layout.prefix,
-      kv: routerKv,
-      signingPublicKey: signing.publicKey,
-      self: signPeer(peer, signing.secretKey),
+        clusterName: kv.clusterName,
+        prefix: kv.layout.prefix,
+        kv: routerKv,
+        signingPublicKey: signing.publicKey,
+        self: signPeer(peer, signing.secretKey),
         revocations: [...membership.revocations.values()].map(r => r.signed),
         newest: Object.fromEntries(membership.newest),
         backend: settings.backend,

@@ -126,6 +126,10 @@ export function engineFiles(input: EngineFilesInput): EngineFiles {
   return {daemonJson, dropIn, dockerdArgs, managedKeys}
 }
 
+/** C0 controls and DEL: a newline ends a unit file line, the others have no place in one. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x1f\x7f]/g
+
 /** Longest value any engine flag takes: far above any real one, far below systemd's line limit (1 MiB). */
 export const MAX_ENGINE_VALUE = 4096
 
@@ -148,7 +152,7 @@ export function checkEngineOptions(engine: EngineOptions): void {
       if (value.length > MAX_ENGINE_VALUE) {
         throw new InputError(`--${flag} value of ${value.length} characters is too long`, `keep each value under ${MAX_ENGINE_VALUE} characters`)
       }
-      const control = /[\x00-\x1f\x7f-\x9f]/.exec(value)
+      const control = new RegExp(`${CONTROL.source}|[\\x80-\\x9f]`).exec(value)
       if (control) {
         throw new InputError(`--${flag} ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} contains a control character (U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()})`,
           'give each value as one line of printable text')
@@ -315,7 +319,7 @@ function stripFdHost(words: string[]): string[] {
  */
 export function systemdQuote(word: string, inExec = false): string {
   let escaped = word.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%')
-    .replace(/[\x00-\x1f\x7f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(CONTROL, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
   if (inExec) escaped = escaped.replace(/\$/g, '$$$$')
   return /^[\w@+=:,./-]+$/.test(word) ? escaped : `"${escaped}"`
 }

@@ -52,7 +52,7 @@ const FLAGS: Array<{key: keyof EngineOptions; make: (j: string, r: () => number)
 
 // ---- a systemd-compatible reader of the drop-in (extract_first_word with UNQUOTE|CUNESCAPE) ----
 
-const C_ESCAPES: Record<string, string> = {'\\': '\\', '"': '"', '\'': '\'', 'n': '\n', 't': '\t', 'r': '\r', 's': ' ', 'a': '\x07', 'b': '\b', 'f': '\f', 'v': '\v'}
+const C_ESCAPES: Record<string, string> = {'\\': '\\', '"': '"', '\'': '\'', n: '\n', t: '\t', r: '\r', s: ' ', a: '\x07', b: '\b', f: '\f', v: '\v'}
 
 function systemdWords(line: string): string[] {
   const words: string[] = []
@@ -110,6 +110,7 @@ function readDropIn(dropIn: string): {env: string[]; exec: string[]} {
   const env: string[] = []
   let exec: string[] = []
   for (const line of lines) {
+    // eslint-disable-next-line no-control-regex -- the check is for control characters
     assert.doesNotMatch(line, /[\x00-\x08\x0a-\x1f\x7f]/, 'a control character reached the drop-in')
     assert.ok(!/(^|[^\\])(\\\\)*\\$/.test(line), `line continues onto the next: ${JSON.stringify(line)}`)
     if (line.startsWith('Environment=')) env.push(...systemdWords(line.slice('Environment='.length)).map(w => resolve(w, false)))
@@ -143,6 +144,7 @@ test('fuzz: each engine flag value is refused in one line or lands as one litera
         continue
       }
       accepted++
+      // eslint-disable-next-line no-control-regex -- the check is for control characters
       assert.doesNotMatch(value, /[\x00-\x1f\x7f-\x9f]/, `${flag.key} accepted a control character: ${JSON.stringify(value)}`)
       const files = engineFiles({engine, user: null, execStart: EXEC})
       const {env, exec} = readDropIn(files.dropIn)
