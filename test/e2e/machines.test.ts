@@ -6,13 +6,14 @@
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {existsSync, readdirSync, statSync, cpSync, mkdtempSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, statSync, cpSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
 import {HOSTS, ETCD_ENDPOINT, SSH_KEY, LAB_ROOT_PASSWORD, IMAGES, loadImage, run, execOk, startHost, startStoppedHost, removeHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
-import {verifyRevocation} from '../../core/membership.js'
+import {verifyRevocation, type PeerRecord, type SignedPeer} from '../../core/membership.js'
+import {loadSigningKey, signPeer} from '../../src/signing.js'
 import {spawn} from 'node:child_process'
 
 const CLUSTER = `e2e-machines-${process.pid}`
@@ -23,7 +24,7 @@ const NET = ['--overlay-range', '198.19.0.0/16']
 
 const createArgs = {
   node1: ['-d', 'generic', '--generic-ip-address', HOSTS.host1, '--generic-ssh-key', SSH_KEY, '--engine-label', 'role=web', '--engine-label', 'zone=a', ...NET],
-  node2: ['-d', 'generic', '--generic-ip-address', HOSTS.host2, '--generic-ssh-key', SSH_KEY, ...NET],
+  node2: ['-d', 'generic', '--generic-ip-address', HOSTS.host2, '--generic-ssh-key', SSH_KEY, '--engine-env', `CLUSTER_E2E_Q=it's "quoted" $HOME %n \\ end`, ...NET],
   node3: ['-d', 'generic', '--generic-ip-address', HOSTS.host3, '--generic-ssh-password', LAB_ROOT_PASSWORD, ...NET],
 }
 type Node = keyof typeof createArgs
@@ -39,7 +40,7 @@ before(async () => {
 })
 
 after(async () => {
-  await Promise.all((Object.keys(createArgs) as Node[]).map(n => cli(env, ['rm', '-f', '-y', n])))
+  await Promise.all([...Object.keys(createArgs), 'node4'].map(n => cli(env, ['rm', '-f', '-y', n])))
   await etcd.delete().prefix(prefix).exec()
   etcd.close()
 })
@@ -120,6 +121,11 @@ test('engine labels reach dockerd; private keys in the store are 0600', async ()
   assert.ok(!files.some(f => /server-key/.test(f)), files.join(','))
 })
 
+test('an engine env value with quotes, spaces, $, % and a backslash reaches dockerd\'s environment literally', async () => {
+  const environ = await execOk('host2', ['sh', '-c', 'tr "\\0" "\\n" < /proc/$(pidof dockerd)/environ | grep ^CLUSTER_E2E_Q='])
+  assert.equal(environ, `CLUSTER_E2E_Q=it's "quoted" $HOME %n \\ end\n`)
+})
+
 test('bad input: one line naming the problem and the fix, non-zero exit, nothing made', async () => {
   // A key the hosts have never seen.
   const strangerKey = join(mkdtempSync(join(tmpdir(), 'cluster-stranger-')), 'id')
@@ -133,12 +139,29 @@ test('bad input: one line naming the problem and the fix, non-zero exit, nothing
     [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, '--digitalocean-region', 'ams3', 'mixed'], /^Error: flag --digitalocean-region belongs to driver digitalocean, not generic: drop it, or use -d digitalocean/],
     [['create', '-d', 'generic', '--generic-ip-address', HOSTS.host1, '--no-such-flag', 'x1'], /^Error: Nonexistent flag: --no-such-flag: see `cluster create --help`/],
     [['create', '-d', 'nosuch', 'x2'], /^Error: .*nosuch/],
+    [['create', ...createArgs.node2.slice(0, 5), '--engine-env', 'A=b\nExecStartPre=/bin/touch /tmp/pwned', 'newline'],
+      /^Error: --engine-env "A=b\\nExecStartPre=\/bin\/touch \/tmp\/pwned" contains a control character \(U\+000A\): give each value as one line of printable text$/],
+    [['create', ...createArgs.node2.slice(0, 5), '--tls-san', 'a b', 'badsan'], /^Error: --tls-san "a b" is not an IP address or a DNS name/],
+    [['ls', '--format', '{{.Name'], /^Error: --format has a "\{\{" at character 1 that is never closed/],
   ]
+  const before = await etcd.getAll().prefix(prefix).strings()
   for (const [args, re] of cases) {
     const r = await cli(env, args, {timeoutMs: 120_000})
     assert.notEqual(r.code, 0, args.join(' '))
     assert.match(r.stderr.trim().split('\n').pop()!, re, `${args.join(' ')}:\n${r.stderr}`)
+    if (args[0] === 'ls') assert.equal(r.stdout, '', 'a broken template lists nothing')
   }
+  // Refused input is refused before anything is made: not even a progress line.
+  const newline = await cli(env, ['create', ...createArgs.node2.slice(0, 5), '--engine-env', 'A=b\nc', 'newline'])
+  assert.equal(newline.stderr.trim().split('\n').length, 1, newline.stderr)
+  // The wrong password left nothing in etcd: no revocation, no subnet, nothing changed at all.
+  assert.deepEqual(await etcd.getAll().prefix(prefix).strings(), before)
+  assert.equal(existsSync(join(env.storage, 'machines/wrongpw')), false)
+  // With no machine at all, a broken template still fails.
+  const empty: CliEnv = {...newCliEnv(`${CLUSTER}-empty`, ETCD_ENDPOINT)}
+  const none = await cli(empty, ['ls', '--format', '{{.Name'])
+  assert.equal(none.code, 2, none.stderr)
+  assert.match(none.stderr, /^Error: --format has a "\{\{" at character 1 that is never closed/m)
   const unreachable = await cli({...env, endpoints: 'http://198.18.0.2:2399'}, ['create', ...createArgs.node2, 'noetcd'])
   assert.notEqual(unreachable.code, 0)
   assert.match(unreachable.stderr, /Error: cannot reach etcd at http:\/\/198\.18\.0\.2:2399/)
@@ -249,16 +272,87 @@ test('Ctrl-C during the Docker install rolls back: exit 130, nothing in etcd or 
   }
 })
 
-test('rm revokes: a removed machine\'s old record written back into etcd is ignored, also after the revocation is deleted and the routers restart', async () => {
-  const wgPeers = async (host: string) => (await execOk(host, ['wg', 'show', 'cluster-wg', 'peers'])).trim().split('\n')
-  const journal = (host: string) => execOk(host, ['journalctl', '-u', 'cluster-router', '-o', 'cat', '--no-pager'])
-  const until = async (what: string, check: () => Promise<boolean>) => {
-    for (const deadline = Date.now() + 15_000; !(await check());) {
-      if (Date.now() > deadline) throw new Error(`${what}: not within 15 s`)
-      await new Promise(r => setTimeout(r, 200))
-    }
+const wgPeers = async (host: string) => (await execOk(host, ['wg', 'show', 'cluster-wg', 'peers'])).trim().split('\n')
+const journal = (host: string) => execOk(host, ['journalctl', '-u', 'cluster-router', '-o', 'cat', '--no-pager'])
+const until = async (what: string, check: () => Promise<boolean>) => {
+  for (const deadline = Date.now() + 15_000; !(await check());) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 15 s`)
+    await new Promise(r => setTimeout(r, 200))
   }
+}
+
+test('garbage and foreign JSON under every key prefix: ls, net status and dns ls still answer for the healthy machines', async () => {
+  const junk: Record<string, string> = {
+    'machines/zz-garbage': '{not json',
+    'machines/zz-foreign': JSON.stringify({apiVersion: 'v1', kind: 'Pod', metadata: {name: 'x'}}),
+    'subnets/garbage': 'x',
+    'subnets/198.19.250.0-24': '{"owner":1}',
+    'peers/zz-garbage': '{not json',
+    'peers/zz-foreign': JSON.stringify({name: 'zz-foreign', subnet: '198.19.251.0/24'}),
+    'revoked/zz-garbage': 'not json',
+    'revoked/zz-foreign': JSON.stringify({kind: 'revocation', name: 'node1', before: new Date().toISOString()}),
+    'dns/node1/zz-garbage': '{not json',
+    'dns/zz-foreign/x': JSON.stringify({hello: 'world'}),
+    'dns-static/zz/garbage': '[]',
+    'swarm/zz-garbage': '{not json',
+  }
+  try {
+    for (const [k, v] of Object.entries(junk)) await etcd.put(prefix + k).value(v)
+    const rows = JSON.parse(await cliOk(env, ['ls', '--json'])) as {name: string; state: string; errors: string}[]
+    assert.deepEqual(rows.map(r => [r.name, r.state]), [['node1', 'Running'], ['node2', 'Running'], ['node3', 'Running'], ['zz-foreign', 'Error'], ['zz-garbage', 'Error']])
+    assert.equal(rows.find(r => r.name === 'zz-garbage')!.errors, 'invalid etcd record: not valid JSON')
+    assert.equal(rows.find(r => r.name === 'zz-foreign')!.errors, 'invalid etcd record: field name is not a string')
+    assert.match(await cliOk(env, ['ls']), /^zz-garbage\s+-\s+Error\s+invalid etcd record: not valid JSON$/m)
+    assert.equal(await cliOk(env, ['ls', '-q']), 'node1\nnode2\nnode3\n')
+    const status = await cliOk(env, ['net', 'status'])
+    for (const n of ['node1', 'node2', 'node3']) assert.match(status, new RegExp(`^${n}: wireguard .*etcd connected, 2 peers$`, 'm'))
+    assert.match(status, /^zz-garbage: invalid etcd record: not valid JSON$/m)
+    const dns = await cli(env, ['dns', 'ls'])
+    assert.equal(dns.code, 0, dns.stderr)
+    assert.match(dns.stdout, /^NAME\s+IP\s+HOST/)
+    assert.doesNotMatch(dns.stdout, /zz/)
+  } finally {
+    for (const k of Object.keys(junk)) await etcd.delete().key(prefix + k)
+  }
+})
+
+test('a record redirected in etcd to another host\'s address and host key: provision and regenerate-certs refuse in one line, ssh reaches the pinned host, a store that never met it refuses too', async () => {
+  const key = `${prefix}machines/node2`
+  const original = (await etcd.get(key).string())!
+  const node1 = JSON.parse((await etcd.get(`${prefix}machines/node1`).string())!) as Record<string, unknown>
+  const forged = {...JSON.parse(original) as Record<string, unknown>, addresses: node1.addresses, dockerUrl: node1.dockerUrl, hostKey: node1.hostKey, driverData: node1.driverData}
+  const logins = async () => (await execOk('host1', ['sh', '-c', 'journalctl -u ssh -o cat --no-pager | grep -c "^Accepted" || true'])).trim()
+  const loginsBefore = await logins()
+  try {
+    await etcd.put(key).value(JSON.stringify(forged))
+    for (const args of [['provision', 'node2'], ['regenerate-certs', 'node2']]) {
+      const r = await cli(env, args)
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr.trim().split('\n').pop()!,
+        new RegExp(`^Error: the etcd record of node2 says address ${HOSTS.host1.replaceAll('.', '\\.')}, this store pinned ${HOSTS.host2.replaceAll('.', '\\.')}: refusing to connect: .*\`cluster provision --restore-record node2\`$`))
+    }
+    assert.match(await cliOk(env, ['ssh', 'node2', '--', 'hostname']), /^host2$/m)
+    assert.equal(await logins(), loginsBefore, 'nobody logged in to host1')
+    const pinned = JSON.parse(readFileSync(join(env.storage, 'machines/node2/machine.json'), 'utf8')) as {record: {addresses: {public: string}}}
+    assert.equal(pinned.record.addresses.public, HOSTS.host2, 'the local copy is not overwritten from etcd')
+    // A teammate's store with the cluster keys but no copy of node2: the forged record's signature fails.
+    const teammate: CliEnv = {...env, storage: mkdtempSync(join(tmpdir(), 'cluster-teammate-'))}
+    cpSync(join(env.storage, 'certs'), join(teammate.storage, 'certs'), {recursive: true})
+    cpSync(join(env.storage, 'signing.key'), join(teammate.storage, 'signing.key'))
+    const rm = await cli(teammate, ['rm', '-y', 'node2'])
+    assert.equal(rm.code, 1, rm.stderr)
+    assert.match(rm.stderr.trim().split('\n').pop()!, /^Error: the etcd record of node2 cannot be trusted for SSH: signature does not match the cluster signing key: run the command from the store that created node2/)
+    assert.equal(await etcd.get(key).string(), JSON.stringify(forged), 'nothing removed')
+  } finally {
+    await etcd.put(key).value(original)
+  }
+})
+
+let node3Record = ''
+
+test('rm revokes: a removed machine\'s old record written back into etcd is ignored, also after the revocation is deleted and the routers restart', async () => {
   const oldRecord = (await etcd.get(`${prefix}peers/node3`).string())!
+  node3Record = oldRecord
   const node3Key = (JSON.parse(JSON.parse(oldRecord).record) as {publicKey: string}).publicKey
   assert.ok((await wgPeers('host1')).includes(node3Key), 'node3 is a peer of node1 before the rm')
   await cliOk(env, ['rm', '-y', 'node3'])
@@ -279,6 +373,45 @@ test('rm revokes: a removed machine\'s old record written back into etcd is igno
   await new Promise(r => setTimeout(r, 1000))
   assert.ok(!(await wgPeers('host1')).includes(node3Key), 'after a restart without the revocation in etcd')
   await etcd.delete().key(`${prefix}peers/node3`)
+})
+
+test('replays: an older record of a live member is refused; a host created after a revocation was deleted from etcd refuses the removed host\'s record', async () => {
+  // An older record of node1, validly signed (the store's own key), put over its current one.
+  const signing = loadSigningKey(env.storage)!
+  const currentRaw = (await etcd.get(`${prefix}peers/node1`).string())!
+  const current = JSON.parse((JSON.parse(currentRaw) as SignedPeer).record) as PeerRecord
+  const older: PeerRecord = {...current, publicKey: Buffer.alloc(32, 7).toString('base64'), issuedAt: new Date(Date.parse(current.issuedAt) - 3_600_000).toISOString()}
+  try {
+    await etcd.put(`${prefix}peers/node1`).value(JSON.stringify(signPeer(older, signing.secretKey)))
+    const refused = /ignoring peer record node1: issued \S+, older than its record issued \S+ already seen/
+    await until('node2 refuses the older record of node1', async () => refused.test(await journal('host2')))
+    const peers = await wgPeers('host2')
+    assert.ok(peers.includes(current.publicKey) && !peers.includes(older.publicKey), peers.join(' '))
+  } finally {
+    await etcd.put(`${prefix}peers/node1`).value(currentRaw)
+  }
+
+  // revoked/node3 was deleted from etcd in the test before; node3's old record is replayed,
+  // and a new host is created: the store hands its router the revocation, and puts it back in etcd.
+  assert.equal(await etcd.get(`${prefix}revoked/node3`).string(), null)
+  await etcd.put(`${prefix}peers/node3`).value(node3Record)
+  try {
+    await cliOk(env, ['create', '-d', 'generic', '--generic-ip-address', HOSTS.host3, '--generic-ssh-password', LAB_ROOT_PASSWORD, ...NET, 'node4'], {timeoutMs: 600_000})
+    const restored = await etcd.get(`${prefix}revoked/node3`).string()
+    const signingKey = JSON.parse((await etcd.get(`${prefix}settings`).string())!).signingKey as string
+    assert.equal((verifyRevocation(JSON.parse(restored!), signingKey) as {name?: string}).name, 'node3', 'the store put the revocation back')
+    const config = JSON.parse(await execOk('host3', ['cat', '/etc/cluster/router.json'])) as {revocations: SignedPeer[]; newest: Record<string, string>}
+    assert.ok(config.revocations.some(r => (verifyRevocation(r, signingKey) as {name?: string}).name === 'node3'), 'the new router was told')
+    assert.ok(config.newest.node1 && config.newest.node2, JSON.stringify(config.newest))
+    await until('node4 ignores the replayed node3', async () => /ignoring peer record node3: issued \S+, revoked by `cluster rm` up to /.test(await journal('host3')))
+    const node3Key = (JSON.parse((JSON.parse(node3Record) as SignedPeer).record) as PeerRecord).publicKey
+    const peers = await wgPeers('host3')
+    assert.ok(!peers.includes(node3Key) || (await execOk('host3', ['wg', 'show', 'cluster-wg', 'public-key'])).trim() === node3Key, peers.join(' '))
+    assert.equal(peers.length, 2, `node4 has node1 and node2 as peers: ${peers.join(' ')}`)
+  } finally {
+    await etcd.delete().key(`${prefix}peers/node3`)
+    await cli(env, ['rm', '-f', '-y', 'node4'])
+  }
 })
 
 test('rm leaves nothing in etcd or the store, and undoes the engine setup on the host', async () => {
