@@ -7,7 +7,8 @@
  */
 import type {Kv} from '../kv/client.js'
 import {listMachines, putMachine} from '../kv/machines.js'
-import {ClusterError, InputError, wrap} from '../../core/errors.js'
+import {trustedRecord, type Trusted} from '../lifecycle/trust.js'
+import {ClusterError, InputError, describeCause, wrap} from '../../core/errors.js'
 import type {MachineRecord} from '../../core/model.js'
 import type {LocalStore} from '../store/local.js'
 import type {Progress} from '../cli/progress.js'
@@ -114,10 +115,21 @@ async function releaseOrphans(c: LeaveContext): Promise<void> {
   }
 }
 
-/** A record changed for another machine: etcd, and this store's copy when it has one. */
+/**
+ * Another machine's swarm field changed: etcd, and this store's copy when it has one. The
+ * record is written back (and so signed by this store) only when this store trusts it
+ * (src/lifecycle/trust.ts), and the local copy takes the swarm field alone, never etcd's record.
+ */
 async function saveEverywhere(c: LeaveContext, m: MachineRecord): Promise<void> {
+  let trusted: Trusted
+  try {
+    trusted = trustedRecord(c.store, m.name, m)
+  } catch (error) {
+    c.progress.step(`${m.name}'s record is left as it is: ${describeCause(error)}`)
+    return
+  }
   await putMachine(c.kv, m)
-  if (c.store.hasMachine(m.name)) c.store.saveMachine({...c.store.getMachine(m.name), record: m})
+  if (trusted.local) c.store.saveMachine({...trusted.local, record: {...trusted.local.record, swarm: m.swarm}})
 }
 
 /** A reachable manager other than this machine, from the records in etcd. */
