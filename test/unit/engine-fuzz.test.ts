@@ -126,7 +126,7 @@ function refusedInOneLine(error: unknown): boolean {
 
 test('fuzz: each engine flag value is refused in one line or lands as one literal value', () => {
   const r = rng(SEED)
-  const ca = createCa()
+  const ca = createCa('fuzz CA', {serverAuth: true})
   const key = generateRsaKey()
   const shellWords: string[] = []
   const acceptedSans: string[] = []
