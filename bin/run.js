@@ -4,7 +4,7 @@
 const argv = process.argv.slice(2)
 if (argv[0] === 'env' && !argv.includes('--help') && !argv.includes('-h')) {
   const {envMain} = await import('../dist/src/env-command.js')
-  process.exitCode = envMain(argv.slice(1))
+  process.exitCode = await envMain(argv.slice(1))
 } else {
   // `cluster ssh NAME WORDS…`: the words belong to ssh (Docker Machine's way), `-h` included;
   // a `--` before NAME keeps oclif from reading them as its flags or as a help request.

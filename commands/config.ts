@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {MachineCommand} from '../src/cli/machine-command.js'
 import {certPaths} from '../src/tls/authorities.js'
 import {configJson, jsonFlag} from '../src/cli/json.js'
+import {swarmManagerOf} from '../src/swarm/plan.js'
 
 export default class Config extends MachineCommand {
   static summary = 'Print the docker client flags that reach a machine'
@@ -12,7 +13,7 @@ export default class Config extends MachineCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Config)
     let r = await this.record(args.name, flags)
-    if (flags.swarm && r.swarm?.role === 'worker' && r.swarm.master) r = await this.record(r.swarm.master, flags)
+    if (flags.swarm) r = await this.record(swarmManagerOf(r), flags)
     const p = certPaths(this.store)
     if (flags.json) return this.printJson(configJson(r.name, r.dockerUrl, p))
     process.stdout.write(`--tlsverify\n--tlscacert="${p.ca}"\n--tlscert="${p.cert}"\n--tlskey="${p.key}"\n-H=${r.dockerUrl}\n`)

@@ -27,6 +27,7 @@ export default class Create extends KvCommand {
     driver: Flags.string({char: 'd', description: `driver that makes the machine: ${drivers.map(d => d.name).join(', ')}`, required: true, env: 'CLUSTER_DRIVER'}),
     'engine-label': Flags.string({description: 'engine label key=value (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
     'engine-opt': Flags.string({description: 'dockerd flag key=value, passed as --key=value (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
+    'engine-storage-driver': Flags.string({description: 'storage driver for dockerd, e.g. overlay2 (the same as --engine-opt storage-driver=…)', helpGroup: 'ENGINE'}),
     'engine-env': Flags.string({description: 'environment variable key=value for dockerd (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
     'engine-insecure-registry': Flags.string({description: 'insecure registry host:port (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
     'engine-registry-mirror': Flags.string({description: 'registry mirror URL (repeatable)', multiple: true, multipleNonGreedy: true, helpGroup: 'ENGINE'}),
@@ -57,7 +58,7 @@ export default class Create extends KvCommand {
       labels: parseKeyValues(flags['engine-label'], 'engine-label'),
       engine: {
         labels: flags['engine-label'] ?? [],
-        opts: flags['engine-opt'] ?? [],
+        opts: [...flags['engine-opt'] ?? [], ...(flags['engine-storage-driver'] ? [`storage-driver=${flags['engine-storage-driver']}`] : [])],
         env: flags['engine-env'] ?? [],
         insecureRegistries: flags['engine-insecure-registry'] ?? [],
         registryMirrors: flags['engine-registry-mirror'] ?? [],

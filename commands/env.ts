@@ -17,6 +17,6 @@ export default class Env extends ClusterCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Env)
-    process.stdout.write(envOutput({...flags, name: args.name}))
+    process.stdout.write(await envOutput({...flags, name: args.name}))
   }
 }

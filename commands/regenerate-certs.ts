@@ -10,6 +10,7 @@ export default class RegenerateCerts extends KvCommand {
   static strict = false
   static args = {names: Args.string({description: 'machine names', required: true})}
   static flags = {
+    force: Flags.boolean({char: 'f', description: 'accepted for Docker Machine\'s scripts: cluster regenerates without asking'}),
     'accept-host-key': Flags.boolean({description: 'trust the SSH host key the machine presents now (after a rebuild)'}),
     ...jsonFlag,
   }

@@ -1,13 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 import {ClusterCommand} from '../src/cli/base.js'
 import {LocalStore} from '../src/store/local.js'
-import {checkMachineFiles, parseScpPath, runOpenSsh, scpArgv, scpMachineName, sshMachine} from '../src/ssh/external.js'
+import {checkMachineFiles, parseScpPath, runOpenSsh, scpArgv, scpMachineNames, sshMachine} from '../src/ssh/external.js'
 
 export default class Scp extends ClusterCommand {
   static summary = 'Copy files between this computer and a machine'
   static description = 'Runs the system scp with the machine\'s own key and pinned host key. '
     + 'NAME:PATH is a path on machine NAME; a path with no NAME: (or starting with ./ or /) is local. '
-    + 'Both sides may name the same machine; copying between two machines goes through this computer in two steps.'
+    + 'Both sides may name machines, the same or two different ones: the data then flows through this computer (scp -3).'
   static args = {
     source: Args.string({description: '[NAME:]SRC', required: true}),
     destination: Args.string({description: '[NAME:]DST', required: true}),
@@ -23,11 +23,10 @@ export default class Scp extends ClusterCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Scp)
     const opts = {recursive: flags.recursive, source: parseScpPath(args.source), destination: parseScpPath(args.destination)}
-    const name = scpMachineName(opts)
     const store = new LocalStore()
-    const machine = sshMachine(store.getMachine(name).record, store.machineDir(name))
-    checkMachineFiles(machine)
-    const code = await runOpenSsh('scp', scpArgv(machine, opts))
+    const machines = scpMachineNames(opts).map(name => sshMachine(store.getMachine(name).record, store.machineDir(name)))
+    machines.forEach(checkMachineFiles)
+    const code = await runOpenSsh('scp', scpArgv(machines, opts))
     if (code !== 0) this.exit(code)
   }
 }

@@ -2,21 +2,13 @@
 import {mkdirSync, readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {request, type RequestOptions} from 'node:https'
+import {parseDockerUrl} from './engine-address.js'
 import {LocalStore} from './store/local.js'
 import {writeFileSafe} from '../core/files.js'
 import {certPaths} from './tls/authorities.js'
 import {ClusterError} from '../core/errors.js'
 
-export interface EngineAddress {
-  host: string
-  port: number
-}
-
-export function parseDockerUrl(url: string): EngineAddress {
-  const m = /^tcp:\/\/([^:/]+):(\d+)$/.exec(url)
-  if (!m) throw new ClusterError(`invalid Docker URL "${url}"`, {hint: 'expected tcp://HOST:PORT'})
-  return {host: m[1], port: Number(m[2])}
-}
+export {parseDockerUrl, type EngineAddress} from './engine-address.js'
 
 /** The client certificate, read once per process: `ls` asks hundreds of engines. */
 let tlsFiles: {ca: Buffer; cert: Buffer; key: Buffer; root: string} | undefined

@@ -5,8 +5,10 @@
  */
 import {parseArgs} from 'node:util'
 import {LocalStore} from './store/local.js'
-import {detectShell, renderEnv, noProxyValue, DOCKER_VARS, SHELLS} from './shell-env.js'
+import {detectShell, renderEnv, noProxyValue, DOCKER_VARS, SHELLS, SWARM_VAR} from './shell-env.js'
 import {ClusterError, InputError} from '../core/errors.js'
+import {swarmManagerOf} from './swarm/plan.js'
+import {assertEngineListening} from './engine-address.js'
 
 export const ENV_OPTIONS = {
   shell: {type: 'string', description: `shell to print for: ${SHELLS.join(', ')} (detected from $SHELL by default)`},
@@ -23,20 +25,19 @@ export interface EnvOptions {
   'no-proxy'?: boolean
 }
 
-export function envOutput(opts: EnvOptions, store = new LocalStore(), env = process.env): string {
+export async function envOutput(opts: EnvOptions, store = new LocalStore(), env = process.env): Promise<string> {
   const shell = detectShell(opts.shell, env)
   if (opts.unset) {
+    if (opts.name) throw new InputError('expected no machine name when the -u flag is present', 'run `cluster env --unset`')
     const vars: [string, string][] = DOCKER_VARS.map(k => [k, ''])
     if (opts['no-proxy']) vars.push(['NO_PROXY', ''])
+    vars.push([SWARM_VAR, ''])
     return renderEnv({shell, vars, unset: true, command: 'cluster env --unset'})
   }
   if (!opts.name) throw new InputError('cluster env needs a machine name', 'run `cluster env NAME` (see `cluster ls`), or `cluster env --unset`')
   let {record} = store.getMachine(opts.name)
-  if (opts.swarm) {
-    const manager = record.swarm?.role === 'worker' ? record.swarm.master : record.swarm ? record.name : undefined
-    if (!manager) throw new InputError(`machine "${opts.name}" is not part of a swarm`, 'create it with --swarm, or drop --swarm')
-    record = store.getMachine(manager).record
-  }
+  if (opts.swarm) record = store.getMachine(swarmManagerOf(record)).record
+  await assertEngineListening(record.name, record.dockerUrl)
   const vars: [string, string][] = [
     ['DOCKER_TLS_VERIFY', '1'],
     ['DOCKER_HOST', record.dockerUrl],
@@ -44,12 +45,16 @@ export function envOutput(opts: EnvOptions, store = new LocalStore(), env = proc
     ['DOCKER_MACHINE_NAME', record.name],
   ]
   if (opts['no-proxy']) vars.push(['NO_PROXY', noProxyValue(env.NO_PROXY, record.addresses.public)])
+  // Marks the swarm's manager (same URL as the machine itself in swarm mode), for ls's `* (swarm)`.
+  if (opts.swarm) vars.push([SWARM_VAR, record.name])
   const command = ['cluster env', opts.swarm ? '--swarm' : '', opts.shell ? `--shell ${opts.shell}` : '', opts.name].filter(Boolean).join(' ')
-  return renderEnv({shell, vars, unset: false, command})
+  // A plain env after an `env --swarm` drops the swarm mark.
+  const stale = !opts.swarm && env[SWARM_VAR] ? [SWARM_VAR] : []
+  return renderEnv({shell, vars, unset: false, command, alsoUnset: stale})
 }
 
 /** The fast path: argv after `env`. Returns the exit code. */
-export function envMain(argv: string[]): number {
+export async function envMain(argv: string[]): Promise<number> {
   try {
     const options = Object.fromEntries(Object.entries(ENV_OPTIONS).map(([k, v]) => [k, {type: v.type, ...('short' in v ? {short: v.short} : {})}]))
     let parsed
@@ -60,7 +65,7 @@ export function envMain(argv: string[]): number {
       throw new InputError(option ? `unknown or malformed option ${option}` : (error as Error).message.split('\n')[0], 'see `cluster env --help`')
     }
     if (parsed.positionals.length > 1) throw new InputError(`unexpected argument "${parsed.positionals[1]}"`, 'cluster env takes one machine name')
-    process.stdout.write(envOutput({...parsed.values as EnvOptions, name: parsed.positionals[0]}))
+    process.stdout.write(await envOutput({...parsed.values as EnvOptions, name: parsed.positionals[0]}))
     return 0
   } catch (error) {
     if (!(error instanceof ClusterError)) throw error

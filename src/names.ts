@@ -1,10 +1,11 @@
 import {InputError} from '../core/errors.js'
 
 /**
- * Machine names become host names, etcd key segments and DNS labels, so they follow the
- * DNS label rules: letters, digits and inner dashes, at most 63 characters.
+ * Machine names become host names and etcd key segments, so they follow host name rules,
+ * as Docker Machine's did: DNS labels (letters, digits, inner dashes) joined by single dots,
+ * at most 63 characters in all.
  */
-const MACHINE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+export const MACHINE_NAME = /^(?=.{1,63}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 
 /**
  * Names that already mean something where a machine name lands: etcd's administrator and
@@ -18,7 +19,7 @@ const RESERVED = new Set(['root', 'localhost'])
 export function validateMachineName(name: string): string {
   if (!MACHINE_NAME.test(name)) {
     throw new InputError(`invalid machine name "${name}"`,
-      'use 1-63 letters, digits or dashes, starting and ending with a letter or digit (e.g. node-1)')
+      'use 1-63 letters, digits, dashes or dots, each dot-separated part starting and ending with a letter or digit (e.g. node-1 or web.eu)')
   }
   if (RESERVED.has(name.toLowerCase())) throw new InputError(`machine name "${name}" is reserved`, 'choose another name (e.g. node-1)')
   return name

@@ -10,14 +10,35 @@ export function renderTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n') + '\n'
 }
 
-/** A piece of a parsed template: literal text, or the name of a field. */
-type Piece = {text: string} | {field: string}
+/** A piece of a parsed template: literal text, or a field path (`.A.B`, `.`) with an optional function. */
+type Piece = {text: string} | {path: string[]; fn?: 'json' | 'prettyjson'}
+
+const ACTION = /^(?:(json|prettyjson)\s+)?\.((?:\w+(?:\.\w+)*)?)$/
+
+/** Go's fmt for a value in a template; maps and lists as JSON, clearer than Go's map[...]. */
+function show(v: unknown): string {
+  if (v === undefined || v === null) return '<no value>'
+  return typeof v === 'object' ? JSON.stringify(v) : String(v)
+}
+
+function lookup(row: unknown, path: string[]): unknown {
+  let v = row
+  for (const [i, key] of path.entries()) {
+    if (v === null || typeof v !== 'object' || !(key in v)) {
+      const known = v !== null && typeof v === 'object' ? Object.keys(v).map(k => `.${k}`).join(' ') : 'none'
+      throw new InputError(`unknown field .${path.slice(0, i + 1).join('.')} in --format`, `fields there: ${known}`)
+    }
+    v = (v as Record<string, unknown>)[key]
+  }
+  return v
+}
 
 /**
- * A small subset of Go templates: `{{.Field}}`, `\t`, `\n`; `table` prints a header row.
- * Parsed before any row exists, so a broken template (an unclosed `{{`, an action that is
- * not a field, a field not in `fields`) fails in one line even when there is nothing to
- * print. `fields` undefined: any field name is accepted (rows of no fixed shape).
+ * A subset of Go templates as Docker Machine's --format had it: `{{.Field}}`, nested
+ * `{{.A.B}}`, `{{.}}`, the functions `json` and `prettyjson`, `\t`, `\n`; `table` prints a
+ * header row. Parsed before any row exists, so a broken template (an unclosed `{{`, an
+ * action or function we do not have, a top-level field not in `fields`) fails in one line
+ * even when there is nothing to print. `fields` undefined: any field name is accepted.
  */
 export function compileTemplate(template: string, fields?: string[]): (rows: Record<string, unknown>[]) => string {
   const isTable = template.startsWith('table')
@@ -33,18 +54,23 @@ export function compileTemplate(template: string, fields?: string[]): (rows: Rec
     const close = body.indexOf('}}', open + 2)
     if (close < 0) throw new InputError(`--format has a "{{" at character ${open + 1} that is never closed`, 'close each action with "}}", e.g. {{.Name}}')
     const action = body.slice(open + 2, close).trim()
-    const m = /^\.(\w+)$/.exec(action)
-    if (!m) throw new InputError(`--format action "{{${action}}}" is not a field`, 'write fields as {{.Name}}; no other actions are supported')
-    if (fields && !fields.includes(m[1])) {
-      throw new InputError(`unknown field .${m[1]} in --format`, `use one of ${fields.map(k => `.${k}`).join(' ')}`)
+    const m = ACTION.exec(action)
+    if (!m) throw new InputError(`--format action "{{${action}}}" is not a field`, 'write {{.Name}}, {{.A.B}}, {{json .Name}} or {{prettyjson .Name}}')
+    const path = m[2] ? m[2].split('.') : []
+    if (fields && path.length && !fields.includes(path[0])) {
+      throw new InputError(`unknown field .${path[0]} in --format`, `use one of ${fields.map(k => `.${k}`).join(' ')}`)
     }
-    pieces.push({field: m[1]})
+    pieces.push({path, fn: m[1] as 'json' | 'prettyjson' | undefined})
     at = close + 2
   }
-  const fill = (value: (field: string) => string) => pieces.map(p => ('text' in p ? p.text : value(p.field))).join('')
+  const value = (row: Record<string, unknown>, p: {path: string[]; fn?: string}) => {
+    const v = lookup(row, p.path)
+    return p.fn === 'json' ? JSON.stringify(v ?? null) : p.fn === 'prettyjson' ? JSON.stringify(v ?? null, null, 4) : show(v)
+  }
+  const header = (p: {path: string[]}) => (p.path.at(-1) ?? '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()
   return rows => {
-    const out = rows.map(row => fill(f => String(row[f] ?? '')))
-    if (isTable) out.unshift(fill(f => f.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()))
+    const out = rows.map(row => pieces.map(p => ('text' in p ? p.text : value(row, p))).join(''))
+    if (isTable) out.unshift(pieces.map(p => ('text' in p ? p.text : header(p))).join(''))
     return out.length ? out.join('\n') + '\n' : ''
   }
 }

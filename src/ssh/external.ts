@@ -36,11 +36,14 @@ export function knownHostsLine(host: string, port: number, hostKey: string): str
  * keeps the first value of each option, so these, placed first, win over any later -o and
  * over ~/.ssh/config; the last four shut the other ways a host key could be accepted.
  */
-function commonOptions(m: SshMachine, batch: boolean): string[] {
+function commonOptions(m: SshMachine | SshMachine[], batch: boolean): string[] {
+  const ms = Array.isArray(m) ? m : [m]
+  // ssh_config quoting: a path with a space is one word in double quotes.
+  const word = (path: string) => /\s/.test(path) ? `"${path}"` : path
   return [
-    '-i', join(m.dir, 'id_ed25519'),
+    ...ms.flatMap(x => ['-i', join(x.dir, 'id_ed25519')]),
     '-o', 'IdentitiesOnly=yes',
-    '-o', `UserKnownHostsFile=${join(m.dir, 'known_hosts')}`,
+    '-o', `UserKnownHostsFile=${ms.map(x => word(join(x.dir, 'known_hosts'))).join(' ')}`,
     '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'StrictHostKeyChecking=yes',
     '-o', 'KnownHostsCommand=none',
@@ -129,8 +132,20 @@ export interface ScpOptions {
   destination: ScpPath
 }
 
-/** scp arguments; `machine` is the (one) machine named in source and/or destination. */
-export function scpArgv(m: SshMachine, opts: ScpOptions): string[] {
+/**
+ * scp arguments for the machines named in source and destination (one, or two different
+ * ones). Between two machines, scp relays through this computer (-3), each side written as
+ * an scp:// URI to carry its own user and port, and each machine's key and pin offered.
+ */
+export function scpArgv(machines: SshMachine[], opts: ScpOptions): string[] {
+  if (machines.length === 2) {
+    const uri = (p: ScpPath) => {
+      const m = machines.find(x => x.name === p.machine)!
+      return `scp://${m.user}@${bracketIPv6(m.host)}:${m.port}/${p.path}`
+    }
+    return [...commonOptions(machines, true), ...(opts.recursive ? ['-r'] : []), '-3', '--', uri(opts.source), uri(opts.destination)]
+  }
+  const m = machines[0]
   const side = (p: ScpPath) => p.machine === undefined ? p.path : `${m.user}@${bracketIPv6(m.host)}:${p.path}`
   return [
     ...commonOptions(m, true),
@@ -142,14 +157,11 @@ export function scpArgv(m: SshMachine, opts: ScpOptions): string[] {
   ]
 }
 
-/** The one machine an scp names; copying between two different machines is refused. */
-export function scpMachineName(opts: ScpOptions): string {
+/** The machines an scp names (one or two), source first. */
+export function scpMachineNames(opts: ScpOptions): string[] {
   const names = [...new Set([opts.source.machine, opts.destination.machine].filter((n): n is string => n !== undefined))]
   if (names.length === 0) throw new InputError('neither path names a machine', 'write NAME:PATH for the remote side, e.g. `cluster scp ./app.tar web1:/tmp/`')
-  if (names.length > 1) {
-    throw new InputError(`cannot copy between two machines (${names.join(', ')}) in one scp`, 'copy to this computer first, then on to the other machine')
-  }
-  return names[0]
+  return names
 }
 
 function bracketIPv6(host: string): string {

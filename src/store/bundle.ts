@@ -9,6 +9,7 @@ import {basename, isAbsolute, join, relative, sep} from 'node:path'
 import {gunzipSync, gzipSync} from 'node:zlib'
 import {ClusterError, InputError} from '../../core/errors.js'
 import type {LocalConfig, LocalStore} from './local.js'
+import {MACHINE_NAME} from '../names.js'
 
 export const BUNDLE_FORMAT = 1
 
@@ -43,7 +44,6 @@ export interface KvSettings {
 export const MAX_MACHINE_FILE_BYTES = 1024 * 1024
 
 const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/
-const MACHINE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
 
 /** Only these paths may be read from a bundle: nothing outside the store, no config.json, no dot files. */
 export function isBundlePath(path: string): boolean {

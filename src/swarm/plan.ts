@@ -182,3 +182,9 @@ export function planLeave(selfId: string, nodes: SwarmNode[], force: boolean, na
     reason: `${name} is the only manager of a swarm that still has ${others.length} other node${others.length === 1 ? '' : 's'} (${others.map(n => n.hostname).join(', ')})`,
   }
 }
+
+/** The machine `--swarm` points at (env, config, use): a worker's master, or the manager itself. */
+export function swarmManagerOf(r: {name: string; swarm?: {role: SwarmRole; master?: string}}): string {
+  if (!r.swarm) throw new InputError(`machine "${r.name}" is not part of a swarm`, 'create it with --swarm, or drop --swarm')
+  return r.swarm.role === 'worker' && r.swarm.master ? r.swarm.master : r.name
+}

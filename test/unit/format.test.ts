@@ -26,6 +26,21 @@ test('templates are parsed before any row: unclosed action, non-field action, un
   assert.equal(compileTemplate('a}}b {{ .Name }}', fields)([{Name: 'n1'}]), 'a}}b n1\n')
 })
 
+test('templates as Docker Machine\'s inspect has them: nested fields, json and prettyjson, errors for anything else', () => {
+  const host = [{DriverName: 'generic', Driver: {IPAddress: '198.18.0.11', SSHUser: 'root'}, HostOptions: {EngineOptions: {Labels: ['a=b']}}}]
+  assert.equal(renderTemplate('{{.DriverName}}', host), 'generic\n')
+  assert.equal(renderTemplate('{{.Driver.IPAddress}} {{ .Driver.SSHUser }}', host), '198.18.0.11 root\n')
+  assert.equal(renderTemplate('{{json .DriverName}}', host), '"generic"\n')
+  assert.equal(renderTemplate('{{json .HostOptions.EngineOptions.Labels}}', host), '["a=b"]\n')
+  assert.equal(renderTemplate('{{prettyjson .Driver}}', host), '{\n    "IPAddress": "198.18.0.11",\n    "SSHUser": "root"\n}\n')
+  assert.equal(renderTemplate('{{.HostOptions.EngineOptions}}', host), '{"Labels":["a=b"]}\n')
+  assert.equal(JSON.parse(renderTemplate('{{json .}}', host)).DriverName, 'generic')
+  assert.equal(renderTemplate('table {{.Driver.IPAddress}}', host), 'IPADDRESS\n198.18.0.11\n')
+  assert.throws(() => renderTemplate('{{.Driver.Nope}}', host), oneLine(/^unknown field \.Driver\.Nope in --format: fields there: \.IPAddress \.SSHUser$/))
+  assert.throws(() => renderTemplate('{{nosuch .DriverName}}', host), oneLine(/^--format action "\{\{nosuch \.DriverName\}\}" is not a field/))
+  assert.throws(() => renderTemplate('{{.DriverName', host), oneLine(/never closed/))
+})
+
 test('filters: ORed within a key, ANDed across keys; bad filter is an error', () => {
   const f = parseFilters(['driver=generic', 'driver=digitalocean', 'state=Running'], ['name', 'driver', 'state', 'label'])
   const m = (d: string, s: string) => matchesFilters(f, (k, v) => (k === 'driver' ? d === v : s === v))

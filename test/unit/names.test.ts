@@ -6,8 +6,9 @@ import {CERT_NAMES} from '../../src/tls/authorities.js'
 import {hostRoleName, ROOT_USER} from '../../src/kv/bootstrap/plan.js'
 
 test('machine names follow DNS label rules', () => {
-  for (const ok of ['n', 'node1', 'Node-1', 'a'.repeat(63), '1abc']) assert.equal(validateMachineName(ok), ok)
-  for (const bad of ['', '-a', 'a-', 'a_b', 'a.b', 'a b', 'a'.repeat(64), 'ü', '../x']) {
+  // Docker Machine's its/cli create_rm: `a` and `0` are valid, `∞`, `-`, `.` and `..` are not; dots join labels.
+  for (const ok of ['n', '0', 'node1', 'Node-1', 'a'.repeat(63), '1abc', 'a.b', 'web.eu-1.x']) assert.equal(validateMachineName(ok), ok)
+  for (const bad of ['', '-a', 'a-', 'a_b', 'a b', 'a'.repeat(64), 'ü', '∞', '-', '.', '..', 'a..b', '.a', 'a.', 'a.-b', '../x']) {
     assert.throws(() => validateMachineName(bad), (e: unknown) => e instanceof InputError && e.exitCode === 2 && /invalid machine name/.test(e.oneLine()))
   }
 })

@@ -27,7 +27,11 @@ test('each shell gets its own syntax and the usage hint last', () => {
   assert.match(out('tcsh'), /^setenv DOCKER_HOST "tcp/)
   assert.match(out('bash', true), /^unset DOCKER_HOST\nunset DOCKER_CERT_PATH\n/)
   assert.match(out('fish', true), /^set -e DOCKER_HOST;/)
-  assert.match(out('powershell', true), /^Remove-Item Env:\\DOCKER_HOST/)
+  // Docker Machine's exact lines (env_shell.bats "unset powershell").
+  assert.match(out('powershell', true), /^Remove-Item Env:\\\\DOCKER_HOST\n/)
+  assert.equal(out('emacs'), '(setenv "DOCKER_HOST" "tcp://198.18.0.11:2376")\n(setenv "DOCKER_CERT_PATH" "/tmp/a \\"b\\" $c")\n'
+  + ';; Run this command to configure your shell:\n;; (with-temp-buffer (shell-command "cluster env n1" (current-buffer)) (eval-buffer))\n')
+  assert.match(out('emacs', true), /^\(setenv "DOCKER_HOST" nil\)\n/)
   assert.match(out('cmd', true), /^SET DOCKER_HOST=\n/)
 })
 

@@ -1,6 +1,6 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {knownHostsLine, parseScpPath, readSshWords, scpArgv, scpMachineName, sshArgv, type SshMachine} from '../../src/ssh/external.js'
+import {knownHostsLine, parseScpPath, readSshWords, scpArgv, scpMachineNames, sshArgv, type SshMachine} from '../../src/ssh/external.js'
 import {shq, asRoot} from '../../src/ssh/shell.js'
 import {formatHostKey, hostKeyFingerprint, sameHostKey} from '../../src/ssh/host-key.js'
 import {InputError} from '../../core/errors.js'
@@ -47,14 +47,14 @@ test('sshArgv refuses -o settings that would change which host keys are trusted,
 
 test('scpArgv: local to remote, remote to local, recursive, same machine both ends', () => {
   const up = {recursive: false, source: parseScpPath('./app.tar'), destination: parseScpPath('web1:/tmp/')}
-  assert.equal(scpMachineName(up), 'web1')
-  assert.deepEqual(scpArgv(web1, up), [...COMMON, '-o', 'BatchMode=yes', '-P', '2222', '--', './app.tar', 'admin@198.18.0.11:/tmp/'])
+  assert.deepEqual(scpMachineNames(up), ['web1'])
+  assert.deepEqual(scpArgv([web1], up), [...COMMON, '-o', 'BatchMode=yes', '-P', '2222', '--', './app.tar', 'admin@198.18.0.11:/tmp/'])
   const down = {recursive: true, source: parseScpPath('web1:logs'), destination: parseScpPath('.')}
-  assert.deepEqual(scpArgv(web1, down).slice(-5), ['2222', '-r', '--', 'admin@198.18.0.11:logs', '.'])
+  assert.deepEqual(scpArgv([web1], down).slice(-5), ['2222', '-r', '--', 'admin@198.18.0.11:logs', '.'])
   const within = {recursive: false, source: parseScpPath('web1:/a'), destination: parseScpPath('web1:/b')}
-  assert.deepEqual(scpArgv(web1, within).slice(-5), ['2222', '-3', '--', 'admin@198.18.0.11:/a', 'admin@198.18.0.11:/b'])
+  assert.deepEqual(scpArgv([web1], within).slice(-5), ['2222', '-3', '--', 'admin@198.18.0.11:/a', 'admin@198.18.0.11:/b'])
   const v6 = {...web1, host: 'fd00::1'}
-  assert.equal(scpArgv(v6, up).at(-1), 'admin@[fd00::1]:/tmp/')
+  assert.equal(scpArgv([v6], up).at(-1), 'admin@[fd00::1]:/tmp/')
 })
 
 test('parseScpPath reads NAME:PATH like scp: a slash before the colon makes it local', () => {
@@ -66,10 +66,16 @@ test('parseScpPath reads NAME:PATH like scp: a slash before the colon makes it l
   assert.throws(() => parseScpPath('we b:/x'), (e: unknown) => e instanceof InputError && /is not a machine name: write NAME:PATH, or \.\/PATH/.test(e.oneLine()))
 })
 
-test('scpMachineName refuses no machine and two machines', () => {
-  assert.throws(() => scpMachineName({recursive: false, source: {path: 'a'}, destination: {path: 'b'}}), /neither path names a machine/)
-  assert.throws(() => scpMachineName({recursive: false, source: {machine: 'a', path: 'x'}, destination: {machine: 'b', path: 'y'}}),
-    /cannot copy between two machines \(a, b\) in one scp/)
+test('scp between two machines: relayed here (-3), scp:// URIs with each one\'s user and port, both keys and pins', () => {
+  const db: SshMachine = {name: 'db', host: '198.18.0.12', port: 22, user: 'debian', dir: '/s/machines/db'}
+  const opts = {recursive: false, source: parseScpPath('web1:/tmp/foo.txt'), destination: parseScpPath('db:tmp/')}
+  assert.deepEqual(scpMachineNames(opts), ['web1', 'db'])
+  const argv = scpArgv([web1, db], opts)
+  assert.deepEqual(argv.slice(0, 6), ['-i', '/home/u/.cluster/machines/web1/id_ed25519', '-i', '/s/machines/db/id_ed25519', '-o', 'IdentitiesOnly=yes'])
+  assert.ok(argv.includes('UserKnownHostsFile=/home/u/.cluster/machines/web1/known_hosts /s/machines/db/known_hosts'))
+  assert.ok(argv.includes('StrictHostKeyChecking=yes'))
+  assert.deepEqual(argv.slice(-4), ['-3', '--', 'scp://admin@198.18.0.11:2222//tmp/foo.txt', 'scp://debian@198.18.0.12:22/tmp/'])
+  assert.throws(() => scpMachineNames({recursive: false, source: {path: 'a'}, destination: {path: 'b'}}), /neither path names a machine/)
 })
 
 test('knownHostsLine uses [host]:port except on port 22 and drops a comment', () => {
