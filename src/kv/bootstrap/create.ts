@@ -101,7 +101,7 @@ async function readMovingRecords(kvOptions: KvOptions, store: LocalStore, progre
   }
 }
 
-async function connectMember(store: LocalStore, record: MachineRecord): Promise<SshConnection> {
+export async function connectMember(store: LocalStore, record: MachineRecord): Promise<SshConnection> {
   const machine = await openLocalMachine(store, record.name)
   return connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs: 15_000})
 }
@@ -116,7 +116,7 @@ async function connectAll(store: LocalStore, records: MachineRecord[]): Promise<
 }
 
 /** Polls until every member is started and one leads; returns the seconds it took. */
-async function waitForLeader(kv: Kv, size: number, budgetMs: number, signal: AbortSignal): Promise<number> {
+export async function waitForLeader(kv: Kv, size: number, budgetMs: number, signal: AbortSignal): Promise<number> {
   const started = Date.now()
   let last = 'no answer yet'
   while (Date.now() - started < budgetMs && !signal.aborted) {
