@@ -50,7 +50,9 @@ export function isBundlePath(path: string): boolean {
   const parts = path.split('/')
   if (parts.length === 1) return path === 'signing.key'
   if (parts.length === 2) return parts[0] === 'certs' && FILE_NAME.test(parts[1])
-  return parts.length === 3 && parts[0] === 'machines' && MACHINE_NAME.test(parts[1]) && FILE_NAME.test(parts[2])
+  if (parts.length !== 3 || !FILE_NAME.test(parts[2])) return false
+  // certs/ keeps older credentials one folder down (certs/legacy/).
+  return parts[0] === 'certs' ? FILE_NAME.test(parts[1]) : parts[0] === 'machines' && MACHINE_NAME.test(parts[1])
 }
 
 /** The files that say which cluster a store belongs to: its signing key and CA certificates. */
@@ -77,7 +79,11 @@ export function collectBundle(store: LocalStore, kv: KvSettings, createdBy: stri
     if (limit !== undefined && st.size > limit) return void leftOut.push({path, bytes: st.size})
     files.set(path, {path, mode: st.mode & 0o777, data: readFileSync(abs).toString('base64')})
   }
-  for (const name of listFiles(store.certsDir)) add(`certs/${name}`, join(store.certsDir, name))
+  for (const name of listFiles(store.certsDir)) {
+    const abs = join(store.certsDir, name)
+    if (lstatSync(abs).isDirectory()) for (const inner of listFiles(abs)) add(`certs/${name}/${inner}`, join(abs, inner))
+    else add(`certs/${name}`, abs)
+  }
   if (existsSync(store.signingKeyPath)) add('signing.key', store.signingKeyPath)
   if (!files.has('signing.key') || !files.has('certs/ca.pem')) {
     throw new ClusterError(`the store ${store.root} holds no cluster CA and signing key, so there is no cluster to share`,

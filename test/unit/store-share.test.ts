@@ -30,6 +30,9 @@ function sourceStore(): {store: LocalStore; kv: {endpoints: string[]; clusterNam
   loadOrCreateAuthorities(store)
   loadOrCreateSigningKey(store.root)
   const root = etcdRootFiles(store)
+  // A store older than the purpose CAs keeps its first client certificate one folder down.
+  mkdirSync(join(store.certsDir, 'legacy'), {mode: 0o700})
+  writeSecret(join(store.certsDir, 'legacy/key.pem'), 'legacy key\n')
   for (const n of ['n1', 'n2']) {
     store.claimMachineDir(n)
     store.saveMachine({record: record(n)})
@@ -89,7 +92,7 @@ test('round trip: an empty store gets the keys, machines and etcd settings, path
   assert.ok(config.startsWith('600 '))
   assert.deepEqual(new LocalStore(dest).readConfig(), {clusterName: 'team', kv: {endpoints: ['https://198.18.0.22:2379', 'https://198.18.0.23:2379'],
     cacert: join(dest, 'certs/etcd-member-ca.pem'), cert: join(dest, 'certs/etcd-root.pem'), key: join(dest, 'certs/etcd-root-key.pem')}})
-  for (const secret of ['certs/ca-key.pem', 'certs/key.pem', 'certs/etcd-root-key.pem', 'certs/docker-client-ca-key.pem', 'certs/etcd-client-ca-key.pem', 'certs/etcd-member-ca-key.pem', 'signing.key', 'machines/n1/id_ed25519', 'machines/n1/known_hosts', 'machines/n1/machine.json']) {
+  for (const secret of ['certs/legacy/key.pem', 'certs/ca-key.pem', 'certs/key.pem', 'certs/etcd-root-key.pem', 'certs/docker-client-ca-key.pem', 'certs/etcd-client-ca-key.pem', 'certs/etcd-member-ca-key.pem', 'signing.key', 'machines/n1/id_ed25519', 'machines/n1/known_hosts', 'machines/n1/machine.json']) {
     assert.equal(statSync(join(dest, secret)).mode & 0o777, 0o600, secret)
   }
   assert.equal(statSync(join(dest, 'machines/n1')).mode & 0o777, 0o700)
@@ -181,8 +184,8 @@ test('an export whose content names a path outside the store is refused, nothing
   const dest = join(tmp('share-b-'), 'store')
   assert.throws(() => importInto(dest, file), /the export's content is not valid \(file \.\.\/escape\)/)
   assert.equal(existsSync(dest), false)
-  for (const p of ['certs/ca.pem', 'signing.key', 'machines/n1/id_ed25519']) assert.ok(isBundlePath(p), p)
-  for (const p of ['config.json', '../x', 'certs/../x', 'certs/.hidden', 'machines/-bad/x', 'machines/n1/sub/x', '/etc/passwd', 'cache/tls']) assert.ok(!isBundlePath(p), p)
+  for (const p of ['certs/ca.pem', 'certs/legacy/key.pem', 'signing.key', 'machines/n1/id_ed25519']) assert.ok(isBundlePath(p), p)
+  for (const p of ['config.json', '../x', 'certs/../x', 'certs/.hidden', 'certs/../../x', 'certs/a/b/c', 'machines/-bad/x', 'machines/n1/sub/x', '/etc/passwd', 'cache/tls']) assert.ok(!isBundlePath(p), p)
 })
 
 test('export refuses a store with no cluster, or no etcd endpoint; not a file: one line', async () => {
