@@ -32,9 +32,9 @@ const hostName = (n: Node) => `kvrestore-${n}`
 const createArgs = (n: Node) => ['create', '-d', 'generic', '--generic-ip-address', hosts.get(n)!.ip, '--generic-ssh-key', SSH_KEY, '--overlay-range', LAB_OVERLAY_RANGE, n]
 const url = (n: Node) => `https://${hosts.get(n)!.ip}:2379`
 const rootClient = (endpoints: string[]) => new Etcd3({hosts: endpoints, dialTimeout: 3000, credentials: {
-  rootCertificate: readFileSync(join(plain.storage, 'certs/ca.pem')),
-  certChain: readFileSync(join(plain.storage, 'certs/kv-root.pem')),
-  privateKey: readFileSync(join(plain.storage, 'certs/kv-root-key.pem')),
+  rootCertificate: readFileSync(join(plain.storage, 'certs/etcd-member-ca.pem')),
+  certChain: readFileSync(join(plain.storage, 'certs/etcd-root.pem')),
+  privateKey: readFileSync(join(plain.storage, 'certs/etcd-root-key.pem')),
 }})
 const unitState = async (n: Node) => (await exec(hostName(n), ['sh', '-c', 'echo "$(systemctl is-enabled cluster-etcd) $(systemctl is-active cluster-etcd)"'])).stdout.trim()
 
@@ -104,7 +104,7 @@ test('two of three members lose their data: no majority; kv restore --on r1 brin
 
   const cfg = JSON.parse(readFileSync(join(plain.storage, 'config.json'), 'utf8')) as {kv: {endpoints: string[]; cert: string}}
   assert.deepEqual(cfg.kv.endpoints, [url('r1')])
-  assert.equal(cfg.kv.cert, join(plain.storage, 'certs/kv-root.pem'))
+  assert.equal(cfg.kv.cert, join(plain.storage, 'certs/etcd-root.pem'))
   assert.equal(await cliOk(fromConfig, ['ls', '-q']), 'r1\nr2\nr3\n')
   const status = JSON.parse(await cliOk(fromConfig, ['kv', 'status', '--json'])) as {members: {name: string; leader: boolean; healthy: boolean}[]; healthy: boolean}
   assert.deepEqual(status.members.map(m => [m.name, m.leader, m.healthy]), [['r1', true, true]])

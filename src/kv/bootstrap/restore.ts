@@ -13,7 +13,7 @@ import type {MachineRecord} from '../../../core/model.js'
 import type {Progress} from '../../cli/progress.js'
 import type {SshConnection} from '../../ssh/client.js'
 import {detectProvisioner, ensurePackages} from '../../provision/install.js'
-import {loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
+import {etcdRootFiles} from '../../tls/authorities.js'
 import type {LocalStore} from '../../store/local.js'
 import {kvCall, openKv, resolveKvOptions, type KvOptions} from '../client.js'
 import {connectMember, waitForLeader} from './create.js'
@@ -21,7 +21,6 @@ import {prepareMember} from './member.js'
 import {clientUrl, type MemberPlan} from './plan.js'
 import {enableRbac} from './rbac.js'
 import {asideDir, memberOf, previousMembers, restoreScript, retireScript} from './restore-plan.js'
-import {loadOrCreateKvRootCert} from './root-cert.js'
 import {checkSnapshotFile} from './snapshot-file.js'
 import {kvStatus} from './status.js'
 
@@ -64,8 +63,7 @@ export async function restoreKv(req: KvRestoreRequest, env: {store: LocalStore; 
   const self = memberOf(record)
   const records = store.listMachines().map(n => store.getMachine(n).record)
   const former = previousMembers(current.endpoints, records).filter(m => m.name !== self.name)
-  const rootFiles = loadOrCreateKvRootCert(store)
-  const {ca} = loadOrCreateClusterCerts(store)
+  const rootFiles = etcdRootFiles(store)
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
   const token = `${current.clusterName}-restored-${randomBytes(4).toString('hex')}`
 
@@ -74,7 +72,7 @@ export async function restoreKv(req: KvRestoreRequest, env: {store: LocalStore; 
   try {
     progress.step(`Copying the snapshot (${snapshot.bytes} bytes) to ${record.name}`)
     await conn.writeFile(SNAPSHOT_ON_HOST, await readFile(req.file), 0o600)
-    await prepareMember(conn, record, self, [self], {ca, token, step: progress.step})
+    await prepareMember(conn, record, self, [self], {store, token, step: progress.step})
     await ensureRestoreTool(conn)
     const retired = await retireFormer(store, records, former, stamp, progress)
     progress.step(`Restoring the snapshot on ${record.name} as a new one-member etcd (its previous data, if any, goes to ${asideDir(stamp)})`)
