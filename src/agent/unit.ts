@@ -18,6 +18,17 @@ export const UNIT_PATH = `/etc/systemd/system/${ROUTER_UNIT}`
 // KillMode=process: stopping or restarting the router must not take the overlay down with
 // it; wireguard-go, its child on hosts without kernel WireGuard, keeps running and the
 // next router adopts it. `cluster rm` tears everything down explicitly (stopRouter).
+//
+// The sandbox (docs/security.md): the router parses DNS from every container, so it runs
+// with networking capabilities only (links, routes, WireGuard, iptables: NET_ADMIN; DNS on
+// :53: NET_BIND_SERVICE; iptables' raw sockets: NET_RAW), cannot gain more (NoNewPrivileges),
+// and writes nowhere but /run/cluster (status, wireguard-go pid), /run/wireguard
+// (wireguard-go's control socket) and /var/lib/cluster (revocations). Both runtime folders
+// are preserved: the wireguard-go it leaves running keeps its socket across a restart.
+// /run/xtables.lock, when it exists, is legacy iptables' lock. /proc/sys stays writable
+// for net.ipv4.ip_forward. ProtectClock makes the device list an allow-list (it allows the
+// clock read-only), so wireguard-go's /dev/net/tun is allowed by name. The Docker socket is
+// reached by connect(), which a read-only mount allows.
 export const UNIT = `[Unit]
 Description=cluster router: encrypted overlay, subnet and DNS of this Docker host
 After=network-online.target docker.service
@@ -29,6 +40,28 @@ ExecStart=/usr/bin/env node --lite-mode --no-expose-wasm --max-semi-space-size=1
 Restart=always
 RestartSec=1
 KillMode=process
+CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW
+NoNewPrivileges=yes
+ProtectSystem=strict
+RuntimeDirectory=cluster wireguard
+RuntimeDirectoryPreserve=yes
+StateDirectory=cluster
+StateDirectoryMode=0700
+ReadWritePaths=-/run/xtables.lock
+ProtectHome=yes
+PrivateTmp=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+DeviceAllow=/dev/net/tun rw
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+SystemCallArchitectures=native
 
 [Install]
 WantedBy=multi-user.target

@@ -3,7 +3,8 @@
  * etcd (`cluster kv create`), and every credential found on a host (Docker server key, router
  * etcd key, etcd member key) tried against every other host's Docker API (2376), etcd client
  * port (2379) and etcd peer port (2380): only the intended pairs open. The CLI's Docker client
- * certificate opens every Docker API and nothing else. A reserved machine name is refused. A fourth host, set up the way clusters were before the purpose CAs,
+ * certificate opens every Docker API and nothing else. The router runs sandboxed. A reserved
+ * machine name is refused. A fourth host, set up the way clusters were before the purpose CAs,
  * is moved to them by `cluster regenerate-certs`.
  */
 import {test, before, after} from 'node:test'
@@ -153,6 +154,31 @@ test("etcd's users are root and one router:<name> per machine; certificates are 
   assert.equal(cn(creds.router.cert), 'CN=router:t1')
   assert.equal(cn(creds.member.cert), 'CN=etcd-member:t1')
   assert.deepEqual(new X509Certificate(creds.engine.cert).keyUsage, ['1.3.6.1.5.5.7.3.1'], 'serverAuth only')
+})
+
+test('the router runs sandboxed: networking capabilities only, no new privileges, a read-only system, and still writes its status', async () => {
+  for (const n of NODES) {
+    const pid = (await execOk(hostName(n), ['systemctl', 'show', '-p', 'MainPID', '--value', 'cluster-router'])).trim()
+    assert.notEqual(pid, '0', `${n}: router not running`)
+    const status = await execOk(hostName(n), ['cat', `/proc/${pid}/status`])
+    // NET_BIND_SERVICE (10), NET_ADMIN (12), NET_RAW (13).
+    assert.match(status, /^CapBnd:\s+0000000000003400$/m, n)
+    assert.match(status, /^CapEff:\s+0000000000003400$/m, n)
+    assert.match(status, /^NoNewPrivs:\s+1$/m, n)
+    const writable = (await execOk(hostName(n), ['sh', '-c', `nsenter -t ${pid} -m sh -c 'touch /etc/cluster/probe 2>&1; touch /usr/probe 2>&1; touch /run/cluster/probe && echo run-ok; rm -f /run/cluster/probe'`])).trim()
+    assert.equal(writable.match(/Read-only file system/g)?.length, 2, `${n}: ${writable}`)
+    assert.match(writable, /run-ok/, `${n}: ${writable}`)
+  }
+  // Sandboxed, each router still reads etcd and sets up both peers.
+  type Status = {machine: string; value?: {etcd: {connected: boolean}; peers: unknown[]} | null}
+  let last = ''
+  for (let i = 0; i < 60; i++) {
+    last = await cliOk(secured, ['net', 'status', '--json'])
+    const all = JSON.parse(last) as Status[]
+    if (all.length === 3 && all.every(s => s.value?.etcd.connected && s.value.peers.length === 2)) return
+    await new Promise(r => setTimeout(r, 1000))
+  }
+  assert.fail(`routers not all connected with two peers: ${last}`)
 })
 
 test('regenerate-certs moves a machine set up before the purpose CAs onto them; its old keys open nothing any more', async () => {
