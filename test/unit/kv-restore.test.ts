@@ -1,7 +1,7 @@
-import {test} from 'node:test'
+import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
-import {mkdtempSync, readFileSync, writeFileSync, existsSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {oneLine} from '../support/errors.js'
@@ -14,6 +14,7 @@ import {InputError, NotFoundError} from '../../core/errors.js'
 import type {MachineRecord} from '../../core/model.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kv-restore-'))
+after(() => rmSync(dir, {recursive: true, force: true}))
 const snapshot = join(dir, 'backup.db')
 
 /**

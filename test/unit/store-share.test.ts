@@ -1,6 +1,6 @@
-import {test} from 'node:test'
+import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {mkdtempSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync} from 'node:fs'
+import {mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {LocalStore} from '../../src/store/local.js'
@@ -18,7 +18,9 @@ import type {MachineRecord} from '../../core/model.js'
 /** scrypt's smallest accepted cost keeps the suite fast; one test uses the default. */
 const FAST: ScryptCost = {log2N: 14, r: 8, p: 1}
 const PASS = 'correct horse battery staple'
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), p))
+const root = mkdtempSync(join(tmpdir(), 'store-share-'))
+const tmp = (p: string) => mkdtempSync(join(root, p))
+after(() => rmSync(root, {recursive: true, force: true}))
 
 const record = (name: string) => ({name, driver: 'generic', driverData: {ip: '198.18.0.11'}, addresses: {public: '198.18.0.11'}, dockerUrl: 'tcp://198.18.0.11:2376',
   sshUser: 'root', sshPort: 22, labels: {}, engine: {labels: [], opts: [], env: [], insecureRegistries: [], registryMirrors: [], tlsSans: []},
