@@ -4,6 +4,7 @@ import {stderrProgress} from '../../src/cli/progress.js'
 import {createKv} from '../../src/kv/bootstrap/create.js'
 import {KV_SIZES} from '../../src/kv/bootstrap/plan.js'
 import {LocalStore} from '../../src/store/local.js'
+import {kvOverride} from '../../src/kv/client.js'
 import {withInterrupt} from '../../src/cli/interrupt.js'
 
 export default class KvCreate extends KvCommand {
@@ -18,10 +19,13 @@ export default class KvCreate extends KvCommand {
 
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(KvCreate)
+    const store = new LocalStore()
     const r = await withInterrupt('undoing the members', signal =>
-      createKv({names: argv as string[], size: flags.size, kv: this.kvOptions(flags)}, {store: new LocalStore(), progress: stderrProgress('kv'), signal}))
+      createKv({names: argv as string[], size: flags.size, kv: this.kvOptions(flags)}, {store, progress: stderrProgress('kv'), signal}))
     process.stdout.write(`etcd ready with ${r.members.length} member(s) in ${r.quorumSeconds.toFixed(1)} s: ${r.endpoints.join(',')}\n`)
-    process.stdout.write(`copied ${r.copied} record(s); this CLI now uses the new etcd (config.json)\n`)
+    // A variable set in the shell would keep later commands on the old etcd: say so.
+    const override = kvOverride({}, process.env, store.readConfig())
+    process.stdout.write(`copied ${r.copied} record(s); config.json now names the new etcd${override ? `, but ${override}: unset it to use the new one` : ', and this CLI uses it'}\n`)
     if (r.machines.length > 0) process.stdout.write(`move the routers of existing machines onto it: cluster provision ${r.machines.join(' ')}\n`)
   }
 }

@@ -30,12 +30,17 @@ export interface Kv {
   close(): void
 }
 
-const HINT = 'pass --kv-endpoint or set CLUSTER_KV_ENDPOINTS (or bootstrap one with `cluster kv create`)'
+const HINT = 'pass --kv-endpoint or set CLUSTER_KV_ENDPOINTS, or let `cluster create` make the cluster\'s own etcd on its first machine'
+
+function endpointsFromEnv(env: NodeJS.ProcessEnv): string[] | undefined {
+  const list = env.CLUSTER_KV_ENDPOINTS?.split(',').map(s => s.trim()).filter(Boolean)
+  return list?.length ? list : undefined
+}
 
 /** Flag > environment > local config. Pure, so it is unit-tested. */
 export function resolveKvOptions(flags: KvOptions, env: NodeJS.ProcessEnv, cfg: LocalConfig): Required<Pick<KvOptions, 'endpoints' | 'clusterName'>> & KvOptions {
-  const fromEnv = env.CLUSTER_KV_ENDPOINTS?.split(',').map(s => s.trim()).filter(Boolean)
-  const endpoints = flags.endpoints?.length ? flags.endpoints : fromEnv?.length ? fromEnv : cfg.kv?.endpoints ?? []
+  const fromEnv = endpointsFromEnv(env)
+  const endpoints = flags.endpoints?.length ? flags.endpoints : fromEnv ?? cfg.kv?.endpoints ?? []
   for (const e of endpoints) {
     if (!/^https?:\/\/[^/\s]+$/.test(e)) throw new InputError(`invalid etcd endpoint "${e}"`, 'use http(s)://host:port, e.g. http://198.18.0.2:2379')
   }
@@ -49,9 +54,38 @@ export function resolveKvOptions(flags: KvOptions, env: NodeJS.ProcessEnv, cfg: 
   }
 }
 
+/**
+ * The sentence saying that a flag or variable hides the etcd this store's config.json names
+ * (so the user is never silently on another etcd than the one `cluster create` or
+ * `kv create` set up), or undefined when nothing is hidden. Pure, so it is unit-tested.
+ */
+export function kvOverride(flags: KvOptions, env: NodeJS.ProcessEnv, cfg: LocalConfig): string | undefined {
+  const stored = cfg.kv?.endpoints ?? []
+  const [source, given] = flags.endpoints?.length ? ['--kv-endpoint', flags.endpoints] : ['CLUSTER_KV_ENDPOINTS', endpointsFromEnv(env)]
+  if (!given || stored.length === 0 || sameSet(given, stored)) return undefined
+  return `${source} (${given.join(',')}) overrides the etcd in this store's config.json (${stored.join(',')})`
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every(e => b.includes(e))
+}
+
+/** True when some etcd is named (flag, environment or local config); else `create` makes the cluster's own. */
+export function kvConfigured(flags: KvOptions, store: LocalStore): boolean {
+  return resolveKvOptions(flags, process.env, store.readConfig()).endpoints.length > 0
+}
+
+let overrideSaid = false
+
 export async function openKv(flags: KvOptions = {}, store = new LocalStore()): Promise<Kv> {
-  const opts = resolveKvOptions(flags, process.env, store.readConfig())
+  const cfg = store.readConfig()
+  const opts = resolveKvOptions(flags, process.env, cfg)
   if (opts.endpoints.length === 0) throw new KvUnavailableError('no etcd endpoint is configured', {hint: HINT})
+  const override = kvOverride(flags, process.env, cfg)
+  if (override && !overrideSaid) {
+    overrideSaid = true
+    process.stderr.write(`Note: ${override}\n`)
+  }
   const timeoutMs = opts.timeoutMs ?? 5000
   const {Etcd3} = await import('etcd3')
   const options: IOptions = {

@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {oneLine} from '../support/errors.js'
-import {resolveKvOptions, translateKvError} from '../../src/kv/client.js'
+import {kvOverride, resolveKvOptions, translateKvError} from '../../src/kv/client.js'
 import {KvUnavailableError} from '../../core/errors.js'
 import {keys, clusterPrefix, subnetFromKey} from '../../core/keys.js'
 
@@ -29,4 +29,14 @@ test('key layout: per-cluster prefix, subnets without slashes in key segments', 
   assert.equal(k.subnet('198.19.3.0/24'), '/cluster/prod/subnets/198.19.3.0-24')
   assert.equal(subnetFromKey(k.subnet('198.19.3.0/24')), '198.19.3.0/24')
   assert.ok(k.dnsRecord('n1', 'abc').startsWith(k.dnsHost('n1')))
+})
+
+test('a flag or variable that hides the etcd of config.json is named; the same etcd, or none stored, is not', () => {
+  const cfg = {kv: {endpoints: ['https://198.18.0.21:2379', 'https://198.18.0.22:2379']}}
+  assert.equal(kvOverride({}, {CLUSTER_KV_ENDPOINTS: 'http://198.18.0.2:2379'}, cfg),
+    'CLUSTER_KV_ENDPOINTS (http://198.18.0.2:2379) overrides the etcd in this store\'s config.json (https://198.18.0.21:2379,https://198.18.0.22:2379)')
+  assert.match(kvOverride({endpoints: ['http://198.18.0.2:2379']}, {CLUSTER_KV_ENDPOINTS: 'https://198.18.0.21:2379'}, cfg) ?? '', /^--kv-endpoint \(http:\/\/198\.18\.0\.2:2379\) overrides/)
+  assert.equal(kvOverride({}, {CLUSTER_KV_ENDPOINTS: 'https://198.18.0.22:2379,https://198.18.0.21:2379'}, cfg), undefined)
+  assert.equal(kvOverride({}, {CLUSTER_KV_ENDPOINTS: ''}, cfg), undefined)
+  assert.equal(kvOverride({}, {CLUSTER_KV_ENDPOINTS: 'http://198.18.0.2:2379'}, {}), undefined)
 })

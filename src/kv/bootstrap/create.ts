@@ -8,15 +8,15 @@
 import {randomBytes} from 'node:crypto'
 import type {IKeyValue} from 'etcd3'
 import {ClusterError, describeCause} from '../../../core/errors.js'
-import {connectSsh, type SshConnection} from '../../ssh/client.js'
-import {openLocalMachine} from '../../lifecycle/machine.js'
+import type {SshConnection} from '../../ssh/client.js'
 import {etcdRootFiles} from '../../tls/authorities.js'
 import type {LocalStore} from '../../store/local.js'
 import type {MachineRecord} from '../../../core/model.js'
 import type {Progress} from '../../cli/progress.js'
 import {kvCall, openKv, type Kv, type KvOptions} from '../client.js'
 import {checkMemberCount, clientUrl, ETCD_UNIT, isCopiedOnMove, planMembers, type MemberPlan} from './plan.js'
-import {prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
+import {connectMember, prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
+import {waitForLeader} from './wait.js'
 import {enableRbac} from './rbac.js'
 
 export interface KvCreateRequest {
@@ -36,8 +36,6 @@ export interface KvCreateResult {
   /** Seconds from the start of the members to a leader. */
   quorumSeconds: number
 }
-
-const QUORUM_WAIT_MS = 90_000
 
 export async function createKv(req: KvCreateRequest, env: {store: LocalStore; progress: Progress; signal?: AbortSignal}): Promise<KvCreateResult> {
   const {store, progress} = env
@@ -65,7 +63,7 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
       const kv = await openKv({endpoints, ...rootFiles, clusterName}, store)
       try {
         progress.step(`Waiting for the members to elect a leader (${endpoints.join(',')})`)
-        const quorumSeconds = await waitForLeader(kv, members.length, QUORUM_WAIT_MS, signal)
+        const quorumSeconds = await waitForLeader(kv, members.length, signal)
         signal.throwIfAborted()
         progress.step(`Copying ${moving.length} cluster record(s) from the previous etcd`)
         await kvCall(kv, 'copying the cluster records', () => copyRecords(kv, moving))
@@ -101,11 +99,6 @@ async function readMovingRecords(kvOptions: KvOptions, store: LocalStore, progre
   }
 }
 
-export async function connectMember(store: LocalStore, record: MachineRecord): Promise<SshConnection> {
-  const machine = await openLocalMachine(store, record.name)
-  return connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs: 15_000})
-}
-
 /** One connection per member, or none: those made are closed when another fails. */
 async function connectAll(store: LocalStore, records: MachineRecord[]): Promise<SshConnection[]> {
   const settled = await Promise.allSettled(records.map(r => connectMember(store, r)))
@@ -113,25 +106,6 @@ async function connectAll(store: LocalStore, records: MachineRecord[]): Promise<
   if (!failed) return settled.map(s => (s as PromiseFulfilledResult<SshConnection>).value)
   for (const s of settled) if (s.status === 'fulfilled') s.value.close()
   throw failed.reason
-}
-
-/** Polls until every member is started and one leads; returns the seconds it took. */
-export async function waitForLeader(kv: Kv, size: number, budgetMs: number, signal: AbortSignal): Promise<number> {
-  const started = Date.now()
-  let last = 'no answer yet'
-  while (Date.now() - started < budgetMs && !signal.aborted) {
-    try {
-      const [status, list] = await Promise.all([kv.client.maintenance.status(), kv.client.cluster.memberList({})])
-      const running = list.members.filter(m => m.name !== '').length
-      if (status.leader !== '0' && running === size) return (Date.now() - started) / 1000
-      last = `${running} of ${size} members started, leader ${status.leader === '0' ? 'none' : 'elected'}`
-    } catch (error) {
-      last = (error as Error).message
-    }
-    await new Promise(r => setTimeout(r, 500))
-  }
-  throw new ClusterError(`the etcd members elected no leader within ${budgetMs / 1000} s (${last})`,
-    {hint: `look at \`journalctl -u ${ETCD_UNIT}\` on the members (cluster ssh NAME)`})
 }
 
 async function copyRecords(kv: Kv, records: IKeyValue[]): Promise<void> {

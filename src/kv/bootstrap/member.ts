@@ -3,11 +3,12 @@
  * member CA) for a key made on the member (it never leaves it), and the systemd unit. Starting is a
  * separate step: a new etcd only becomes ready once a majority of members runs.
  */
-import type {SshConnection} from '../../ssh/client.js'
+import {connectSsh, type SshConnection} from '../../ssh/client.js'
+import {openLocalMachine} from '../../lifecycle/machine.js'
+import type {LocalStore} from '../../store/local.js'
 import {shq} from '../../ssh/shell.js'
 import {detectProvisioner, ensurePackages} from '../../provision/install.js'
 import {issueEtcdMemberCert, trustFor} from '../../tls/authorities.js'
-import type {LocalStore} from '../../store/local.js'
 import {hostKeygenCommand} from '../../provision/host-keygen.js'
 import {ClusterError} from '../../../core/errors.js'
 import type {MachineRecord} from '../../../core/model.js'
@@ -17,7 +18,7 @@ export const ETCD_PACKAGES = ['etcd-server']
 /** The distribution's own etcd unit, started by the package's install: ours replaces it. */
 const DISTRO_UNIT = 'etcd.service'
 
-export async function prepareMember(conn: SshConnection, record: MachineRecord, self: MemberPlan, members: MemberPlan[], o: {store: LocalStore; token: string; step: (s: string) => void}): Promise<void> {
+export async function prepareMember(conn: SshConnection, record: MachineRecord, self: MemberPlan, members: MemberPlan[], o: {store: LocalStore; token: string; state?: 'new' | 'existing'; step: (s: string) => void}): Promise<void> {
   const {provisioner} = await detectProvisioner(conn)
   const installed = await ensurePackages(conn, provisioner, ETCD_PACKAGES)
   if (installed.length) o.step(`${record.name}: installed ${installed.join(' ')}`)
@@ -31,7 +32,7 @@ export async function prepareMember(conn: SshConnection, record: MachineRecord, 
   await conn.writeFile(MEMBER_FILES.clientCa, trust.etcdClients, 0o644)
   await conn.writeFile(MEMBER_FILES.cert, certPem, 0o644)
   await conn.run(`chown root:etcd ${MEMBER_DIR} ${shq(MEMBER_FILES.key)} && chmod 0750 ${MEMBER_DIR} && chmod 0640 ${shq(MEMBER_FILES.key)}`, 'letting etcd read its key')
-  await conn.writeFile(ETCD_UNIT_PATH, etcdUnit(self, members, o.token), 0o644)
+  await conn.writeFile(ETCD_UNIT_PATH, etcdUnit(self, members, o.token, o.state), 0o644)
   await conn.run(`systemctl daemon-reload && systemctl enable ${ETCD_UNIT} >/dev/null 2>&1`, `enabling ${ETCD_UNIT}`)
 }
 
@@ -51,4 +52,10 @@ export async function refuseUsedMember(conn: SshConnection, record: MachineRecor
 /** Takes everything prepareMember made off the machine (after a failed bootstrap). */
 export async function undoMember(conn: SshConnection): Promise<void> {
   await conn.run(`systemctl disable --now ${ETCD_UNIT} >/dev/null 2>&1; rm -rf ${ETCD_UNIT_PATH} ${ETCD_DATA_DIR} ${MEMBER_DIR}; systemctl daemon-reload`, 'removing the etcd member')
+}
+
+/** An SSH connection to a machine of the local store, with its pinned host key. */
+export async function connectMember(store: LocalStore, record: MachineRecord): Promise<SshConnection> {
+  const machine = await openLocalMachine(store, record.name)
+  return connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs: 15_000})
 }

@@ -16,7 +16,8 @@ import {detectProvisioner, ensurePackages} from '../../provision/install.js'
 import {etcdRootFiles} from '../../tls/authorities.js'
 import type {LocalStore} from '../../store/local.js'
 import {kvCall, openKv, resolveKvOptions, type KvOptions} from '../client.js'
-import {connectMember, waitForLeader} from './create.js'
+import {connectMember} from './member.js'
+import {waitForLeader} from './wait.js'
 import {prepareMember} from './member.js'
 import {clientUrl, type MemberPlan} from './plan.js'
 import {enableRbac} from './rbac.js'
@@ -81,7 +82,7 @@ export async function restoreKv(req: KvRestoreRequest, env: {store: LocalStore; 
     const kv = await openKv({endpoints: [endpoint], ...rootFiles, clusterName: current.clusterName}, store)
     try {
       progress.step(`Waiting for ${endpoint} to lead`)
-      quorumSeconds = await waitForLeader(kv, 1, LEADER_WAIT_MS, new AbortController().signal)
+      quorumSeconds = await waitForLeader(kv, 1, new AbortController().signal, LEADER_WAIT_MS)
       await kvCall(kv, 'enabling authentication', () => enableRbac(kv.client))
       const keys = await kvCall(kv, 'reading the restored records', () => kv.client.getAll().prefix(kv.layout.machines).keys())
       const machines = keys.map(k => k.slice(kv.layout.machines.length)).sort()
