@@ -12,6 +12,7 @@ import {EtcdClient, type Lease, type KeyValue} from './etcd/client.js'
 import type {RouterConfig} from '../core/router-config.js'
 import type {Logger} from './log.js'
 import {Backoff} from './backoff.js'
+import {startEndpoints} from './members.js'
 
 export const LEASE_TTL_SECONDS = 10
 
@@ -19,7 +20,7 @@ export function connectKv(kv: RouterConfig['kv']): EtcdClient {
   const tls = kv.cacert
     ? {ca: readFileSync(kv.cacert), key: kv.key ? readFileSync(kv.key) : undefined, cert: kv.cert ? readFileSync(kv.cert) : undefined}
     : undefined
-  return new EtcdClient({endpoints: kv.endpoints, tls, connectTimeoutMs: 3000})
+  return new EtcdClient({endpoints: startEndpoints(kv.endpoints), tls, connectTimeoutMs: 3000})
 }
 
 /** Resolves when `signal` aborts (never, for the router's own loops, which end with the process). */

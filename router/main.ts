@@ -23,6 +23,7 @@ import {ensureFirewall, removeFirewall} from './firewall.js'
 import {isEmpty, plan, type AppliedPeer, type Rejection} from './plan.js'
 import {PeerSet} from './peers.js'
 import {announce, connectKv, follow} from './kv.js'
+import {followMembers} from './members.js'
 import {NewestLog, NEWEST_PATH, RevocationLog, REVOCATIONS_PATH} from './revocations.js'
 import {peerReports, writeStatus} from './status.js'
 import {ipJson} from './exec.js'
@@ -65,6 +66,7 @@ class Router {
     await this.writeStatus()
 
     const client = connectKv(config.kv)
+    void followMembers(client, log)
     const layout = keys(config.prefix)
     await this.followRevocations(client, layout.revocations)
     // etcd is "connected" while both the lease and the peer watch say so.

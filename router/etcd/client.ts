@@ -11,6 +11,7 @@ export type {KeyValue} from './wire.js'
 
 const KV = '/etcdserverpb.KV/'
 const LEASE = '/etcdserverpb.Lease/'
+const CLUSTER = '/etcdserverpb.Cluster/'
 
 export interface EtcdClientOptions extends ChannelOptions {
   endpoints: string[]
@@ -65,6 +66,20 @@ export class EtcdClient {
 
   async revokeLease(id: bigint): Promise<void> {
     await this.call(`${LEASE}LeaseRevoke`, wire.leaseId(id))
+  }
+
+  /** The etcd's members, as the member answering knows them. */
+  async members(): Promise<wire.Member[]> {
+    return wire.memberListResponse(await this.call(`${CLUSTER}MemberList`, wire.memberListRequest()))
+  }
+
+  /** The endpoints tried from the next connection on (the current one stays while it works). */
+  get endpoints(): string[] {
+    return this.channel.endpoints
+  }
+
+  set endpoints(list: string[]) {
+    this.channel.endpoints = list
   }
 
   lease(ttlSeconds: number): Lease {

@@ -78,10 +78,24 @@ export class Channel {
   private readonly connectTimeoutMs: number
   private readonly pingEveryMs: number
 
-  constructor(private readonly endpoints: string[], private readonly tls: TlsFiles = {}, o: ChannelOptions = {}) {
+  private list: string[]
+
+  constructor(endpoints: string[], private readonly tls: TlsFiles = {}, o: ChannelOptions = {}) {
     if (endpoints.length === 0) throw new Error('no etcd endpoint given')
+    this.list = [...endpoints]
     this.connectTimeoutMs = o.connectTimeoutMs ?? 3000
     this.pingEveryMs = o.pingEveryMs ?? 3000
+  }
+
+  get endpoints(): string[] {
+    return [...this.list]
+  }
+
+  /** Replaces the endpoints (the etcd's members changed); an empty list is ignored. */
+  set endpoints(list: string[]) {
+    if (list.length === 0) return
+    this.list = [...list]
+    this.next = 0
   }
 
   /** One request, one response (also a bidirectional method asked just once). */
@@ -154,18 +168,19 @@ export class Channel {
   /** Tries each endpoint once, starting after the last one that worked. */
   private async connectAny(): Promise<http2.ClientHttp2Session> {
     const failures: string[] = []
-    for (let i = 0; i < this.endpoints.length; i++) {
-      const endpoint = this.endpoints[(this.next + i) % this.endpoints.length]!
+    const list = this.list
+    for (let i = 0; i < list.length; i++) {
+      const endpoint = list[(this.next + i) % list.length]!
       try {
         const session = await this.connect(endpoint)
-        this.next = (this.next + i) % this.endpoints.length
+        this.next = (this.next + i) % list.length
         this.session = session
         return session
       } catch (error) {
         failures.push(`${endpoint}: ${(error as Error).message}`)
       }
     }
-    this.next = (this.next + 1) % this.endpoints.length
+    this.next = (this.next + 1) % list.length
     throw new GrpcError(UNAVAILABLE, `cannot reach etcd (${failures.join('; ')})`)
   }
 

@@ -110,6 +110,9 @@ export const leaseId = (id: bigint) => encode([[1, id]])
 export const watchPrefix = (prefix: string, startRevision: bigint) =>
   encode([[1, encode([[1, prefix], [2, prefixEnd(prefix)], [3, startRevision]])]])
 
+/** MemberListRequest{linearizable: false}: any member answers from what it knows. */
+export const memberListRequest = () => encode([])
+
 // --- Responses ------------------------------------------------------------------------
 
 export interface KeyValue {
@@ -160,4 +163,19 @@ export function watchResponse(buf: Buffer): WatchResponse {
     cancelReason: bytes(d, 6).toString('utf8'),
     events: messages(d, 11).map(e => ({type: int(e, 1) === 1n ? 'delete' : 'put', kv: keyValue(messages(e, 2)[0] ?? new Map())})),
   }
+}
+
+export interface Member {
+  name: string
+  clientURLs: string[]
+  isLearner: boolean
+}
+
+/** MemberListResponse{members = 2: Member{name = 2, clientURLs = 4, isLearner = 5}}. */
+export function memberListResponse(buf: Buffer): Member[] {
+  return messages(decode(buf), 2).map(m => ({
+    name: bytes(m, 2).toString('utf8'),
+    clientURLs: (m.get(4) ?? []).filter(Buffer.isBuffer).map(b => b.toString('utf8')),
+    isLearner: int(m, 5) !== 0n,
+  }))
 }

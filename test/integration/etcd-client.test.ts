@@ -10,8 +10,15 @@ import {startEtcd, type TestEtcd} from '../support/etcd.js'
 import {freePort, startRelay} from '../support/net.js'
 import {needs} from '../support/needs.js'
 import {waitFor} from '../support/wait.js'
+import {followMembers, startEndpoints, votingEndpoints} from '../../router/members.js'
+import type {Logger} from '../../router/log.js'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 needs('etcd')
+
+const silentLog: Logger = {info: () => undefined, warn: () => undefined}
 
 let etcd: TestEtcd
 
@@ -102,4 +109,36 @@ test('a silent partition ends watches and calls within seconds, without crashing
     c.close()
     await relay.close()
   }
+})
+
+test('the router learns the members from etcd, switches to them and keeps them on disk for its next start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'router-members-'))
+  const path = join(dir, 'etcd-endpoints.json')
+  try {
+    const members = await etcd.routerClient().members()
+    assert.deepEqual(members, [{name: 'dns-test', clientURLs: [etcd.endpoint], isLearner: false}])
+    // A dead endpoint first (the first member, gone): the client skips it and the follow drops it.
+    const dead = `http://127.0.0.1:${await freePort()}`
+    assert.deepEqual(startEndpoints([dead], path), [dead])
+    const c = new EtcdClient({endpoints: [dead, etcd.endpoint], connectTimeoutMs: 500})
+    const stop = new AbortController()
+    const followed = followMembers(c, silentLog, stop.signal, path, 100)
+    await waitFor('the endpoints follow the members', async () => c.endpoints.length === 1 || undefined, 5000, 20)
+    stop.abort()
+    await followed
+    c.close()
+    assert.deepEqual(c.endpoints, [etcd.endpoint])
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), [etcd.endpoint])
+    assert.deepEqual(startEndpoints([dead, etcd.endpoint], path), [etcd.endpoint, dead])
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+})
+
+test('voting endpoints: learners and members not started serve no clients', () => {
+  assert.deepEqual(votingEndpoints([
+    {name: 'a', clientURLs: ['https://198.18.0.21:2379'], isLearner: false},
+    {name: 'b', clientURLs: ['https://198.18.0.22:2379'], isLearner: true},
+    {name: '', clientURLs: [], isLearner: false},
+  ]), ['https://198.18.0.21:2379'])
 })
