@@ -10,6 +10,7 @@ import {BACKENDS, type Backend} from '../core/model.js'
 import {InputError} from '../core/errors.js'
 import {withInterrupt} from '../src/cli/interrupt.js'
 import {jsonFlag, machineJson} from '../src/cli/json.js'
+import {parseKvMembers} from '../src/kv/bootstrap/plan.js'
 
 // Every driver's flags are create's flags, third-party drivers included. A broken
 // third-party package must not break the others: it fails only when chosen, in run().
@@ -38,6 +39,7 @@ export default class Create extends KvCommand {
     backend: Flags.string({description: 'overlay datapath, first machine only (default wireguard)', options: [...BACKENDS], helpGroup: 'NETWORK'}),
     domain: Flags.string({description: 'cluster DNS domain, first machine only (default cluster.internal)', helpGroup: 'NETWORK'}),
     'dns-upstream': Flags.string({description: 'resolver for names outside the cluster domain, ip[:port], first machine only (default: each host\'s /etc/resolv.conf)', multiple: true, multipleNonGreedy: true, helpGroup: 'NETWORK'}),
+    'kv-members': Flags.string({description: 'members of the cluster\'s own etcd, first machine only: auto (3 from 3 machines, 5 from 5), 1, 3 or 5 (default auto)', helpGroup: 'ETCD'}),
     swarm: Flags.boolean({description: 'join the cluster\'s Docker swarm (as a worker unless --swarm-master)', helpGroup: 'SWARM'}),
     'swarm-master': Flags.boolean({description: 'make this host a swarm manager; the cluster\'s first one initialises the swarm', helpGroup: 'SWARM'}),
     'swarm-opt': Flags.string({description: 'swarm setting key=value (repeatable): availability, default-addr-pool, default-addr-pool-mask-length, data-path-port, task-history-limit, snapshot-interval, cert-expiry, dispatcher-heartbeat', multiple: true, multipleNonGreedy: true, helpGroup: 'SWARM'}),
@@ -51,7 +53,7 @@ export default class Create extends KvCommand {
     if (!flags.swarm && (flags['swarm-master'] || flags['swarm-opt'])) throw new InputError('--swarm-master and --swarm-opt need --swarm', 'add --swarm')
     const factory = await getDriver(flags.driver)
     const driverFlags = driverValues(factory, drivers, flags as Record<string, unknown>, this.argv)
-    const record = await withInterrupt('rolling back', signal => createMachine({
+    const created = await withInterrupt('rolling back', signal => createMachine({
       name: args.name,
       driver: factory.name,
       driverFlags,
@@ -64,11 +66,13 @@ export default class Create extends KvCommand {
         registryMirrors: flags['engine-registry-mirror'] ?? [],
         tlsSans: flags['tls-san'] ?? [],
       },
-      settings: {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend | undefined, domain: flags.domain, dnsUpstreams: flags['dns-upstream']},
+      settings: {range: flags['overlay-range'], subnetSize: flags['subnet-size'], backend: flags.backend as Backend | undefined, domain: flags.domain, dnsUpstreams: flags['dns-upstream'],
+        kvMembers: flags['kv-members'] === undefined ? undefined : parseKvMembers(flags['kv-members'])},
       advertiseAddr: flags['advertise-addr'],
       swarm: flags.swarm ? {master: flags['swarm-master'], opts: flags['swarm-opt'] ?? []} : undefined,
       kv: this.kvOptions(flags),
     }, {store: new LocalStore(), progress: stderrProgress(args.name, flags.quiet), signal}))
-    if (flags.json) this.printJson(machineJson(record))
+    if (created.kvHint) process.stderr.write(`Hint: ${created.kvHint}\n`)
+    if (flags.json) this.printJson(machineJson(created.record))
   }
 }

@@ -30,6 +30,8 @@ export interface ClusterSettings {
   signingKey?: string
   /** SHA-256 of the store's Docker server CA certificate: the identity of the stores that administer the cluster. */
   caFingerprint?: string
+  /** Members of the cluster's own etcd: `auto` (unset) follows the machine count (1, 3, 5). */
+  kvMembers?: 'auto' | 1 | 3 | 5
   createdAt: string
 }
 

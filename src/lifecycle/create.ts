@@ -4,11 +4,14 @@
  * each resource), reach it over SSH and pin its host key, set the host up, record it ready.
  * Any failure or Ctrl-C rolls back through the same code as `cluster rm`; if the rollback
  * itself fails the record stays in etcd in state "error", which `cluster rm -f` finishes.
+ * With no etcd configured, the machine is made first and becomes the first member of the
+ * cluster's own etcd (src/kv/bootstrap/first-member.ts) before the name is taken in it.
  */
 import type {DriverData, FlagValues} from '../../drivers/sdk/driver.js'
 import {getDriver} from '../drivers/registry.js'
 import {ClusterError, describeCause} from '../../core/errors.js'
-import {openKv, type KvOptions} from '../kv/client.js'
+import {kvConfigured, openKv, resolveKvOptions, type Kv, type KvOptions} from '../kv/client.js'
+import {claimFirstMember, startFirstMember} from '../kv/bootstrap/first-member.js'
 import {claimMachine, deleteMachine, ensureSettings, putMachine} from '../kv/machines.js'
 import type {ClusterSettings, EngineOptions, MachineRecord} from '../../core/model.js'
 import {validateMachineName} from '../names.js'
@@ -44,20 +47,21 @@ export interface CreateEnv {
 
 const DEFAULT_SSH_WAIT_S = 300
 
-export async function createMachine(req: CreateRequest, env: CreateEnv): Promise<MachineRecord> {
+export interface CreateResult {
+  record: MachineRecord
+  /** Set when this create made the cluster's own etcd: one line on how it grows. */
+  kvHint?: string
+}
+
+export async function createMachine(req: CreateRequest, env: CreateEnv): Promise<CreateResult> {
   const {store, progress, signal} = env
   validateMachineName(req.name)
   checkEngineOptions(req.engine)
   const factory = await getDriver(req.driver)
-  const kv = await openKv(req.kv, store)
+  // No etcd anywhere: this machine becomes the first member of the cluster's own.
+  const releaseFirst = kvConfigured(req.kv, store) ? undefined : claimFirstMember(store, req.name)
+  let kv: Kv | undefined
   try {
-    progress.step(`Checking etcd at ${kv.endpoints.join(',')}`)
-    // Bad swarm flags, or a worker with no master to join, are refused before anything is written.
-    const swarm = req.swarm && await import('../swarm/join.js')
-    if (swarm) await swarm.checkSwarmRequest(kv, req.swarm!)
-    const identity = clusterIdentity(store)
-    const settings = await ensureSettings(kv, {...req.settings, ...identity})
-    checkIdentity(settings, identity, store)
     const record: MachineRecord = {
       name: req.name,
       driver: factory.name,
@@ -74,11 +78,28 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       createdAt: new Date().toISOString(),
       createdBy: whoAmI(),
     }
-    await claimMachine(kv, record)
+    const identity = clusterIdentity(store)
+    let settings: ClusterSettings | undefined
+    let swarm: typeof import('../swarm/join.js') | undefined
+    /** Checks the request against the cluster and takes the name in etcd; before anything is made when etcd exists. */
+    const enterCluster = async (open: Kv) => {
+      progress.step(`Checking etcd at ${open.endpoints.join(',')}`)
+      // Bad swarm flags, or a worker with no master to join, are refused before anything is written.
+      swarm = req.swarm && await import('../swarm/join.js')
+      if (swarm) await swarm.checkSwarmRequest(open, req.swarm!)
+      // Settings `cluster init` kept locally before any etcd existed are proposed first.
+      settings = await ensureSettings(open, {...store.readConfig().settings, ...definedOnly(req.settings ?? {}), ...identity})
+      checkIdentity(settings, identity, store)
+      await claimMachine(open, record)
+    }
+    if (!releaseFirst) {
+      kv = await openKv(req.kv, store)
+      await enterCluster(kv)
+    }
     try {
       store.claimMachineDir(req.name)
     } catch (error) {
-      await deleteMachine(kv, req.name)
+      if (kv) await deleteMachine(kv, req.name)
       throw error
     }
     const local: LocalMachine = {record}
@@ -89,11 +110,9 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
         local.localDriverData = secret
       }
       store.saveMachine(local)
-      await putMachine(kv, record)
+      if (kv) await putMachine(kv, record)
     }
     try {
-      const swarmPlan = swarm && await swarm.planMembership(kv, req.name, req.swarm!)
-      if (swarmPlan) record.swarm = swarmPlan.membership
       await save()
       const driver = factory.fromFlags(req.driverFlags, driverContext(store, req.name, undefined, {progress, signal, onSave: save}))
       progress.step('Running pre-create checks')
@@ -115,8 +134,18 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       // Ctrl-C during a long remote step (apt) ends it at once instead of after it.
       const closeOnAbort = () => conn.close()
       signal.addEventListener('abort', closeOnAbort, {once: true})
+      let swarmPlan
       try {
-        await setupHost({store, kv, settings, record, conn, progress, signal, advertiseAddr: req.advertiseAddr})
+        if (!kv) {
+          const clusterName = resolveKvOptions(req.kv, process.env, store.readConfig()).clusterName
+          progress.step(`No etcd is configured: making ${req.name} the first member of the cluster's own etcd (TLS, RBAC)`)
+          kv = await startFirstMember(conn, record, {store, clusterName, signal, step: progress.step})
+          await enterCluster(kv)
+        }
+        swarmPlan = swarm && await swarm.planMembership(kv, req.name, req.swarm!)
+        if (swarmPlan) record.swarm = swarmPlan.membership
+        await save()
+        await setupHost({store, kv, settings: settings!, record, conn, progress, signal, advertiseAddr: req.advertiseAddr})
       } finally {
         signal.removeEventListener('abort', closeOnAbort)
         conn.close()
@@ -125,22 +154,48 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       record.state = 'ready'
       await save(driver.data())
       progress.step(`Machine ${req.name} is ready: eval "$(cluster env ${req.name})"`)
-      return record
+      const kvHint = releaseFirst ? firstMemberHint(req.name, settings!.kvMembers ?? 'auto') : await growEtcd(kv, {store, progress, signal})
+      return {record, kvHint}
     } catch (error) {
       const cause = signal.aborted ? new ClusterError(`create of ${req.name} was interrupted`, {hint: 'everything it made was removed', cause: error}) : error
-      await rollBack(cause, record, {store, progress, kvOptions: req.kv, save})
+      await rollBack(cause, record, {store, progress, kvOptions: req.kv, save, dropStore: Boolean(releaseFirst)})
       throw cause
     }
   } finally {
-    kv.close()
+    kv?.close()
+    releaseFirst?.()
   }
 }
 
-async function rollBack(error: unknown, record: MachineRecord, o: {store: LocalStore; progress: Progress; kvOptions: KvOptions; save: () => Promise<void>}) {
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function firstMemberHint(name: string, mode: 'auto' | number): string {
+  const grows = mode === 'auto' ? 'it grows to 3 members when the cluster has 3 machines (5 at 5)'
+    : mode === 1 ? 'it stays at one (kv-members 1)' : `it grows to ${mode} members when the cluster has ${mode} machines (kv-members ${mode})`
+  return `the cluster's etcd has one member, on ${name}; ${grows}; \`cluster kv add NAME\` adds one now`
+}
+
+/**
+ * The machine is made: the etcd follows the cluster's size (kv-members). A failed growth is
+ * undone by itself and leaves the machine in place; it comes back as a hint line.
+ */
+async function growEtcd(kv: Kv, env: {store: LocalStore; progress: Progress; signal: AbortSignal}): Promise<string | undefined> {
+  const {followMembership} = await import('../kv/bootstrap/membership.js')
+  try {
+    await followMembership(kv, env)
+    return undefined
+  } catch (error) {
+    return `the machine is ready, but growing the cluster's etcd failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); retry with \`cluster kv add NAME\``
+  }
+}
+
+async function rollBack(error: unknown, record: MachineRecord, o: {store: LocalStore; progress: Progress; kvOptions: KvOptions; save: () => Promise<void>; dropStore: boolean}) {
   const why = error instanceof ClusterError ? error.oneLine() : describeCause(error)
   o.progress.step(`Create failed (${why}); rolling back`)
   try {
-    await removeMachine(record.name, {store: o.store, progress: o.progress, kv: o.kvOptions, force: false, signal: new AbortController().signal})
+    await removeMachine(record.name, {store: o.store, progress: o.progress, kv: o.kvOptions, force: false, dropStore: o.dropStore, signal: new AbortController().signal})
   } catch (rollbackError) {
     record.state = 'error'
     record.error = why

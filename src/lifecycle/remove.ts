@@ -8,7 +8,7 @@
  */
 import {getDriver} from '../drivers/registry.js'
 import {ClusterError, InputError, describeCause} from '../../core/errors.js'
-import {openKv, kvCall, type KvOptions, type Kv} from '../kv/client.js'
+import {kvConfigured, openKv, kvCall, type KvOptions, type Kv} from '../kv/client.js'
 import {deleteMachine, findMachine} from '../kv/machines.js'
 import type {MachineRecord} from '../../core/model.js'
 import {LocalStore} from '../store/local.js'
@@ -25,14 +25,17 @@ export interface RemoveOptions {
   kv: KvOptions
   force: boolean
   signal: AbortSignal
+  /** A create being rolled back made the cluster's etcd on this machine: it may go with it. */
+  dropStore?: boolean
 }
 
 export async function removeMachine(name: string, o: RemoveOptions): Promise<void> {
-  const kv = await openKv(o.kv, o.store)
+  // No etcd configured: only a machine whose create failed before it made the cluster's etcd.
+  let kv = kvConfigured(o.kv, o.store) ? await openKv(o.kv, o.store) : undefined
   try {
     let shared: MachineRecord | undefined
     try {
-      shared = await findMachine(kv, name)
+      if (kv) shared = await findMachine(kv, name)
     } catch (error) {
       if (!o.force) throw error
       o.progress.step(`cannot read the etcd record (${describeCause(error)}); going on with this store's copy`)
@@ -48,15 +51,32 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
       o.progress.step(`${describeCause(error)}; ${local ? "going on with this store's copy" : 'removing its etcd records only'}`)
     }
     if (!trusted) {
-      if (await kvCall(kv, `read machine ${name}`, () => kv.client.get(kv.layout.machine(name)).string()) === null) {
+      const only = kv
+      if (!only || await kvCall(only, `read machine ${name}`, () => only.client.get(only.layout.machine(name)).string()) === null) {
         throw new ClusterError(`machine "${name}" does not exist`, {hint: 'run `cluster ls` to see machine names'})
       }
-      await forgetInEtcd(kv, name, o.store)
+      await forgetInEtcd(only, name, o.store)
       o.store.removeMachine(name)
       return
     }
     const {record, local} = trusted
-    if (!o.force && kv.tls) await refuseEtcdMember(kv, name)
+    const members = kv?.tls ? await etcdMembers(kv, o.force) : []
+    const lastMember = members.length === 1 && members[0].name === name
+    // The last member goes with its machine only when a rolled-back create made it, or with -f.
+    let dropsStore = lastMember && Boolean(o.dropStore)
+    if (kv && members.some(m => m.name === name) && !dropsStore) {
+      const {handOverMembership} = await import('../kv/bootstrap/membership.js')
+      try {
+        await handOverMembership(kv, o.kv, name, {store: o.store, progress: o.progress, signal: o.signal, force: o.force})
+      } catch (error) {
+        if (!o.force) throw error
+        o.progress.step(`handing over its etcd membership failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); continuing because of --force`)
+        dropsStore = lastMember
+      }
+      // The config names the members left: talk to them from now on.
+      kv.close()
+      kv = await openKv(o.kv, o.store)
+    }
     const failures: string[] = []
     const attempt = async (what: string, fn: () => Promise<void>) => {
       try {
@@ -72,31 +92,45 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
     }
     const machine = await machineFrom(o.store, record, local, {progress: o.progress, signal: o.signal})
     const factory = await getDriver(record.driver)
-    if (record.swarm) {
+    const open = kv
+    if (record.swarm && open) {
       const {leaveSwarm} = await import('../swarm/leave.js')
-      await attempt('leaving the swarm', () => leaveSwarm({kv, store: o.store, record: record, force: o.force, progress: o.progress}))
+      await attempt('leaving the swarm', () => leaveSwarm({kv: open, store: o.store, record: record, force: o.force, progress: o.progress}))
     }
     if (factory.adopts && record.hostKey && local) {
       await attempt('undoing the host setup', () => teardownHost(o.store, record, machine.driver.ssh(), o.progress))
     }
     o.progress.step(`Removing machine with driver ${record.driver}`)
     await attempt('driver removal', () => machine.driver.remove())
-    o.progress.step('Removing etcd records')
-    await attempt('etcd clean-up', () => forgetInEtcd(kv, name, o.store))
+    // The last member takes the cluster's etcd with it: there is nothing left to clean there.
+    if (open && !dropsStore) {
+      o.progress.step('Removing etcd records')
+      await attempt('etcd clean-up', () => forgetInEtcd(open, name, o.store))
+    }
     o.store.removeMachine(name)
+    if (dropsStore) forgetStoreEtcd(o.store, o.progress)
     if (failures.length) o.progress.step(`Removed ${name} with --force; not cleaned: ${failures.join('; ')}`)
   } finally {
-    kv.close()
+    kv?.close()
   }
 }
 
-/** A machine that runs a member of the cluster's own etcd (`cluster kv create`) takes quorum with it. */
-async function refuseEtcdMember(kv: Kv, name: string): Promise<void> {
-  const {members} = await kvCall(kv, 'list the etcd members', () => kv.client.cluster.memberList({}))
-  if (members.some(m => m.name === name)) {
-    throw new ClusterError(`machine "${name}" runs a member of the cluster's etcd (${members.length} members)`,
-      {hint: `removing it leaves ${members.length - 1}; run \`cluster rm -f ${name}\` to remove it anyway`})
+/** The members of a TLS etcd (the cluster's own, or any TLS one: empty when it is not ours to list). */
+async function etcdMembers(kv: Kv, force: boolean): Promise<{name: string}[]> {
+  try {
+    return (await kvCall(kv, 'list the etcd members', () => kv.client.cluster.memberList({}))).members
+  } catch (error) {
+    if (force) return []
+    throw error
   }
+}
+
+/** The local config forgets an etcd that no longer exists; the next create makes a new one. */
+function forgetStoreEtcd(store: LocalStore, progress: Progress): void {
+  const {kv, ...rest} = store.readConfig()
+  if (!kv) return
+  store.writeConfig(rest)
+  progress.step(`The cluster's etcd (${kv.endpoints.join(',')}) is gone with its last member; config.json no longer names it`)
 }
 
 /**

@@ -15,6 +15,7 @@ import type {LocalStore} from '../store/local.js'
 import type {MachineRecord} from '../../core/model.js'
 import type {Progress} from '../cli/progress.js'
 import {joinOverlay, leaveOverlay} from './overlay.js'
+import {undoMember} from '../kv/bootstrap/member.js'
 import type {SetupContext} from './setup-context.js'
 
 export type {SetupContext}
@@ -43,12 +44,17 @@ export async function setupHost(c: SetupContext): Promise<void> {
   await overlay.start()
 }
 
-/** Undoes setupHost on an adopted machine: router, engine TLS config; the user's Docker stays. */
+/**
+ * Undoes setupHost on an adopted machine: router, engine TLS config, and the etcd member it
+ * ran (by now removed from the etcd's member list, or the etcd is dropped with it); the
+ * user's Docker stays.
+ */
 export async function teardownHost(store: LocalStore, record: MachineRecord, target: SshTarget, progress: Progress): Promise<void> {
   progress.step(`Undoing the setup on ${target.host}`)
   const conn = await connectSsh({...target, pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs: 10_000})
   try {
     await leaveOverlay(conn)
+    await undoMember(conn)
     await unconfigureEngine(conn)
     const pub = join(store.machineDir(record.name), `${MACHINE_KEY_FILE}.pub`)
     if (existsSync(pub)) {

@@ -18,13 +18,15 @@
 import {mkdirSync, readFileSync, existsSync, rmSync, readdirSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
-import type {MachineRecord, DriverData} from '../../core/model.js'
+import type {ClusterSettings, MachineRecord, DriverData} from '../../core/model.js'
 import {writeFileSafe} from '../../core/files.js'
 import {NotFoundError, ClusterError} from '../../core/errors.js'
 
 export interface LocalConfig {
   clusterName?: string
   kv?: {endpoints: string[]; cacert?: string; cert?: string; key?: string}
+  /** Settings chosen by `cluster init` before any etcd exists; the first create writes them into it. */
+  settings?: Partial<ClusterSettings>
 }
 
 /** What the local store keeps about one machine: the shared record plus data that must stay here. */

@@ -4,7 +4,9 @@ import {oneLine} from '../support/errors.js'
 import {keys, clusterPrefix} from '../../core/keys.js'
 import {
   planMembers, initialCluster, etcdUnit, hostPermissions, prefixEnd, isCopiedOnMove, clientUrl, hostRoleName,
+  parseKvMembers, targetMemberCount, pickMembers, spreadKey, quorum, removalRisk,
 } from '../../src/kv/bootstrap/plan.js'
+import {InputError} from '../../core/errors.js'
 
 const three = [{name: 'kv1', address: '198.18.0.21'}, {name: 'kv2', address: '198.18.0.22'}, {name: 'kv3', address: '198.18.0.23'}]
 
@@ -68,4 +70,51 @@ test('prefix ends and what moves to a new etcd', () => {
   assert.ok(!isCopiedOnMove(layout, layout.peer('n1')), 'leased, the router announces it again')
   assert.ok(!isCopiedOnMove(layout, layout.dnsRecord('n1', 'abc')))
   assert.ok(!isCopiedOnMove(keys(clusterPrefix('c2')), layout.settings), 'other clusters stay')
+})
+
+test('--kv-members: auto, 1, 3 or 5; an even or other count is refused in one line', () => {
+  assert.equal(parseKvMembers('auto'), 'auto')
+  assert.equal(parseKvMembers('3'), 3)
+  for (const bad of ['2', '4', '7', '0', 'three', '']) {
+    assert.throws(() => parseKvMembers(bad), (e: unknown) => e instanceof InputError && /^--kv-members .* is not offered: use auto, 1, 3, 5/.test(e.oneLine()))
+  }
+})
+
+test('the target size follows the machine count: auto gives 1, 3 from 3 machines, 5 from 5; a fixed mode caps it', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 9].map(n => targetMemberCount('auto', n)), [1, 1, 1, 3, 3, 5, 5])
+  assert.deepEqual([1, 2, 3, 4, 5, 9].map(n => targetMemberCount(3, n)), [1, 1, 3, 3, 3, 3])
+  assert.deepEqual([1, 4, 5].map(n => targetMemberCount(1, n)), [1, 1, 1])
+  assert.deepEqual([3, 4, 5].map(n => targetMemberCount(5, n)), [3, 3, 5])
+})
+
+test('placement spreads members over drivers and regions, oldest machine first among equals', () => {
+  const c = (name: string, spread: string) => ({name, spread})
+  const machines = [c('a', 'generic'), c('b', 'generic'), c('c', 'digitalocean/ams3'), c('d', 'digitalocean/ams3'), c('e', 'digitalocean/nyc3')]
+  assert.deepEqual(pickMembers(machines, [c('a', 'generic')], 2), ['c', 'e'])
+  assert.deepEqual(pickMembers(machines, [], 3), ['a', 'c', 'e'])
+  assert.deepEqual(pickMembers(machines, [c('a', 'generic'), c('c', 'digitalocean/ams3'), c('e', 'digitalocean/nyc3')], 2), ['b', 'd'])
+  // One driver only: the order given.
+  assert.deepEqual(pickMembers([c('x', 'generic'), c('y', 'generic'), c('z', 'generic')], [c('x', 'generic')], 2), ['y', 'z'])
+  // Fewer candidates than asked: those there are.
+  assert.deepEqual(pickMembers([c('x', 'generic')], [c('x', 'generic')], 2), [])
+  assert.equal(spreadKey({driver: 'digitalocean', driverData: {region: 'ams3'}}), 'digitalocean/ams3')
+  assert.equal(spreadKey({driver: 'generic', driverData: {}}), 'generic')
+})
+
+test('quorum rule: a member leaves only if the members left keep a majority that answers', () => {
+  const m = (name: string, healthy = true) => ({name, healthy})
+  assert.deepEqual([1, 2, 3, 4, 5].map(quorum), [1, 2, 2, 3, 3])
+  assert.equal(removalRisk([m('a'), m('b'), m('c')], 'a'), undefined)
+  assert.equal(removalRisk([m('a'), m('b'), m('c', false)], 'c'), undefined)
+  assert.match(removalRisk([m('a'), m('b'), m('c', false)], 'a') ?? '', /^only 1 of the 2 members left would answer, fewer than the 2 etcd needs$/)
+  assert.match(removalRisk([m('a')], 'a') ?? '', /only member/)
+  assert.match(removalRisk([m('a'), m('b', false), m('c', false)], 'b') ?? '', /lost quorum already \(1 of 3/)
+  assert.equal(removalRisk([m('a'), m('b')], 'b'), undefined)
+  assert.equal(removalRisk([m('a'), m('b'), m('c'), m('d', false), m('e')], 'a'), undefined)
+  assert.equal(removalRisk([m('a'), m('b')], 'z'), undefined)
+})
+
+test('a member added to a running etcd starts with --initial-cluster-state existing', () => {
+  assert.match(etcdUnit(three[2], three, 'c-abc', 'existing'), /--initial-cluster-state existing/)
+  assert.match(etcdUnit(three[2], three, 'c-abc'), /--initial-cluster-state new/)
 })

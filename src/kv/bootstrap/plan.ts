@@ -67,10 +67,12 @@ export function initialCluster(members: MemberPlan[]): string {
 /**
  * The member's systemd unit. Clients must present a certificate of the etcd client CA,
  * peers one of the etcd member CA, so neither opens the other port; loopback is served too
- * so tools on the member itself work. `new` is only read on the first start: once the data
- * folder exists etcd rejoins with what it holds.
+ * so tools on the member itself work. The initial cluster state is only read on the first
+ * start: `new` for members made together, `existing` for one added to a running etcd
+ * (`members` then lists the running ones plus itself); once the data folder exists etcd
+ * rejoins with what it holds.
  */
-export function etcdUnit(self: MemberPlan, members: MemberPlan[], token: string): string {
+export function etcdUnit(self: MemberPlan, members: MemberPlan[], token: string, state: 'new' | 'existing' = 'new'): string {
   const args = [
     `--name ${self.name}`,
     `--data-dir ${ETCD_DATA_DIR}`,
@@ -79,7 +81,7 @@ export function etcdUnit(self: MemberPlan, members: MemberPlan[], token: string)
     `--listen-peer-urls ${peerUrl(self)}`,
     `--initial-advertise-peer-urls ${peerUrl(self)}`,
     `--initial-cluster ${initialCluster(members)}`,
-    '--initial-cluster-state new',
+    `--initial-cluster-state ${state}`,
     `--initial-cluster-token ${token}`,
     `--trusted-ca-file ${MEMBER_FILES.clientCa} --cert-file ${MEMBER_FILES.cert} --key-file ${MEMBER_FILES.key} --client-cert-auth`,
     `--peer-trusted-ca-file ${MEMBER_FILES.ca} --peer-cert-file ${MEMBER_FILES.cert} --peer-key-file ${MEMBER_FILES.key} --peer-client-cert-auth`,
@@ -137,4 +139,77 @@ export function hostPermissions(layout: KeyLayout, host: string): KeyPermission[
 /** Keys copied when the cluster moves to a new etcd: all but the router-owned, leased ones. */
 export function isCopiedOnMove(layout: KeyLayout, key: string): boolean {
   return key.startsWith(`${layout.prefix}/`) && !key.startsWith(layout.peers) && !key.startsWith(layout.dns)
+}
+
+/** `--kv-members`: how many members the cluster's own etcd keeps; `auto` follows the machine count. */
+export const KV_MEMBER_MODES = ['auto', ...KV_SIZES.map(String)] as const
+export type KvMembers = 'auto' | typeof KV_SIZES[number]
+
+export function parseKvMembers(value: string): KvMembers {
+  if (value === 'auto') return 'auto'
+  const n = Number(value)
+  if (!(KV_SIZES as readonly number[]).includes(n)) {
+    throw new InputError(`--kv-members ${value} is not offered`, `use ${KV_MEMBER_MODES.join(', ')} (an odd count keeps a majority when one member fails)`)
+  }
+  return n as KvMembers
+}
+
+/**
+ * How many members the etcd should have with `machines` ready machines: the largest odd size
+ * the mode allows and the machines can hold (auto: 3 from 3 machines, 5 from 5).
+ */
+export function targetMemberCount(mode: KvMembers, machines: number): number {
+  const most = mode === 'auto' ? Math.max(...KV_SIZES) : mode
+  return Math.max(1, ...KV_SIZES.filter(n => n <= most && n <= machines))
+}
+
+/** A machine as placement sees it: members spread over distinct `spread` keys (driver and region). */
+export interface Placeable {
+  name: string
+  spread: string
+}
+
+export function spreadKey(m: {driver: string; driverData: Record<string, unknown>}): string {
+  const region = typeof m.driverData.region === 'string' ? m.driverData.region : ''
+  return region ? `${m.driver}/${region}` : m.driver
+}
+
+/**
+ * Which `count` candidates become members: one at a time, each from the driver/region the
+ * members (and those already picked) are fewest in; ties go to the earlier candidate, so the
+ * order given (oldest machine first) decides among equals.
+ */
+export function pickMembers(candidates: Placeable[], members: Placeable[], count: number): string[] {
+  const used = new Map<string, number>()
+  for (const m of members) used.set(m.spread, (used.get(m.spread) ?? 0) + 1)
+  const left = candidates.filter(c => !members.some(m => m.name === c.name))
+  const picked: string[] = []
+  while (picked.length < count && left.length > 0) {
+    let best = 0
+    for (let i = 1; i < left.length; i++) if ((used.get(left[i].spread) ?? 0) < (used.get(left[best].spread) ?? 0)) best = i
+    const [c] = left.splice(best, 1)
+    picked.push(c.name)
+    used.set(c.spread, (used.get(c.spread) ?? 0) + 1)
+  }
+  return picked
+}
+
+/** The majority of `n` voting members: how many must answer for etcd to work. */
+export function quorum(n: number): number {
+  return Math.floor(n / 2) + 1
+}
+
+/**
+ * Why taking `name` out of the voting members would lose quorum (or remove the last one), or
+ * undefined when it is safe: the remaining members must still hold a majority of answering ones.
+ */
+export function removalRisk(members: {name: string; healthy: boolean}[], name: string): string | undefined {
+  const self = members.find(m => m.name === name)
+  if (!self) return undefined
+  if (members.length === 1) return `${name} is the etcd's only member`
+  const healthy = members.filter(m => m.healthy).length
+  if (healthy < quorum(members.length)) return `the etcd has lost quorum already (${healthy} of ${members.length} members answer)`
+  const left = healthy - (self.healthy ? 1 : 0)
+  if (left < quorum(members.length - 1)) return `only ${left} of the ${members.length - 1} members left would answer, fewer than the ${quorum(members.length - 1)} etcd needs`
+  return undefined
 }

@@ -1,0 +1,186 @@
+/**
+ * The cluster's own etcd grows and shrinks live. A member is added as a raft learner (it
+ * copies the data without voting, so a slow or broken newcomer never costs quorum), promoted
+ * once etcd says it has caught up, and only then given to clients; a member is removed only
+ * when the members left keep a majority (unless forced). The local config follows the member
+ * list after every change.
+ */
+import type {IMember} from 'etcd3'
+import {ClusterError, InputError, describeCause} from '../../../core/errors.js'
+import type {MachineRecord} from '../../../core/model.js'
+import type {LocalStore} from '../../store/local.js'
+import type {Progress} from '../../cli/progress.js'
+import {loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
+import {getMachine, listMachines, readSettings} from '../machines.js'
+import {kvCall, type Kv, type KvOptions} from '../client.js'
+import {peerUrl, pickMembers, removalRisk, spreadKey, targetMemberCount, type MemberPlan, type Placeable} from './plan.js'
+import {connectMember, prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
+import {kvStatus} from './status.js'
+
+export interface MembershipEnv {
+  store: LocalStore
+  progress: Progress
+  signal: AbortSignal
+}
+
+const PROMOTE_WAIT_MS = 90_000
+
+export async function listMembers(kv: Kv): Promise<IMember[]> {
+  return (await kvCall(kv, 'listing the etcd members', () => kv.client.cluster.memberList({}))).members
+}
+
+const memberPlan = (m: IMember): MemberPlan => ({name: m.name, address: new URL(m.peerURLs[0]!).hostname})
+const machinePlan = (r: MachineRecord): MemberPlan => ({name: r.name, address: r.addresses.private ?? r.addresses.public})
+
+/** Adds machine `name` as a learner, waits until etcd promotes it; returns the seconds it took. */
+export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promise<number> {
+  const started = Date.now()
+  const record = await getMachine(kv, name)
+  if (record.state !== 'ready') throw new InputError(`machine ${name} is ${record.state}, not ready`, `run \`cluster provision ${name}\` first`)
+  if (!env.store.hasMachine(name)) throw new InputError(`machine ${name} is not in this store (no SSH key for it)`, 'run this from the store that created it')
+  const members = await listMembers(kv)
+  if (members.some(m => m.name === name)) throw new InputError(`machine ${name} is a member of the cluster's etcd already`, 'see `cluster kv status`')
+  const unstarted = members.find(m => m.name === '' || m.isLearner)
+  if (unstarted) {
+    throw new ClusterError(`the etcd has a member that is not started or not promoted (${unstarted.peerURLs.join(',')})`,
+      {hint: 'run `cluster kv status`; remove it with `cluster kv remove` if its machine is gone'})
+  }
+  const self = machinePlan(record)
+  const conn = await connectMember(env.store, record)
+  try {
+    await refuseUsedMember(conn, record)
+    const {ca} = loadOrCreateClusterCerts(env.store)
+    env.progress.step(`Adding ${name} to the cluster's etcd as a learner (${members.length} → ${members.length + 1} members)`)
+    await prepareMember(conn, record, self, [...members.map(memberPlan), self], {ca, token: kv.clusterName, state: 'existing', step: env.progress.step})
+    let id: string | undefined
+    try {
+      id = (await kvCall(kv, `adding ${name} as a learner`, () => kv.client.cluster.memberAdd({peerURLs: [peerUrl(self)], isLearner: true}))).member.ID
+      await startMember(conn)
+      await promoteWhenCaughtUp(kv, id, name, env.signal)
+    } catch (error) {
+      env.progress.step(`Adding ${name} failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); undoing it`)
+      if (id) await kv.client.cluster.memberRemove({ID: id}).catch(() => undefined)
+      await undoMember(conn)
+      throw error
+    }
+  } finally {
+    conn.close()
+  }
+  await syncEndpoints(kv, env.store)
+  return (Date.now() - started) / 1000
+}
+
+/** etcd refuses to promote a learner that is behind its leader: ask again until it accepts. */
+async function promoteWhenCaughtUp(kv: Kv, id: string, name: string, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + PROMOTE_WAIT_MS
+  let last = ''
+  while (Date.now() < deadline) {
+    signal.throwIfAborted()
+    try {
+      await kv.client.cluster.memberPromote({ID: id})
+      return
+    } catch (error) {
+      last = (error as Error).message
+    }
+    await new Promise(r => setTimeout(r, 500))
+  }
+  throw new ClusterError(`the etcd learner on ${name} did not catch up within ${PROMOTE_WAIT_MS / 1000} s (${last})`,
+    {hint: `look at \`journalctl -u cluster-etcd\` on ${name} (cluster ssh ${name})`})
+}
+
+/**
+ * Takes machine `name` out of the etcd: refused when the members left would lose quorum
+ * (unless `force`); the member's etcd is then stopped and its data removed on the machine.
+ */
+export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: MembershipEnv & {force: boolean}): Promise<void> {
+  const members = await listMembers(kv)
+  const member = members.find(m => m.name === name)
+  if (!member) throw new InputError(`machine ${name} is not a member of the cluster's etcd`, 'see `cluster kv status` for the members')
+  if (members.length === 1) {
+    throw new InputError(`${name} runs the etcd's only member`, `add a member first (\`cluster kv add NAME\`); \`cluster rm -f ${name}\` removes the machine and the etcd`)
+  }
+  const status = await kvStatus(opts, env.store)
+  const risk = removalRisk(status.members.map(m => ({name: m.name, healthy: m.healthy})), name)
+  if (risk && !env.force) throw new ClusterError(`removing ${name} from the etcd would lose quorum: ${risk}`, {hint: 'add a member first (`cluster kv add NAME`), or pass -f'})
+  env.progress.step(`Removing ${name} from the cluster's etcd (${members.length} → ${members.length - 1} members)`)
+  await kvCall(kv, `removing the etcd member ${name}`, () => kv.client.cluster.memberRemove({ID: member.ID}))
+  await syncEndpoints(kv, env.store)
+  if (!env.store.hasMachine(name)) return
+  try {
+    const conn = await connectMember(env.store, env.store.getMachine(name).record)
+    try {
+      await undoMember(conn)
+    } finally {
+      conn.close()
+    }
+  } catch (error) {
+    env.progress.step(`${name} left the etcd, but its stopped member could not be cleaned (${describeCause(error)}): remove /var/lib/cluster-etcd there`)
+  }
+}
+
+/**
+ * The config names every voting member's client URL, so the CLI reaches the etcd through any
+ * of them. Only when the config names this etcd (not when a flag or variable chose another).
+ */
+export async function syncEndpoints(kv: Kv, store: LocalStore): Promise<string[]> {
+  const members = await listMembers(kv)
+  const endpoints = members.filter(m => !m.isLearner && m.clientURLs.length > 0).map(m => m.clientURLs[0]!)
+  const cfg = store.readConfig()
+  if (cfg.kv && endpoints.length > 0 && cfg.kv.endpoints.some(e => kv.endpoints.includes(e))) {
+    store.writeConfig({...cfg, kv: {...cfg.kv, endpoints}})
+  }
+  return endpoints
+}
+
+/** The cluster's own etcd: TLS and every member a machine of the cluster (not an etcd of the user's). */
+function ownEtcd(kv: Kv, members: IMember[], machines: MachineRecord[]): boolean {
+  return Boolean(kv.tls) && members.length > 0 && members.every(m => machines.some(r => r.name === m.name))
+}
+
+/** Ready machines this store can reach, oldest first, as placement sees them. */
+function candidates(machines: MachineRecord[], store: LocalStore, except?: string): Placeable[] {
+  return machines
+    .filter(r => r.state === 'ready' && r.name !== except && store.hasMachine(r.name))
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .map(r => ({name: r.name, spread: spreadKey(r)}))
+}
+
+/**
+ * `--kv-members` (auto by default): grows the cluster's own etcd to the size the machine count
+ * allows, one member at a time. Returns the machines added. Never shrinks it.
+ */
+export async function followMembership(kv: Kv, env: MembershipEnv): Promise<string[]> {
+  const [settings, machines, members] = await Promise.all([readSettings(kv), listMachines(kv), listMembers(kv)])
+  if (!ownEtcd(kv, members, machines)) return []
+  const ready = machines.filter(r => r.state === 'ready')
+  const target = targetMemberCount(settings.kvMembers ?? 'auto', ready.length)
+  if (members.length >= target) return []
+  const memberSpread = members.map(m => ({name: m.name, spread: spreadKey(machines.find(r => r.name === m.name)!)}))
+  const picked = pickMembers(candidates(machines, env.store), memberSpread, target - members.length)
+  // An even size tolerates no more failures than the odd one below it: grow only to the target.
+  if (members.length + picked.length !== target) return []
+  env.progress.step(`Growing the cluster's etcd to ${target} members (kv-members ${settings.kvMembers ?? 'auto'}): adding ${picked.join(', ')}`)
+  for (const name of picked) await addMember(kv, name, env)
+  return picked
+}
+
+/**
+ * Before machine `name` leaves the cluster: if it runs an etcd member, another machine takes
+ * its place first (when there is one), then it leaves the etcd, so quorum is never lost.
+ * Returns false when `name` runs no member of the cluster's own etcd.
+ */
+export async function handOverMembership(kv: Kv, opts: KvOptions, name: string, env: MembershipEnv & {force: boolean}): Promise<boolean> {
+  const [machines, members] = await Promise.all([listMachines(kv), listMembers(kv)])
+  if (!members.some(m => m.name === name) || !ownEtcd(kv, members, machines)) return false
+  const memberSpread = members.filter(m => m.name !== name).map(m => ({name: m.name, spread: spreadKey(machines.find(r => r.name === m.name)!)}))
+  const [replacement] = pickMembers(candidates(machines, env.store, name), memberSpread, 1)
+  if (replacement) {
+    env.progress.step(`${name} runs a member of the cluster's etcd: handing it to ${replacement} first`)
+    await addMember(kv, replacement, env)
+  } else if (members.length === 1) {
+    throw new InputError(`machine "${name}" runs the only member of the cluster's etcd`,
+      `removing it deletes every record of the cluster; create another machine first, or run \`cluster rm -f ${name}\``)
+  }
+  await removeMember(kv, opts, name, env)
+  return true
+}
