@@ -4,11 +4,13 @@
 #             with 10 unreachable, --timeout 2); `cluster create` on a lab host with Docker.
 #   dns:      bench/dns/run.sh (our DNS server vs dnsmasq, dnsperf)
 #   overlay:  bench/overlay/run.sh when present (iperf3 over the overlay vs underlay vs bare tunnel)
-# usage: bash bench/run.sh [machines|dns|overlay]...   (default: all). Brings the lab up.
+#   kv:       the cluster's own etcd: first create with it vs against an external etcd, kv add,
+#             failed operations while it grows 1 → 3 members (bench/kv/bench.ts)
+# usage: bash bench/run.sh [machines|dns|overlay|kv]...   (default: all). Brings the lab up.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns overlay}")
+which=("${@:-machines dns overlay kv}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 bash test/lab/install-deps.sh >&2
@@ -64,3 +66,4 @@ fi
 
 if want dns && [ -f bench/dns/run.sh ]; then bash bench/dns/run.sh; fi
 if want overlay && [ -f bench/overlay/run.sh ]; then bash bench/overlay/run.sh; fi
+if want kv; then node dist/bench/kv/bench.js; fi

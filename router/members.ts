@@ -26,9 +26,9 @@ export function startEndpoints(configured: string[], path = ENDPOINTS_PATH): str
   return [...saved, ...configured.filter(e => !saved.includes(e))]
 }
 
-/** Client URLs of the voting members (a learner serves no clients until promoted). */
+/** Client URLs of the voting members (a learner serves no clients until promoted): public then private, each tried in turn. */
 export function votingEndpoints(members: Member[]): string[] {
-  return members.filter(m => !m.isLearner && m.name !== '' && m.clientURLs.length > 0).map(m => m.clientURLs[0]!)
+  return members.filter(m => !m.isLearner && m.name !== '').flatMap(m => m.clientURLs)
 }
 
 /** Asks for the members now and every MEMBERS_EVERY_MS until `signal` aborts. */

@@ -91,6 +91,8 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       settings = await ensureSettings(open, {...store.readConfig().settings, ...definedOnly(req.settings ?? {}), ...identity})
       checkIdentity(settings, identity, store)
       await claimMachine(open, record)
+      // The config follows the member list, also when another store changed it.
+      if (open.tls) await (await import('../kv/bootstrap/membership.js')).syncEndpoints(open, store)
     }
     if (!releaseFirst) {
       kv = await openKv(req.kv, store)

@@ -9,7 +9,7 @@
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
-import {readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
 import {DNS_IP, ETCD_ENDPOINT, IMAGES, LAB_OVERLAY_RANGE, SSH_KEY, exec, execOk, removeHost, startStoppedHost, stopHost, type LabHost} from '../lab/lab.js'
@@ -71,6 +71,18 @@ after(async () => {
   await Promise.all(NODES.map(n => removeHost(hostName(n))))
   rmSync(env.storage, {recursive: true, force: true})
   console.log(`cleaned up at ${since()}`)
+})
+
+test('a first create that fails after making the etcd rolls it back too: nothing configured, nothing left on the host', async () => {
+  const r = await cli(env, [...createArgs('o1').slice(0, -1), '--engine-opt', 'no-such-flag=1', 'o1'])
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /No etcd is configured: making o1 the first member/)
+  assert.match(r.stderr, /^Error: restarting docker with the cluster configuration failed on .*unknown flag: --no-such-flag/m)
+  assert.equal(config().kv, undefined)
+  assert.equal((await exec(hostName('o1'), ['test', '-e', '/var/lib/cluster-etcd'])).code, 1, 'no etcd data left')
+  assert.equal((await exec(hostName('o1'), ['test', '-e', '/etc/systemd/system/cluster-etcd.service'])).code, 1, 'no etcd unit left')
+  assert.ok(!existsSync(join(env.storage, 'kv-first-member.json')), 'the claim is released')
+  assert.deepEqual(readdirSync(join(env.storage, 'machines')), [])
 })
 
 test('with no etcd configured, the first create makes its machine the cluster\'s etcd (TLS, RBAC) and says so', async () => {
@@ -172,6 +184,15 @@ test('the third machine grows the etcd to three members with no extra command; r
       return saved.length === 3 ? saved : undefined
     }, 40_000)
   }
+  // Both etcd ports refuse a TLS client without a cluster certificate at the handshake.
+  for (const port of [2379, 2380]) {
+    const r = await exec(hostName('o2'), ['curl', '-sS', '--max-time', '5', '--cacert', '/etc/cluster/kv/ca.pem', `https://${hosts.get('o1')!.ip}:${port}/version`])
+    assert.ok([35, 56].includes(r.code), `port ${port}: curl exited ${r.code}: ${r.stdout}${r.stderr}`)
+  }
+  const withCert = await exec(hostName('o2'), ['curl', '-sS', '--max-time', '5', '--cacert', '/etc/cluster/kv/ca.pem',
+    '--cert', '/etc/cluster/kv/client.pem', '--key', '/etc/cluster/kv/client-key.pem', `https://${hosts.get('o1')!.ip}:2379/version`])
+  assert.equal(withCert.code, 0, withCert.stderr)
+  assert.match(withCert.stdout, /etcdserver/)
   // Containers on two hosts reach each other by name.
   await sleeper('o2', 'web2')
   const ip3 = await sleeper('o3', 'web3')

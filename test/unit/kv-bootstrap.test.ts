@@ -4,7 +4,7 @@ import {oneLine} from '../support/errors.js'
 import {keys, clusterPrefix} from '../../core/keys.js'
 import {
   planMembers, initialCluster, etcdUnit, hostPermissions, prefixEnd, isCopiedOnMove, clientUrl, hostRoleName,
-  parseKvMembers, targetMemberCount, pickMembers, spreadKey, quorum, removalRisk,
+  parseKvMembers, targetMemberCount, memberOf, clientUrls, pickMembers, spreadKey, quorum, removalRisk,
 } from '../../src/kv/bootstrap/plan.js'
 import {InputError} from '../../core/errors.js'
 
@@ -117,4 +117,15 @@ test('quorum rule: a member leaves only if the members left keep a majority that
 test('a member added to a running etcd starts with --initial-cluster-state existing', () => {
   assert.match(etcdUnit(three[2], three, 'c-abc', 'existing'), /--initial-cluster-state existing/)
   assert.match(etcdUnit(three[2], three, 'c-abc'), /--initial-cluster-state new/)
+})
+
+test('a machine with a private address: peers on it, clients on the public one first, then the private one', () => {
+  const m = memberOf({name: 'd1', addresses: {public: '198.18.1.5', private: '198.18.100.5'}})
+  assert.deepEqual(m, {name: 'd1', address: '198.18.100.5', publicAddress: '198.18.1.5'})
+  assert.deepEqual(clientUrls(m), ['https://198.18.1.5:2379', 'https://198.18.100.5:2379'])
+  const unit = etcdUnit(m, [m], 't')
+  assert.match(unit, /--listen-client-urls https:\/\/198\.18\.1\.5:2379,https:\/\/198\.18\.100\.5:2379,https:\/\/127\.0\.0\.1:2379 /)
+  assert.match(unit, /--listen-peer-urls https:\/\/198\.18\.100\.5:2380 /)
+  assert.doesNotMatch(unit, /198\.18\.1\.5:2380/)
+  assert.deepEqual(memberOf({name: 'g', addresses: {public: '198.18.0.11'}}), {name: 'g', address: '198.18.0.11'})
 })

@@ -14,7 +14,7 @@ import type {LocalStore} from '../../store/local.js'
 import type {MachineRecord} from '../../../core/model.js'
 import type {Progress} from '../../cli/progress.js'
 import {kvCall, openKv, type Kv, type KvOptions} from '../client.js'
-import {checkMemberCount, clientUrl, ETCD_UNIT, isCopiedOnMove, planMembers, type MemberPlan} from './plan.js'
+import {checkMemberCount, clientUrl, memberOf, ETCD_UNIT, isCopiedOnMove, planMembers, type MemberPlan} from './plan.js'
 import {connectMember, prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
 import {waitForLeader} from './wait.js'
 import {enableRbac} from './rbac.js'
@@ -42,7 +42,7 @@ export async function createKv(req: KvCreateRequest, env: {store: LocalStore; pr
   const signal = env.signal ?? new AbortController().signal
   checkMemberCount(req.names.length, req.size)
   const records = req.names.map(n => store.getMachine(n).record)
-  const members = planMembers(records.map(r => ({name: r.name, address: r.addresses.private ?? r.addresses.public})), req.size)
+  const members = planMembers(records.map(memberOf), req.size)
   for (const r of records) {
     if (r.state !== 'ready') throw new ClusterError(`${r.name} is ${r.state}, not ready`, {hint: `run \`cluster provision ${r.name}\` first`})
   }

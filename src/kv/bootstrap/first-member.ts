@@ -16,7 +16,7 @@ import type {SshConnection} from '../../ssh/client.js'
 import {etcdRootFiles} from '../../tls/authorities.js'
 import type {LocalStore} from '../../store/local.js'
 import {kvCall, openKv, type Kv} from '../client.js'
-import {clientUrl, planMembers} from './plan.js'
+import {clientUrl, memberOf, planMembers} from './plan.js'
 import {prepareMember, refuseUsedMember, startMember} from './member.js'
 import {enableRbac} from './rbac.js'
 import {waitForLeader} from './wait.js'
@@ -63,7 +63,7 @@ function processAlive(pid: number): boolean {
  */
 export async function startFirstMember(conn: SshConnection, record: MachineRecord, o: {store: LocalStore; clusterName: string; signal: AbortSignal; step: (s: string) => void}): Promise<Kv> {
   const {store} = o
-  const members = planMembers([{name: record.name, address: record.addresses.private ?? record.addresses.public}], 1)
+  const members = planMembers([memberOf(record)], 1)
   await refuseUsedMember(conn, record)
   const rootFiles = etcdRootFiles(store)
   await prepareMember(conn, record, members[0], members, {store, token: `${o.clusterName}-${randomBytes(6).toString('hex')}`, step: o.step})

@@ -5,15 +5,15 @@
  * when the members left keep a majority (unless forced). The local config follows the member
  * list after every change.
  */
-import type {IMember} from 'etcd3'
+import {EtcdLockFailedError, type IMember} from 'etcd3'
 import {ClusterError, InputError, describeCause} from '../../../core/errors.js'
 import type {MachineRecord} from '../../../core/model.js'
 import type {LocalStore} from '../../store/local.js'
 import type {Progress} from '../../cli/progress.js'
 import {loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
 import {getMachine, listMachines, readSettings} from '../machines.js'
-import {kvCall, type Kv, type KvOptions} from '../client.js'
-import {peerUrl, pickMembers, removalRisk, spreadKey, targetMemberCount, type MemberPlan, type Placeable} from './plan.js'
+import {kvCall, translateKvError, type Kv, type KvOptions} from '../client.js'
+import {memberOf, peerUrl, pickMembers, removalRisk, spreadKey, targetMemberCount, type MemberPlan, type Placeable} from './plan.js'
 import {connectMember, prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
 import {kvStatus} from './status.js'
 
@@ -24,13 +24,38 @@ export interface MembershipEnv {
 }
 
 const PROMOTE_WAIT_MS = 90_000
+const LOCK_WAIT_MS = 180_000
+
+/**
+ * One membership change at a time per cluster: creates that finish together would otherwise
+ * both grow the etcd. etcd3's lock is a try-lock, so it is tried again until it is free.
+ */
+async function withMembershipLock<T>(kv: Kv, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  const lock = kv.client.lock(`${kv.layout.prefix}/locks/kv-members`).ttl(30)
+  const deadline = Date.now() + LOCK_WAIT_MS
+  for (;;) {
+    signal.throwIfAborted()
+    try {
+      await lock.acquire()
+      break
+    } catch (error) {
+      if (!(error instanceof EtcdLockFailedError)) throw translateKvError(error, kv.endpoints, 'locking the etcd membership')
+      if (Date.now() > deadline) throw new ClusterError(`another command kept the etcd membership locked for ${LOCK_WAIT_MS / 1000} s`, {hint: 'retry once it has finished', cause: error})
+    }
+    await new Promise(r => setTimeout(r, 500))
+  }
+  try {
+    return await fn()
+  } finally {
+    await lock.release().catch(() => undefined)
+  }
+}
 
 export async function listMembers(kv: Kv): Promise<IMember[]> {
   return (await kvCall(kv, 'listing the etcd members', () => kv.client.cluster.memberList({}))).members
 }
 
 const memberPlan = (m: IMember): MemberPlan => ({name: m.name, address: new URL(m.peerURLs[0]!).hostname})
-const machinePlan = (r: MachineRecord): MemberPlan => ({name: r.name, address: r.addresses.private ?? r.addresses.public})
 
 /** Adds machine `name` as a learner, waits until etcd promotes it; returns the seconds it took. */
 export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promise<number> {
@@ -45,7 +70,7 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
     throw new ClusterError(`the etcd has a member that is not started or not promoted (${unstarted.peerURLs.join(',')})`,
       {hint: 'run `cluster kv status`; remove it with `cluster kv remove` if its machine is gone'})
   }
-  const self = machinePlan(record)
+  const self = memberOf(record)
   const conn = await connectMember(env.store, record)
   try {
     await refuseUsedMember(conn, record)
@@ -120,13 +145,15 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
 
 /**
  * The config names every voting member's client URL, so the CLI reaches the etcd through any
- * of them. Only when the config names this etcd (not when a flag or variable chose another).
+ * of them. Only for the cluster's own etcd, and when the config names it (not when a flag or
+ * variable chose another).
  */
 export async function syncEndpoints(kv: Kv, store: LocalStore): Promise<string[]> {
-  const members = await listMembers(kv)
+  const [members, machines] = await Promise.all([listMembers(kv), listMachines(kv)])
   const endpoints = members.filter(m => !m.isLearner && m.clientURLs.length > 0).map(m => m.clientURLs[0]!)
   const cfg = store.readConfig()
-  if (cfg.kv && endpoints.length > 0 && cfg.kv.endpoints.some(e => kv.endpoints.includes(e))) {
+  // An etcd of the user's keeps the endpoints the user gave: its members may advertise addresses only they reach.
+  if (cfg.kv && endpoints.length > 0 && ownEtcd(kv, members, machines) && cfg.kv.endpoints.some(e => kv.endpoints.includes(e))) {
     store.writeConfig({...cfg, kv: {...cfg.kv, endpoints}})
   }
   return endpoints
@@ -150,6 +177,10 @@ function candidates(machines: MachineRecord[], store: LocalStore, except?: strin
  * allows, one member at a time. Returns the machines added. Never shrinks it.
  */
 export async function followMembership(kv: Kv, env: MembershipEnv): Promise<string[]> {
+  return withMembershipLock(kv, env.signal, () => growToTarget(kv, env))
+}
+
+async function growToTarget(kv: Kv, env: MembershipEnv): Promise<string[]> {
   const [settings, machines, members] = await Promise.all([readSettings(kv), listMachines(kv), listMembers(kv)])
   if (!ownEtcd(kv, members, machines)) return []
   const ready = machines.filter(r => r.state === 'ready')
@@ -170,6 +201,10 @@ export async function followMembership(kv: Kv, env: MembershipEnv): Promise<stri
  * Returns false when `name` runs no member of the cluster's own etcd.
  */
 export async function handOverMembership(kv: Kv, opts: KvOptions, name: string, env: MembershipEnv & {force: boolean}): Promise<boolean> {
+  return withMembershipLock(kv, env.signal, () => handOver(kv, opts, name, env))
+}
+
+async function handOver(kv: Kv, opts: KvOptions, name: string, env: MembershipEnv & {force: boolean}): Promise<boolean> {
   const [machines, members] = await Promise.all([listMachines(kv), listMembers(kv)])
   if (!members.some(m => m.name === name) || !ownEtcd(kv, members, machines)) return false
   const memberSpread = members.filter(m => m.name !== name).map(m => ({name: m.name, spread: spreadKey(machines.find(r => r.name === m.name)!)}))

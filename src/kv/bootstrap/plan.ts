@@ -29,12 +29,26 @@ export const ROOT_USER = CERT_NAMES.etcdRoot
 
 export interface MemberPlan {
   name: string
-  /** The address peers and clients reach the member on (the machine's private address if it has one). */
+  /** The address peers reach the member on: the machine's private address if it has one, so raft traffic stays off the public network. */
   address: string
+  /** The public address of a machine that also has a private one: clients outside the private network (this CLI) come in there. */
+  publicAddress?: string
+}
+
+/** A machine as an etcd member: peers on its private address where it has one. */
+export function memberOf(r: {name: string; addresses: {public: string; private?: string}}): MemberPlan {
+  return r.addresses.private && r.addresses.private !== r.addresses.public
+    ? {name: r.name, address: r.addresses.private, publicAddress: r.addresses.public}
+    : {name: r.name, address: r.addresses.public}
+}
+
+/** Where clients reach the member: its public address first (the CLI may be anywhere), then its private one. */
+export function clientUrls(m: MemberPlan): string[] {
+  return [...(m.publicAddress ? [m.publicAddress] : []), m.address].map(a => `https://${a}:${CLIENT_PORT}`)
 }
 
 export function clientUrl(m: MemberPlan): string {
-  return `https://${m.address}:${CLIENT_PORT}`
+  return clientUrls(m)[0]!
 }
 
 export function peerUrl(m: MemberPlan): string {
@@ -50,13 +64,13 @@ export function checkMemberCount(count: number, size?: number): void {
   if (count !== n) throw new InputError(`--size ${n} needs ${n} machine names, got ${count}`, `name exactly ${n} machines`)
 }
 
-export function planMembers(machines: {name: string; address: string}[], size?: number): MemberPlan[] {
+export function planMembers(machines: MemberPlan[], size?: number): MemberPlan[] {
   checkMemberCount(machines.length, size)
   const names = new Set(machines.map(m => m.name))
   if (names.size !== machines.length) throw new InputError('a machine is named twice', 'name each member once')
   const addresses = new Set(machines.map(m => m.address))
   if (addresses.size !== machines.length) throw new InputError('two members share an address', 'put each member on its own machine')
-  return machines.map(m => ({name: m.name, address: m.address}))
+  return machines.map(m => ({...m}))
 }
 
 /** etcd's --initial-cluster: name=peerURL for every member, in the order given. */
@@ -76,8 +90,8 @@ export function etcdUnit(self: MemberPlan, members: MemberPlan[], token: string,
   const args = [
     `--name ${self.name}`,
     `--data-dir ${ETCD_DATA_DIR}`,
-    `--listen-client-urls ${clientUrl(self)},https://127.0.0.1:${CLIENT_PORT}`,
-    `--advertise-client-urls ${clientUrl(self)}`,
+    `--listen-client-urls ${[...clientUrls(self), `https://127.0.0.1:${CLIENT_PORT}`].join(',')}`,
+    `--advertise-client-urls ${clientUrls(self).join(',')}`,
     `--listen-peer-urls ${peerUrl(self)}`,
     `--initial-advertise-peer-urls ${peerUrl(self)}`,
     `--initial-cluster ${initialCluster(members)}`,
