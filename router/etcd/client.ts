@@ -125,9 +125,23 @@ export class EtcdClient {
     this.channel.close()
   }
 
-  private call(path: string, request: Buffer): Promise<Buffer> {
-    return this.channel.unary(path, request, this.callTimeoutMs)
+  /**
+   * One retry when etcd's users or roles changed while the call was on its way (a machine
+   * was added or removed): etcd then refuses it as made under an old auth revision, and its
+   * own Go client retries the same way.
+   */
+  private async call(path: string, request: Buffer): Promise<Buffer> {
+    try {
+      return await this.channel.unary(path, request, this.callTimeoutMs)
+    } catch (error) {
+      if (!isAuthRevisionOld(error)) throw error
+      return this.channel.unary(path, request, this.callTimeoutMs)
+    }
   }
+}
+
+export function isAuthRevisionOld(error: unknown): boolean {
+  return error instanceof Error && error.message.includes('revision of auth store is old')
 }
 
 /**

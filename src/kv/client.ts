@@ -89,7 +89,7 @@ export async function openKv(flags: KvOptions = {}, store = new LocalStore()): P
   const timeoutMs = opts.timeoutMs ?? 5000
   const {Etcd3} = await import('etcd3')
   const options: IOptions = {
-    hosts: opts.endpoints,
+    hosts: await answering(opts.endpoints),
     dialTimeout: timeoutMs,
     defaultCallOptions: ctx => (ctx.isStream ? {} : {deadline: Date.now() + timeoutMs}),
   }
@@ -116,6 +116,32 @@ export async function openKv(flags: KvOptions = {}, store = new LocalStore()): P
   }
 }
 
+const PROBE_MS = 1000
+
+/**
+ * The endpoints that accept a TCP connection within PROBE_MS (all of them if none does, so
+ * the error names them all). The etcd3 client would otherwise send calls to a dead member
+ * (a host that is down) and wait out each call's deadline before trying another.
+ */
+export async function answering(endpoints: string[], timeoutMs = PROBE_MS): Promise<string[]> {
+  if (endpoints.length < 2) return endpoints
+  const {connect} = await import('node:net')
+  const probe = (endpoint: string) => new Promise<boolean>(resolve => {
+    const url = new URL(endpoint)
+    const socket = connect({host: url.hostname, port: Number(url.port || 2379)})
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
+  const ok = await Promise.all(endpoints.map(probe))
+  const live = endpoints.filter((_, i) => ok[i])
+  return live.length > 0 ? live : endpoints
+}
+
 /**
  * grpc-js sends the endpoint's IP as TLS server name, and Node answers each process's first
  * such connection with DEP0123 on stderr. etcd members are reached by IP on purpose (their
@@ -134,7 +160,12 @@ export function quietIpServernameWarning(): void {
 /** Runs one etcd operation, translating transport failures into one actionable line. */
 export async function kvCall<T>(kv: Pick<Kv, 'endpoints'>, what: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn()
+    return await fn().catch(error => {
+      // etcd's users or roles changed while the call was on its way (a machine came or went):
+      // once more, as etcd's own client does.
+      if ((error as Error)?.message?.includes('revision of auth store is old')) return fn()
+      throw error
+    })
   } catch (error) {
     throw translateKvError(error, kv.endpoints, what)
   }

@@ -1,7 +1,8 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {oneLine} from '../support/errors.js'
-import {kvOverride, resolveKvOptions, translateKvError} from '../../src/kv/client.js'
+import {answering, kvOverride, resolveKvOptions, translateKvError} from '../../src/kv/client.js'
+import {createServer, type AddressInfo} from 'node:net'
 import {KvUnavailableError} from '../../core/errors.js'
 import {keys, clusterPrefix, subnetFromKey} from '../../core/keys.js'
 
@@ -39,4 +40,23 @@ test('a flag or variable that hides the etcd of config.json is named; the same e
   assert.equal(kvOverride({}, {CLUSTER_KV_ENDPOINTS: 'https://198.18.0.22:2379,https://198.18.0.21:2379'}, cfg), undefined)
   assert.equal(kvOverride({}, {CLUSTER_KV_ENDPOINTS: ''}, cfg), undefined)
   assert.equal(kvOverride({}, {CLUSTER_KV_ENDPOINTS: 'http://198.18.0.2:2379'}, {}), undefined)
+})
+
+test('endpoints that refuse or do not answer are left out; with none answering, all are kept', async () => {
+  const server = createServer(socket => socket.destroy())
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const live = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const closed = await new Promise<string>(resolve => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const url = `https://127.0.0.1:${(s.address() as AddressInfo).port}`
+      s.close(() => resolve(url))
+    })
+  })
+  try {
+    assert.deepEqual(await answering([closed, live]), [live])
+    assert.deepEqual(await answering([closed]), [closed])
+    assert.deepEqual(await answering([closed, closed]), [closed, closed])
+  } finally {
+    server.close()
+  }
 })
