@@ -99,7 +99,10 @@ async function main(): Promise<void> {
       await cliOk(env, createArgs(a))
       const rss = Number((await execOk(a.name, ['sh', '-c', 'ps -o rss= -C etcd | head -1'])).trim()) / 1024
       await cliOk(env, createArgs(b))
-      const add = await timed(env, ['kv', 'add', b.name])
+      const addStarted = Date.now()
+      const addRun = await cli(env, ['kv', 'add', b.name])
+      if (addRun.code !== 0) throw new Error(`kv add failed: ${addRun.stderr}`)
+      const add = seconds(addStarted)
       await cliOk(env, ['kv', 'remove', b.name])
       // Growth 1 → 3 (b and c join when c makes three machines), under load.
       const load = loadLoops(env, `/cluster/${cluster}/`)
@@ -124,6 +127,8 @@ async function main(): Promise<void> {
       console.log(`${'  router-like etcd writes during it: failed / made'.padEnd(58)} ${`${counts.putsFailed}/${counts.puts}`.padStart(9)}   target 0 failed`)
       console.log(`${'etcd member resident memory, MB (1 member, fresh cluster)'.padEnd(58)} ${rss.toFixed(1).padStart(9)}`)
       for (const e of counts.errors.slice(0, 5)) console.log(`  failure: ${e.split('\n')[0]}`)
+      console.log('kv add, step by step (its own progress lines):')
+      for (const line of addRun.stderr.trim().split('\n')) console.log(`  ${line}`)
     } finally {
       for (const h of [c, b, a]) await cli(env, ['rm', '-f', '-y', h.name])
       rmSync(env.storage, {recursive: true, force: true})

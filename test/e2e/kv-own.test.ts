@@ -287,16 +287,25 @@ test('rm of the first machine hands its membership to another machine; quorum is
   assert.deepEqual(await lookup('o4', 'web4', 'web3'), [ip3])
 })
 
-test('the etcd shrinks as machines go; the last member goes only with -f, and the store forgets the etcd', async () => {
+test('the etcd shrinks as machines go; a lone member hands over too; the last one goes only with -f, and the store forgets the etcd', async () => {
   await cliOk(env, ['rm', '-y', 'o2'])
-  await cliOk(env, ['rm', '-y', 'o3'])
+  assert.deepEqual(await memberNames(), ['o3', 'o4'])
+  await cliOk(env, ['kv', 'remove', 'o3'])
   assert.deepEqual(await memberNames(), ['o4'])
+  // The only member's machine, with another machine there: the etcd moves to it (1 → 2 → 1).
+  const r = await cli(env, ['rm', '-y', 'o4'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stderr, /o4 runs a member of the cluster's etcd: handing it to o3 first/)
+  assert.deepEqual(await memberNames(), ['o3'])
+  assert.deepEqual(config().kv!.endpoints, [endpointOf('o3')])
+  assert.equal(await cliOk(env, ['ls', '-q']), 'o3\n')
+
   const before = readFileSync(join(env.storage, 'config.json'), 'utf8')
-  refused(await cli(env, ['rm', '-y', 'o4']), /^Error: machine "o4" runs the only member of the cluster's etcd/m)
+  refused(await cli(env, ['rm', '-y', 'o3']), /^Error: machine "o3" runs the only member of the cluster's etcd/m)
   assert.equal(readFileSync(join(env.storage, 'config.json'), 'utf8'), before)
-  await cliOk(env, ['rm', '-f', '-y', 'o4'])
+  await cliOk(env, ['rm', '-f', '-y', 'o3'])
   assert.equal(config().kv, undefined)
-  assert.equal((await exec(hostName('o4'), ['test', '-e', '/var/lib/cluster-etcd'])).code, 1, 'the member\'s data is gone')
+  assert.equal((await exec(hostName('o3'), ['test', '-e', '/var/lib/cluster-etcd'])).code, 1, 'the member\'s data is gone')
   const none = await cli(env, ['ls'])
   assert.equal(none.code, 1)
   assert.match(none.stderr, /^Error: no etcd endpoint is configured: /m)

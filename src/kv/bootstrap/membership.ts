@@ -81,7 +81,9 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
     try {
       id = (await kvCall(kv, `adding ${name} as a learner`, () => kv.client.cluster.memberAdd({peerURLs: [peerUrl(self)], isLearner: true}))).member.ID
       await startMember(conn)
+      env.progress.step(`${name} is a learner; promoting it once it has caught up`)
       await promoteWhenCaughtUp(kv, id, name, env.signal)
+      env.progress.step(`${name} is a voting member`)
     } catch (error) {
       env.progress.step(`Adding ${name} failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); undoing it`)
       if (id) await kv.client.cluster.memberRemove({ID: id}).catch(() => undefined)
@@ -128,8 +130,10 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
   const risk = removalRisk(status.members.map(m => ({name: m.name, healthy: m.healthy})), name)
   if (risk && !env.force) throw new ClusterError(`removing ${name} from the etcd would lose quorum: ${risk}`, {hint: 'add a member first (`cluster kv add NAME`), or pass -f'})
   env.progress.step(`Removing ${name} from the cluster's etcd (${members.length} → ${members.length - 1} members)`)
-  await kvCall(kv, `removing the etcd member ${name}`, () => kv.client.cluster.memberRemove({ID: member.ID}))
-  await syncEndpoints(kv, env.store)
+  const machines = await listMachines(kv)
+  const left = await kvCall(kv, `removing the etcd member ${name}`, () => kv.client.cluster.memberRemove({ID: member.ID}))
+  // From etcd's answer: the member this client talked to may be the one that just left.
+  writeEndpoints(kv, env.store, left.members, machines)
   if (!env.store.hasMachine(name)) return
   try {
     const conn = await connectMember(env.store, env.store.getMachine(name).record)
@@ -150,6 +154,10 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
  */
 export async function syncEndpoints(kv: Kv, store: LocalStore): Promise<string[]> {
   const [members, machines] = await Promise.all([listMembers(kv), listMachines(kv)])
+  return writeEndpoints(kv, store, members, machines)
+}
+
+function writeEndpoints(kv: Kv, store: LocalStore, members: IMember[], machines: MachineRecord[]): string[] {
   const endpoints = members.filter(m => !m.isLearner && m.clientURLs.length > 0).map(m => m.clientURLs[0]!)
   const cfg = store.readConfig()
   // An etcd of the user's keeps the endpoints the user gave: its members may advertise addresses only they reach.
