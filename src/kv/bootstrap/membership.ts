@@ -185,6 +185,8 @@ function candidates(machines: MachineRecord[], store: LocalStore, except?: strin
  * allows, one member at a time. Returns the machines added. Never shrinks it.
  */
 export async function followMembership(kv: Kv, env: MembershipEnv): Promise<string[]> {
+  // An etcd of the user's is left alone, and not even locked.
+  if (!kv.tls || !ownEtcd(kv, ...await Promise.all([listMembers(kv), listMachines(kv)]))) return []
   return withMembershipLock(kv, env.signal, () => growToTarget(kv, env))
 }
 
