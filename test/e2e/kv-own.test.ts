@@ -15,7 +15,7 @@ import {Etcd3} from 'etcd3'
 import {DNS_IP, ETCD_ENDPOINT, IMAGES, LAB_OVERLAY_RANGE, SSH_KEY, exec, execOk, removeHost, startStoppedHost, stopHost, type LabHost} from '../lab/lab.js'
 import {startLabHost} from '../../bench/overlay/lab-overlay.js'
 import {cli, cliOk, newCliEnv, type CliEnv} from '../support/cli.js'
-import {waitFor} from '../unit/dns-support.js'
+import {waitFor} from '../support/wait.js'
 
 const CLUSTER = `e2e-own-${process.pid}`
 const prefix = `/cluster/${CLUSTER}/`

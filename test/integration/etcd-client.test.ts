@@ -116,7 +116,7 @@ test('the router learns the members from etcd, switches to them and keeps them o
   const path = join(dir, 'etcd-endpoints.json')
   try {
     const members = await etcd.routerClient().members()
-    assert.deepEqual(members, [{name: 'dns-test', clientURLs: [etcd.endpoint], isLearner: false}])
+    assert.deepEqual(members, [{name: 'test', clientURLs: [etcd.endpoint], isLearner: false}])
     // A dead endpoint first (the first member, gone): the client skips it and the follow drops it.
     const dead = `http://127.0.0.1:${await freePort()}`
     assert.deepEqual(startEndpoints([dead], path), [dead])
