@@ -21,7 +21,8 @@ import type {Progress} from '../cli/progress.js'
 import {driverContext, splitDriverData, whoAmI} from './machine.js'
 import {checkIdentity, clusterIdentity} from './identity.js'
 import {removeMachine} from './remove.js'
-import {setupHost} from './setup-host.js'
+import {installHostPackages, setupHost} from './setup-host.js'
+import type {Provisioner} from '../provision/provisioner.js'
 import {connectToMachine} from '../ssh/connect-machine.js'
 import type {SwarmRequest} from '../swarm/plan.js'
 
@@ -137,8 +138,11 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
       const closeOnAbort = () => conn.close()
       signal.addEventListener('abort', closeOnAbort, {once: true})
       let swarmPlan
+      let installed: Provisioner | undefined
       try {
         if (!kv) {
+          // The member makes its key with the host's Node.js: the packages come first.
+          installed = await installHostPackages({conn, progress, signal})
           const clusterName = resolveKvOptions(req.kv, process.env, store.readConfig()).clusterName
           progress.step(`No etcd is configured: making ${req.name} the first member of the cluster's own etcd (TLS, RBAC)`)
           kv = await startFirstMember(conn, record, {store, clusterName, signal, step: progress.step})
@@ -147,7 +151,7 @@ export async function createMachine(req: CreateRequest, env: CreateEnv): Promise
         swarmPlan = swarm && await swarm.planMembership(kv, req.name, req.swarm!)
         if (swarmPlan) record.swarm = swarmPlan.membership
         await save()
-        await setupHost({store, kv, settings: settings!, record, conn, progress, signal, advertiseAddr: req.advertiseAddr})
+        await setupHost({store, kv, settings: settings!, record, conn, progress, signal, advertiseAddr: req.advertiseAddr}, installed)
       } finally {
         signal.removeEventListener('abort', closeOnAbort)
         conn.close()

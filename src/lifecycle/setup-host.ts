@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {MACHINE_KEY_FILE, type SshTarget} from '../../drivers/sdk/index.js'
 import {connectSsh} from '../ssh/client.js'
 import {detectProvisioner, ensureHostPackages} from '../provision/install.js'
+import type {Provisioner} from '../provision/provisioner.js'
 import {configureEngine, unconfigureEngine, waitForEngine} from '../provision/engine.js'
 import {issueHostCertificate} from '../tls/host-cert.js'
 import {dockerClientCert, loadOrCreateAuthorities, trustFor} from '../tls/authorities.js'
@@ -20,14 +21,22 @@ import type {SetupContext} from './setup-context.js'
 
 export type {SetupContext}
 
-export async function setupHost(c: SetupContext): Promise<void> {
-  const {conn, progress, record, signal} = c
+/** The first step of setupHost: the OS, and Docker, Node.js and the WireGuard tools installed where missing. */
+export async function installHostPackages(c: Pick<SetupContext, 'conn' | 'progress' | 'signal'>): Promise<Provisioner> {
+  const {conn, progress, signal} = c
   progress.step('Detecting the operating system')
   const {provisioner} = await detectProvisioner(conn)
   progress.step(`${provisioner.name}: installing what is missing (Docker, Node.js, WireGuard tools)`)
   const pkgs = await ensureHostPackages(conn, provisioner, {progress: progress.step})
   if (pkgs.installed.length) progress.step(`Installed ${pkgs.installed.join(' ')}`)
   signal.throwIfAborted()
+  return provisioner
+}
+
+/** `installed`: the packages were put in place already (the first member of the cluster's own etcd needs Node.js first). */
+export async function setupHost(c: SetupContext, installed?: Provisioner): Promise<void> {
+  const {conn, progress, record, signal} = c
+  const provisioner = installed ?? await installHostPackages(c)
 
   progress.step('Joining the overlay (subnet, router agent)')
   const overlay = await joinOverlay(c, provisioner)
