@@ -4,7 +4,8 @@
  */
 import {Command, Flags, Errors} from '@oclif/core'
 import {ClusterError, describeCause} from '../../core/errors.js'
-import {openKv, type Kv, type KvOptions} from '../kv/client.js'
+import {kvOverride, openKv, type Kv, type KvOptions} from '../kv/client.js'
+import {LocalStore} from '../store/local.js'
 
 export abstract class ClusterCommand extends Command {
   static baseFlags = {
@@ -60,8 +61,15 @@ export abstract class KvCommand extends ClusterCommand {
 
   /** The etcd options the user gave on the command line (env and local config fill the rest). */
   protected kvOptions(flags: KvFlagValues): KvOptions {
-    return {endpoints: flags['kv-endpoint'], cacert: flags['kv-cacert'], cert: flags['kv-cert'], key: flags['kv-key'], clusterName: flags['cluster-name']}
+    const options = {endpoints: flags['kv-endpoint'], cacert: flags['kv-cacert'], cert: flags['kv-cert'], key: flags['kv-key'], clusterName: flags['cluster-name']}
+    // Said once per command: the user is never silently on another etcd than config.json's.
+    const override = this.overrideSaid ? undefined : kvOverride(options, process.env, new LocalStore().readConfig())
+    if (override) process.stderr.write(`Note: ${override}\n`)
+    this.overrideSaid = true
+    return options
   }
+
+  private overrideSaid = false
 
   /** Opens etcd once per command; closed in finally(). */
   protected async openKv(flags: KvFlagValues): Promise<Kv> {

@@ -75,17 +75,10 @@ export function kvConfigured(flags: KvOptions, store: LocalStore): boolean {
   return resolveKvOptions(flags, process.env, store.readConfig()).endpoints.length > 0
 }
 
-let overrideSaid = false
-
 export async function openKv(flags: KvOptions = {}, store = new LocalStore()): Promise<Kv> {
   const cfg = store.readConfig()
   const opts = resolveKvOptions(flags, process.env, cfg)
   if (opts.endpoints.length === 0) throw new KvUnavailableError('no etcd endpoint is configured', {hint: HINT})
-  const override = kvOverride(flags, process.env, cfg)
-  if (override && !overrideSaid) {
-    overrideSaid = true
-    process.stderr.write(`Note: ${override}\n`)
-  }
   const timeoutMs = opts.timeoutMs ?? 5000
   const {Etcd3} = await import('etcd3')
   const options: IOptions = {

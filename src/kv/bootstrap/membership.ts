@@ -12,7 +12,7 @@ import type {LocalStore} from '../../store/local.js'
 import type {Progress} from '../../cli/progress.js'
 import {loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
 import {getMachine, listMachines, readSettings} from '../machines.js'
-import {kvCall, translateKvError, type Kv, type KvOptions} from '../client.js'
+import {kvCall, openKv, translateKvError, type Kv, type KvOptions} from '../client.js'
 import {memberOf, peerUrl, pickMembers, removalRisk, spreadKey, targetMemberCount, type MemberPlan, type Placeable} from './plan.js'
 import {connectMember, prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
 import {kvStatus} from './status.js'
@@ -131,9 +131,15 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
   if (risk && !env.force) throw new ClusterError(`removing ${name} from the etcd would lose quorum: ${risk}`, {hint: 'add a member first (`cluster kv add NAME`), or pass -f'})
   env.progress.step(`Removing ${name} from the cluster's etcd (${members.length} → ${members.length - 1} members)`)
   const machines = await listMachines(kv)
-  const left = await kvCall(kv, `removing the etcd member ${name}`, () => kv.client.cluster.memberRemove({ID: member.ID}))
-  // From etcd's answer: the member this client talked to may be the one that just left.
-  writeEndpoints(kv, env.store, left.members, machines)
+  // Asked of the members that stay: the one leaving may stop before it answers.
+  const stays = members.filter(m => m.ID !== member.ID && m.clientURLs.length > 0).map(m => m.clientURLs[0]!)
+  const via = await openKv({endpoints: stays, ...kv.tls, clusterName: kv.clusterName}, env.store)
+  try {
+    const left = await kvCall(via, `removing the etcd member ${name}`, () => via.client.cluster.memberRemove({ID: member.ID}))
+    writeEndpoints(kv, env.store, left.members, machines)
+  } finally {
+    via.close()
+  }
   if (!env.store.hasMachine(name)) return
   try {
     const conn = await connectMember(env.store, env.store.getMachine(name).record)
