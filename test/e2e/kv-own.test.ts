@@ -31,9 +31,9 @@ const HOST_ETCDCTL = 'ETCDCTL_API=3 etcdctl --command-timeout=5s --cacert /etc/c
 interface KvConfig {endpoints: string[]; cacert: string; cert: string; key: string}
 const config = () => JSON.parse(readFileSync(join(env.storage, 'config.json'), 'utf8')) as {clusterName?: string; kv?: KvConfig}
 const rootClient = (endpoints: string[]) => new Etcd3({hosts: endpoints, dialTimeout: 3000, credentials: {
-  rootCertificate: readFileSync(join(env.storage, 'certs/ca.pem')),
-  certChain: readFileSync(join(env.storage, 'certs/kv-root.pem')),
-  privateKey: readFileSync(join(env.storage, 'certs/kv-root-key.pem')),
+  rootCertificate: readFileSync(join(env.storage, 'certs/etcd-member-ca.pem')),
+  certChain: readFileSync(join(env.storage, 'certs/etcd-root.pem')),
+  privateKey: readFileSync(join(env.storage, 'certs/etcd-root-key.pem')),
 }})
 const endpointOf = (n: Node) => `https://${hosts.get(n)!.ip}:2379`
 interface Status {members: {name: string; healthy: boolean; leader: boolean}[]; healthy: boolean}
@@ -100,8 +100,8 @@ test('with no etcd configured, the first create makes its machine the cluster\'s
   const cfg = config()
   const ip = hosts.get('o1')!.ip
   assert.equal(cfg.clusterName, CLUSTER)
-  assert.deepEqual(cfg.kv, {endpoints: [`https://${ip}:2379`], cacert: join(env.storage, 'certs/ca.pem'),
-    cert: join(env.storage, 'certs/kv-root.pem'), key: join(env.storage, 'certs/kv-root-key.pem')})
+  assert.deepEqual(cfg.kv, {endpoints: [`https://${ip}:2379`], cacert: join(env.storage, 'certs/etcd-member-ca.pem'),
+    cert: join(env.storage, 'certs/etcd-root.pem'), key: join(env.storage, 'certs/etcd-root-key.pem')})
   assert.equal(statSync(cfg.kv!.key).mode & 0o777, 0o600)
   assert.equal(await execOk(hostName('o1'), ['systemctl', 'is-active', 'cluster-etcd']), 'active\n')
 

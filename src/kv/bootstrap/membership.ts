@@ -10,7 +10,6 @@ import {ClusterError, InputError, describeCause} from '../../../core/errors.js'
 import type {MachineRecord} from '../../../core/model.js'
 import type {LocalStore} from '../../store/local.js'
 import type {Progress} from '../../cli/progress.js'
-import {loadOrCreateClusterCerts} from '../../tls/cluster-certs.js'
 import {getMachine, listMachines, readSettings} from '../machines.js'
 import {kvCall, openKv, translateKvError, type Kv, type KvOptions} from '../client.js'
 import {memberOf, peerUrl, pickMembers, removalRisk, spreadKey, targetMemberCount, type MemberPlan, type Placeable} from './plan.js'
@@ -74,9 +73,8 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
   const conn = await connectMember(env.store, record)
   try {
     await refuseUsedMember(conn, record)
-    const {ca} = loadOrCreateClusterCerts(env.store)
     env.progress.step(`Adding ${name} to the cluster's etcd as a learner (${members.length} → ${members.length + 1} members)`)
-    await prepareMember(conn, record, self, [...members.map(memberPlan), self], {ca, token: kv.clusterName, state: 'existing', step: env.progress.step})
+    await prepareMember(conn, record, self, [...members.map(memberPlan), self], {store: env.store, token: kv.clusterName, state: 'existing', step: env.progress.step})
     let id: string | undefined
     try {
       id = (await kvCall(kv, `adding ${name} as a learner`, () => kv.client.cluster.memberAdd({peerURLs: [peerUrl(self)], isLearner: true}))).member.ID
