@@ -134,7 +134,8 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
   const via = await openKv({endpoints: stays, ...kv.tls, clusterName: kv.clusterName}, env.store)
   try {
     const left = await kvCall(via, `removing the etcd member ${name}`, () => via.client.cluster.memberRemove({ID: member.ID}))
-    writeEndpoints(kv, env.store, left.members, machines)
+      .then(r => r.members, error => removedAfterAll(via, member.ID, error))
+    writeEndpoints(kv, env.store, left, machines)
   } finally {
     via.close()
   }
@@ -149,6 +150,21 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
   } catch (error) {
     env.progress.step(`${name} left the etcd, but its stopped member could not be cleaned (${describeCause(error)}): remove /var/lib/cluster-etcd there`)
   }
+}
+
+/**
+ * A leader that removes itself may stop before the answer gets back (two members, the leader
+ * leaving): the removal is then judged by the member list the others show once they have a
+ * new leader. Still listed after that: the original error.
+ */
+async function removedAfterAll(via: Kv, id: string, error: unknown): Promise<IMember[]> {
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    await new Promise(r => setTimeout(r, 1000))
+    const members = await listMembers(via).catch(() => undefined)
+    if (members && !members.some(m => m.ID === id)) return members
+  }
+  throw error
 }
 
 /**
