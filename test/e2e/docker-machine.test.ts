@@ -11,7 +11,7 @@ import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Etcd3} from 'etcd3'
-import {HOSTS, ETCD_ENDPOINT, IMAGES, SSH_KEY, loadImage, removeHost, run, startHost, startStoppedHost, type LabHost} from '../lab/lab.js'
+import {HOSTS, ETCD_ENDPOINT, IMAGES, SSH_KEY, loadImage, inspectHost, removeHost, run, startHost, startStoppedHost, type LabHost} from '../lab/lab.js'
 import {cli, cliOk, newCliEnv, CLUSTER_BIN, type CliEnv} from '../support/cli.js'
 import {waitFor} from '../support/wait.js'
 
@@ -214,7 +214,12 @@ test('core-commands.bats: stop shows Stopped; url, env and version say the host 
   await startStoppedHost(host.name)
   await waitFor('Running again', async () => (await m(['status', NAME])).stdout === 'Running\n' || undefined, 60_000, 1000)
   assert.equal((await m(['restart', NAME])).code, 0)
-  // The reboot takes the engine down first: wait to see it gone, then back.
+  // The reboot takes the machine down first: wait to see it gone. A lab host is a container,
+  // which a reboot stops for good (systemd as PID 1 exits); starting it again stands in for
+  // the firmware bringing a real machine back.
+  await waitFor('down after restart', async () => (await m(['status', NAME])).stdout !== 'Running\n' || undefined, 120_000, 1000)
+  await waitFor('the lab host stopped', async () => !(await inspectHost(host.name))?.running || undefined, 60_000, 1000)
+  await startStoppedHost(host.name)
   await waitFor('Running after restart', async () => lines((await m(['ls', '--timeout', '20'])).stdout)[1]?.includes('Running') || undefined, 120_000, 1000)
   assert.match(await cliOk(env, ['status', NAME]), /Running/)
   // "rm ask user confirmation": the answer comes from standard input.
