@@ -164,12 +164,21 @@ export async function kvCall<T>(kv: Pick<Kv, 'endpoints'>, what: string, fn: () 
   }
 }
 
+/** etcd's answer to a membership change while its leader is not yet connected to every member. */
+export const UNHEALTHY = /unhealthy cluster/
+
+/** etcd3 (through cockatiel, not a dependency of ours) refuses a host for a while after failures. */
+export const isBrokenCircuit = (error: unknown): boolean => (error as Error)?.constructor?.name === 'BrokenCircuitError'
+
 export function translateKvError(error: unknown, endpoints: string[], what: string): Error {
   if (error instanceof ClusterError) return error
   const name = (error as Error)?.constructor?.name ?? ''
   const msg = (error as Error)?.message ?? String(error)
   const where = endpoints.join(',')
-  if (/Unavailable|DeadlineExceeded|ClientClosed/.test(name) || /ECONNREFUSED|UNAVAILABLE|deadline/i.test(msg)) {
+  if (UNHEALTHY.test(msg)) {
+    return new ClusterError(`etcd at ${where} refused ${what}: not every member is connected yet (${msg})`, {hint: 'retry in a few seconds; `cluster kv status` shows the members', cause: error})
+  }
+  if (/Unavailable|DeadlineExceeded|ClientClosed|BrokenCircuit/.test(name) || /ECONNREFUSED|UNAVAILABLE|deadline/i.test(msg)) {
     return new KvUnavailableError(`cannot reach etcd at ${where} (${what})`, {hint: `check that etcd runs there, or ${HINT}`, cause: error})
   }
   if (/PermissionDenied|Unauthenticated|AuthenticationFailed/.test(name)) {

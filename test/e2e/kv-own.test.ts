@@ -288,11 +288,7 @@ test('rm of the first machine hands its membership to another machine; quorum is
   assert.deepEqual(await lookup('o4', 'web4', 'web3'), [ip3])
 })
 
-// Open bug (issue 13): `rm` of a two-member etcd's leader fails with "cannot reach etcd" after
-// its successor is promoted (the removal's answer never comes back from the leaving leader).
-// Kept running as a todo so its output shows the state of the bug without failing the suite.
-const SHRINK_TODO = {todo: 'rm of the leader of a two-member etcd fails after the hand-over'}
-test('the etcd shrinks as machines go; a lone member hands over too; the last one goes only with -f, and the store forgets the etcd', SHRINK_TODO, async () => {
+test('the etcd shrinks as machines go; a lone member hands over too; the last one goes only with -f, and the store forgets the etcd', async () => {
   await cliOk(env, ['rm', '-y', 'o2'])
   assert.deepEqual(await memberNames(), ['o3', 'o4'])
   await cliOk(env, ['kv', 'remove', 'o3'])

@@ -5,13 +5,13 @@
  * when the members left keep a majority (unless forced). The local config follows the member
  * list after every change.
  */
-import {EtcdLockFailedError, type IMember} from 'etcd3'
+import {EtcdLockFailedError, type IMember, type IMemberRemoveResponse} from 'etcd3'
 import {ClusterError, InputError, describeCause} from '../../../core/errors.js'
 import type {MachineRecord} from '../../../core/model.js'
 import type {LocalStore} from '../../store/local.js'
 import type {Progress} from '../../cli/progress.js'
 import {getMachine, listMachines, readSettings} from '../machines.js'
-import {kvCall, openKv, translateKvError, type Kv, type KvOptions} from '../client.js'
+import {UNHEALTHY, isBrokenCircuit, kvCall, openKv, translateKvError, type Kv, type KvOptions} from '../client.js'
 import {memberOf, peerUrl, pickMembers, removalRisk, spreadKey, targetMemberCount, type MemberPlan, type Placeable} from './plan.js'
 import {connectMember, prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
 import {kvStatus} from './status.js'
@@ -24,6 +24,7 @@ export interface MembershipEnv {
 
 const PROMOTE_WAIT_MS = 90_000
 const LOCK_WAIT_MS = 180_000
+const REMOVE_WAIT_MS = 20_000
 
 /**
  * One membership change at a time per cluster: creates that finish together would otherwise
@@ -50,8 +51,9 @@ async function withMembershipLock<T>(kv: Kv, signal: AbortSignal, fn: () => Prom
   }
 }
 
+/** Linearizable: a member that has just joined may still show an older list of its own. */
 export async function listMembers(kv: Kv): Promise<IMember[]> {
-  return (await kvCall(kv, 'listing the etcd members', () => kv.client.cluster.memberList({}))).members
+  return (await kvCall(kv, 'listing the etcd members', () => kv.client.cluster.memberList({linearizable: true}))).members
 }
 
 const memberPlan = (m: IMember): MemberPlan => ({name: m.name, address: new URL(m.peerURLs[0]!).hostname})
@@ -97,20 +99,27 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
 
 /** etcd refuses to promote a learner that is behind its leader: ask again until it accepts. */
 async function promoteWhenCaughtUp(kv: Kv, id: string, name: string, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + PROMOTE_WAIT_MS
-  let last = ''
-  while (Date.now() < deadline) {
+  await askAgain(() => kv.client.cluster.memberPromote({ID: id}), () => true, PROMOTE_WAIT_MS, signal).catch(error => {
+    throw new ClusterError(`the etcd learner on ${name} did not catch up within ${PROMOTE_WAIT_MS / 1000} s (${(error as Error).message})`,
+      {hint: `look at \`journalctl -u cluster-etcd\` on ${name} (cluster ssh ${name})`})
+  })
+}
+
+/**
+ * Asks again every 500 ms while `passing` says the refusal will pass, for at most `ms`; then
+ * the last error. etcd3's circuit breaker refuses a host for a few seconds after its failures.
+ */
+async function askAgain<T>(fn: () => Promise<T>, passing: (error: Error) => boolean, ms: number, signal: AbortSignal): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
     signal.throwIfAborted()
     try {
-      await kv.client.cluster.memberPromote({ID: id})
-      return
+      return await fn()
     } catch (error) {
-      last = (error as Error).message
+      if (Date.now() > deadline || !(passing(error as Error) || isBrokenCircuit(error))) throw error
     }
     await new Promise(r => setTimeout(r, 500))
   }
-  throw new ClusterError(`the etcd learner on ${name} did not catch up within ${PROMOTE_WAIT_MS / 1000} s (${last})`,
-    {hint: `look at \`journalctl -u cluster-etcd\` on ${name} (cluster ssh ${name})`})
 }
 
 /**
@@ -129,11 +138,14 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
   if (risk && !env.force) throw new ClusterError(`removing ${name} from the etcd would lose quorum: ${risk}`, {hint: 'add a member first (`cluster kv add NAME`), or pass -f'})
   env.progress.step(`Removing ${name} from the cluster's etcd (${members.length} → ${members.length - 1} members)`)
   const machines = await listMachines(kv)
+  const leaving = status.members.find(m => m.name === name)
+  const heir = members.find(m => m.ID !== member.ID && !m.isLearner && m.clientURLs.length > 0)
+  if (leaving?.leader && heir) await handLeadership(kv, env, leaving.endpoint, {id: heir.ID, name: heir.name}, name)
   // Asked of the members that stay: the one leaving may stop before it answers.
   const stays = members.filter(m => m.ID !== member.ID && m.clientURLs.length > 0).map(m => m.clientURLs[0]!)
   const via = await openKv({endpoints: stays, ...kv.tls, clusterName: kv.clusterName}, env.store)
   try {
-    const left = await kvCall(via, `removing the etcd member ${name}`, () => via.client.cluster.memberRemove({ID: member.ID}))
+    const left = await kvCall(via, `removing the etcd member ${name}`, () => removeWhenConnected(via, member.ID, env.signal))
       .then(r => r.members, error => removedAfterAll(via, member.ID, error))
     writeEndpoints(kv, env.store, left, machines)
   } finally {
@@ -149,6 +161,29 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
     }
   } catch (error) {
     env.progress.step(`${name} left the etcd, but its stopped member could not be cleaned (${describeCause(error)}): remove /var/lib/cluster-etcd there`)
+  }
+}
+
+/**
+ * etcd removes a voting member only once its leader has been connected to every peer for 5 s
+ * (else "unhealthy cluster"): right after a member joined or the leadership moved, ask again.
+ */
+const removeWhenConnected = (via: Kv, id: string, signal: AbortSignal): Promise<IMemberRemoveResponse> =>
+  askAgain(() => via.client.cluster.memberRemove({ID: id}), e => UNHEALTHY.test(e.message), REMOVE_WAIT_MS, signal)
+
+/**
+ * A leader that commits its own removal may stop before its followers learn the entry is
+ * committed; with two members the one left then waits forever for the removed one's vote.
+ * etcd's advice: move the leadership away first. MoveLeader is answered only by the leader.
+ */
+async function handLeadership(kv: Kv, env: MembershipEnv, leaderEndpoint: string, heir: {id: string; name: string}, name: string): Promise<void> {
+  const leader = await openKv({endpoints: [leaderEndpoint], ...kv.tls, clusterName: kv.clusterName}, env.store)
+  try {
+    // A member that has just been promoted may not take the leadership at once.
+    await kvCall(leader, `moving the etcd leadership from ${name} to ${heir.name}`,
+      () => askAgain(() => leader.client.maintenance.moveLeader({targetID: heir.id}), () => true, REMOVE_WAIT_MS, env.signal))
+  } finally {
+    leader.close()
   }
 }
 

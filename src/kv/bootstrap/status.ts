@@ -31,7 +31,10 @@ export async function kvStatus(opts: KvOptions, store: LocalStore): Promise<KvSt
   const kv = await openKv({...opts, timeoutMs: MEMBER_TIMEOUT_MS}, store)
   let list
   try {
-    list = await kvCall(kv, 'listing the members', () => kv.client.cluster.memberList({linearizable: false}))
+    // Linearizable first: a member that has just joined may still show an older list. Without
+    // quorum only the member's own view is left.
+    list = await kv.client.cluster.memberList({linearizable: true})
+      .catch(() => kvCall(kv, 'listing the members', () => kv.client.cluster.memberList({linearizable: false})))
   } finally {
     kv.close()
   }
