@@ -10,8 +10,6 @@ import {chooseEndpoint, type PeerRecord} from '../core/membership.js'
 import {contains, overlaps, parseIPv4Cidr, type IPv4Cidr} from '../core/ipv4.js'
 import type {Rejection} from '../core/router-status.js'
 
-export type {Rejection}
-
 /** One peer as the datapath holds it. */
 export interface AppliedPeer {
   name: string

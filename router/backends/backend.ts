@@ -5,7 +5,8 @@
  */
 import type {Backend as BackendName} from '../../core/model.js'
 import type {PeerRecord} from '../../core/membership.js'
-import type {Actions, CurrentState, Rejection} from '../plan.js'
+import type {Actions, CurrentState} from '../plan.js'
+import type {Rejection} from '../../core/router-status.js'
 import type {Logger} from '../log.js'
 
 export interface BackendOptions {

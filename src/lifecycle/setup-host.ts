@@ -19,8 +19,6 @@ import {joinOverlay, leaveOverlay} from './overlay.js'
 import {undoMember} from '../kv/bootstrap/member.js'
 import type {SetupContext} from './setup-context.js'
 
-export type {SetupContext}
-
 /** The first step of setupHost: the OS, and Docker, Node.js and the WireGuard tools installed where missing. */
 export async function installHostPackages(c: Pick<SetupContext, 'conn' | 'progress' | 'signal'>): Promise<Provisioner> {
   const {conn, progress, signal} = c

@@ -6,7 +6,8 @@
  */
 import {containsCidr} from 'cidr-tools'
 import type {PeerRecord} from '../../../core/membership.js'
-import type {Actions, CurrentState, Rejection} from '../../plan.js'
+import type {Actions, CurrentState} from '../../plan.js'
+import type {Rejection} from '../../../core/router-status.js'
 import {ipJson} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
 import {flushOurRoutes, ipBatch, ourRoutes, routeDst, ROUTE_PROTO, type RouteEntry} from '../link.js'

@@ -7,7 +7,8 @@
  */
 import type {PeerRecord} from '../../../core/membership.js'
 import {networkOf} from '../../../core/subnets.js'
-import type {Actions, AppliedPeer, CurrentState, Rejection} from '../../plan.js'
+import type {Actions, AppliedPeer, CurrentState} from '../../plan.js'
+import type {Rejection} from '../../../core/router-status.js'
 import {run, probe} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
 import {overlayMtu} from '../../../core/mtu.js'

@@ -6,7 +6,8 @@
  */
 import {existsSync} from 'node:fs'
 import type {PeerRecord} from '../../../core/membership.js'
-import type {Actions, AppliedPeer, CurrentState, Rejection} from '../../plan.js'
+import type {Actions, AppliedPeer, CurrentState} from '../../plan.js'
+import type {Rejection} from '../../../core/router-status.js'
 import {WG_KEY_PATH} from '../../../core/router-config.js'
 import {run, probe} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
