@@ -10,6 +10,7 @@ import {writeFileSafe} from '../core/files.js'
 import type {EtcdClient} from './etcd/client.js'
 import type {Member} from './etcd/wire.js'
 import type {Logger} from './log.js'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 export const ENDPOINTS_PATH = '/var/lib/cluster/etcd-endpoints.json'
 export const MEMBERS_EVERY_MS = 10_000
@@ -46,9 +47,7 @@ export async function followMembers(client: EtcdClient, log: Logger, signal = ne
     } catch (error) {
       log.warn(`cannot list the etcd members: ${(error as Error).message}; keeping ${client.endpoints.join(',')}`)
     }
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(resolve, everyMs)
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, {once: true})
-    })
+    // timers/promises drops its abort listener when the wait ends: one listener per round would pile up.
+    await sleep(everyMs, undefined, {signal}).catch(() => undefined)
   }
 }

@@ -12,6 +12,7 @@ import {needs} from '../support/needs.js'
 import {waitFor} from '../support/wait.js'
 import {followMembers, startEndpoints, votingEndpoints} from '../../router/members.js'
 import type {Logger} from '../../router/log.js'
+import {getEventListeners} from 'node:events'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -124,9 +125,13 @@ test('the router learns the members from etcd, switches to them and keeps them o
     const stop = new AbortController()
     const followed = followMembers(c, silentLog, stop.signal, path, 100)
     await waitFor('the endpoints follow the members', async () => c.endpoints.length === 1 || undefined, 5000, 20)
+    // Several rounds of 100 ms: a loop that left an abort listener per round would show them here.
+    await new Promise(r => setTimeout(r, 600))
+    const listeners = getEventListeners(stop.signal, 'abort').length
     stop.abort()
     await followed
     c.close()
+    assert.ok(listeners <= 1, `${listeners} abort listeners after several rounds`)
     assert.deepEqual(c.endpoints, [etcd.endpoint])
     assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), [etcd.endpoint])
     assert.deepEqual(startEndpoints([dead, etcd.endpoint], path), [etcd.endpoint, dead])
