@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// `cluster env` runs inside every `eval`; it skips loading oclif (which costs more than
-// node's own start). Everything else, and `env --help`, goes through oclif.
+// `cluster env` runs inside every `eval`, and `cluster __complete LINE` on every <TAB> of a
+// shell's completion (src/completion/names.ts): both skip loading oclif (which costs more
+// than node's own start). Everything else, and `env --help`, goes through oclif.
 const argv = process.argv.slice(2)
 if (argv[0] === 'env' && !argv.includes('--help') && !argv.includes('-h')) {
   const {envMain} = await import('../dist/src/env-command.js')
   process.exitCode = await envMain(argv.slice(1))
+} else if (argv[0] === '__complete') {
+  const {completeMain} = await import('../dist/src/completion/names.js')
+  process.exitCode = completeMain(argv[1] ?? '')
 } else {
   // `cluster ssh NAME WORDS…`: the words belong to ssh (Docker Machine's way), `-h` included;
   // a `--` before NAME keeps oclif from reading them as its flags or as a help request.

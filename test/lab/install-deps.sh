@@ -19,9 +19,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-# etcd-server, openssh-server, dnsmasq: integration tests start their own on loopback.
+# etcd-server, openssh-server, dnsmasq: integration tests start their own on loopback; zsh: the
+# completion test drives a real one.
 PACKAGES=(docker.io docker-compose debootstrap etcd-client etcd-server iperf3 dnsutils dnsperf
-          dnsmasq hyperfine tcpdump wireguard-tools openssh-client openssh-server)
+          dnsmasq hyperfine tcpdump wireguard-tools openssh-client openssh-server zsh)
 # Servers installed only for their binaries: their services must not start (now or at boot).
 declare -A NO_AUTOSTART=([dnsmasq]=dnsmasq.service [etcd-server]=etcd.service [openssh-server]=ssh.service)
 

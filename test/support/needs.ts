@@ -7,7 +7,7 @@
 import {accessSync, constants} from 'node:fs'
 import {basename, delimiter, isAbsolute, join} from 'node:path'
 
-type Need = 'etcd' | 'sshd' | 'ssh' | 'dnsmasq' | 'dig' | 'root'
+type Need = 'etcd' | 'sshd' | 'ssh' | 'dnsmasq' | 'dig' | 'zsh' | 'root'
 
 const CHECKS: Record<Need, {present: () => boolean; missing: string}> = {
   etcd: {present: () => onPath('etcd'), missing: 'needs etcd on PATH (apt-get install etcd-server)'},
@@ -16,6 +16,7 @@ const CHECKS: Record<Need, {present: () => boolean; missing: string}> = {
   ssh: {present: () => onPath('ssh') && onPath('ssh-keygen'), missing: 'needs ssh and ssh-keygen on PATH (apt-get install openssh-client)'},
   dnsmasq: {present: () => onPath('dnsmasq'), missing: 'needs dnsmasq on PATH (apt-get install dnsmasq-base)'},
   dig: {present: () => onPath('dig'), missing: 'needs dig on PATH (apt-get install bind9-dnsutils)'},
+  zsh: {present: () => onPath('zsh'), missing: 'needs zsh on PATH (apt-get install zsh)'},
   root: {present: () => process.getuid?.() === 0, missing: 'needs root: run the tests as root'},
 }
 

@@ -1,0 +1,14 @@
+/**
+ * oclif postrun hook: after the autocomplete plugin has (re)written its completion scripts
+ * (`cluster autocomplete …`, `cluster autocomplete create`, or its refresh after a plugin
+ * install), adds machine-name completion to them (src/completion/shells.ts).
+ */
+import type {Hook} from '@oclif/core'
+import {addMachineNames} from './shells.js'
+
+const WRITES_SCRIPTS = new Set(['autocomplete', 'autocomplete:create'])
+
+const hook: Hook<'postrun'> = async function ({Command, config}) {
+  if (WRITES_SCRIPTS.has(Command.id)) addMachineNames(config.cacheDir, config.bin)
+}
+export default hook
