@@ -6,17 +6,21 @@
 #   overlay:  bench/overlay/run.sh when present (iperf3 over the overlay vs underlay vs bare tunnel)
 #   kv:       the cluster's own etcd: first create with it vs against an external etcd, kv add,
 #             failed operations while it grows 1 → 3 members (bench/kv/bench.ts)
-# usage: bash bench/run.sh [machines|dns|overlay|kv]...   (default: all). Brings the lab up.
+#   complete: shell completion of machine names vs node's start (bench/complete/run.sh; no lab)
+# usage: bash bench/run.sh [machines|dns|overlay|kv|complete]...   (default: all). Brings the
+# lab up unless only complete is asked for.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns overlay kv}")
+which=("${@:-machines dns overlay kv complete}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
-bash test/lab/install-deps.sh >&2
+lab=0
+for b in machines dns overlay kv; do want "$b" && lab=1; done
+[ "$lab" = 0 ] || bash test/lab/install-deps.sh >&2
 [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
 [ -f dist/router.cjs ] || npm run build
-SKIP_DEPS=1 bash test/lab/up.sh >&2
+[ "$lab" = 0 ] || SKIP_DEPS=1 bash test/lab/up.sh >&2
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 mean() { node -e 'const r=require(process.argv[1]).results; for (const x of r) console.log(x.mean)' "$1"; }
@@ -67,3 +71,4 @@ fi
 if want dns && [ -f bench/dns/run.sh ]; then bash bench/dns/run.sh; fi
 if want overlay && [ -f bench/overlay/run.sh ]; then bash bench/overlay/run.sh; fi
 if want kv; then node dist/bench/kv/bench.js; fi
+if want complete; then bash bench/complete/run.sh; fi
