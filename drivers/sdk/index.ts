@@ -1,6 +1,6 @@
 /**
  * The driver SDK: everything a machine driver may use, built-in or third-party alike
- * (`import {…} from 'cluster/driver-sdk'` in a `cluster-driver-<name>` package). Drivers
+ * (`import {…} from 'machine-cluster/driver-sdk'` in a `cluster-driver-<name>` package). Drivers
  * import nothing else of the CLI, so what the built-in drivers can do, any driver can.
  */
 export type {

@@ -23,7 +23,7 @@ const BUILT_IN: Record<string, () => Promise<DriverFactory>> = {
 
 export const PACKAGE_PREFIX = 'cluster-driver-'
 /** What a driver package imports the SDK as (package.json "exports"; the CLI is its peer dependency). */
-export const SDK_SPECIFIER = 'cluster/driver-sdk'
+export const SDK_SPECIFIER = 'machine-cluster/driver-sdk'
 const NAME = /^[a-z0-9][a-z0-9-]*$/
 
 export interface DriverInfo {

@@ -6,7 +6,7 @@
 import type {InitializeHook, ResolveHook} from 'node:module'
 
 export interface SdkHookData {
-  /** The name drivers import, e.g. `cluster/driver-sdk`. */
+  /** The name drivers import, e.g. `machine-cluster/driver-sdk`. */
   specifier: string
   /** file: URL of the CLI's own drivers/sdk/index.js. */
   url: string

@@ -8,9 +8,9 @@
 import {chmodSync, copyFileSync, existsSync} from 'node:fs'
 import {connect} from 'node:net'
 import {join} from 'node:path'
-import {InputError, MACHINE_KEY_FILE, NotSupportedError} from 'cluster/driver-sdk'
+import {InputError, MACHINE_KEY_FILE, NotSupportedError} from 'machine-cluster/driver-sdk'
 
-/** @type {import('cluster/driver-sdk').DriverFactory} */
+/** @type {import('machine-cluster/driver-sdk').DriverFactory} */
 const driver = {
   name: 'example',
   description: 'example third-party driver: adopts a machine by IP over SSH',
@@ -37,7 +37,7 @@ const driver = {
   },
 }
 
-/** @implements {import('cluster/driver-sdk').Driver} */
+/** @implements {import('machine-cluster/driver-sdk').Driver} */
 class ExampleDriver {
   name = 'example'
 

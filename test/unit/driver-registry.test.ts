@@ -121,7 +121,7 @@ test('resolveFlagValues: command line, then env var, then default, converted to 
   assert.throws(() => resolveFlagValues(flags, {}, {D_ON: 'maybe'}), (e: unknown) => e instanceof InputError && e.oneLine() === 'D_ON "maybe" is not a boolean: set D_ON to true or false')
 })
 
-test('a driver package gets the CLI\'s own SDK for `cluster/driver-sdk`: its errors are the CLI\'s classes', async () => {
+test('a driver package gets the CLI\'s own SDK for `machine-cluster/driver-sdk`: its errors are the CLI\'s classes', async () => {
   const factory = await getDriver('example', {CLUSTER_DRIVER_PATH: EXAMPLE})
   const ctx: DriverContext = {machineName: 'ex2', machineDir: root, progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
   assert.throws(() => factory.fromFlags(resolveFlagValues(factory.flags, {}, {}), ctx),
