@@ -10,6 +10,8 @@ export interface CliEnv {
   storage: string
   endpoints: string
   clusterName: string
+  /** Another `cluster` executable (an installed package's); this tree's bin/run.js by default. */
+  bin?: string
 }
 
 export function newCliEnv(clusterName: string, endpoints: string): CliEnv {
@@ -21,7 +23,7 @@ export function cli(env: CliEnv, args: string[], opts: RunOptions & {extraEnv?: 
   return run('env', [
     `CLUSTER_STORAGE_PATH=${env.storage}`, `CLUSTER_KV_ENDPOINTS=${env.endpoints}`, `CLUSTER_NAME=${env.clusterName}`,
     ...Object.entries(opts.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`),
-    process.execPath, CLUSTER_BIN, ...args,
+    ...(env.bin ? [env.bin] : [process.execPath, CLUSTER_BIN]), ...args,
   ], {timeoutMs: opts.timeoutMs ?? 600_000, input: opts.input})
 }
 
