@@ -7,6 +7,7 @@ import {Flags} from '@oclif/core'
 import type {MachineRecord, MachineStatus} from '../../core/model.js'
 import type {DnsRecord} from '../../core/dns-records.js'
 import type {PowerAction, PowerResult} from '../lifecycle/power.js'
+import type {MachineUpgrade} from '../lifecycle/upgrade.js'
 
 export const jsonFlag = {json: Flags.boolean({description: 'print the result as one JSON document (schemas: docs/json.md)'})}
 
@@ -70,3 +71,10 @@ export const dnsAddJson = (r: Pick<DnsRecord, 'name' | 'ip'>) => ({name: r.name,
 
 /** dns rm */
 export const dnsRmJson = (name: string, ip: string | undefined, removed: number) => ({name, ip: ip ?? null, removed})
+
+/** upgrade: per machine, what the engine and router were and are. */
+export const upgradeJson = (results: MachineUpgrade[]) => ({machines: results.map(r => ({
+  name: r.name,
+  engine: {before: r.engine.before, after: r.engine.after, changed: r.engine.changed, packages: r.engine.packages, note: r.engine.note},
+  router: {before: r.router.before, after: r.router.after, changed: r.router.changed, unitChanged: r.router.unitChanged, restarted: r.router.restarted},
+}))})

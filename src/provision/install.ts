@@ -1,9 +1,9 @@
 /** Installing what a host needs (Docker, Node for the router, WireGuard tools) over SSH. */
-import type {SshConnection} from '../ssh/client.js'
+import {lastLines, type SshConnection} from '../ssh/client.js'
 import {ProvisionError} from '../../core/errors.js'
 import {parseOsRelease, type OsRelease} from './os-release.js'
 import {
-  nodeIsRecentEnough, parseInstalledPackages, parseToolVersions, selectProvisioner,
+  nodeIsRecentEnough, parseInstalledPackages, parsePackageVersions, parseToolVersions, selectProvisioner,
   MIN_NODE_MAJOR, TOOL_VERSIONS_COMMAND, type Provisioner, type ToolVersions,
 } from './provisioner.js'
 
@@ -75,4 +75,36 @@ export async function ensureHostPackages(conn: SshConnection, provisioner: Provi
   }
   await conn.run('systemctl enable --now docker.service', 'starting docker')
   return {installed, dockerVersion: after.docker, nodeVersion: after.node!}
+}
+
+export interface EngineUpgrade {
+  /** dockerd's version before and after (`26.1.5`). */
+  before: string | null
+  after: string | null
+  /** The provisioner's Docker packages installed on the host, with their package versions. */
+  packages: Array<{name: string; before: string; after: string}>
+  changed: boolean
+  /** Why nothing could be upgraded, when that is the case (no package lists, Docker not from packages). */
+  note: string | null
+}
+
+/**
+ * `cluster upgrade`'s engine step: the distribution's upgrade of the Docker packages the
+ * provisioner installs, only those installed. Package lists that cannot be refreshed (no
+ * mirror) are not an error: the host keeps what it has and the note says why.
+ */
+export async function upgradeDockerPackages(conn: SshConnection, provisioner: Provisioner): Promise<EngineUpgrade> {
+  const versions = async () => parsePackageVersions(await conn.run(provisioner.queryPackagesCommand(provisioner.dockerPackages), 'listing the Docker packages'))
+  const [before, dockerBefore] = [await versions(), (await toolVersions(conn)).docker ?? null]
+  if (before.size === 0) {
+    return {before: dockerBefore, after: dockerBefore, packages: [], changed: false,
+      note: `none of ${provisioner.dockerPackages.join(', ')} is installed: Docker comes from elsewhere and is left alone`}
+  }
+  const refresh = await conn.exec(provisioner.refreshCommand, {timeoutMs: INSTALL_TIMEOUT_MS})
+  const note = refresh.code === 0 ? null : `package lists not refreshed (exit ${refresh.code}: ${lastLines(refresh.stderr) || lastLines(refresh.stdout) || 'no output'})`
+  await conn.run(provisioner.upgradeCommand([...before.keys()]), `upgrading ${[...before.keys()].join(' ')}`, {timeoutMs: INSTALL_TIMEOUT_MS})
+  const after = await versions()
+  const packages = [...before].map(([name, version]) => ({name, before: version, after: after.get(name) ?? ''}))
+  const dockerAfter = (await toolVersions(conn)).docker ?? null
+  return {before: dockerBefore, after: dockerAfter, packages, changed: packages.some(p => p.before !== p.after), note}
 }

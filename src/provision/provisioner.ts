@@ -25,6 +25,10 @@ export interface Provisioner {
   readonly nodeRepositorySetup?: string
   /** Shell command that installs packages without a question (refreshing the package lists first). */
   installCommand(packages: string[]): string
+  /** Shell command that refreshes the package lists. */
+  readonly refreshCommand: string
+  /** Shell command that upgrades installed packages to the newest the lists know, installing nothing new. */
+  upgradeCommand(packages: string[]): string
   /** Shell command whose output `parseInstalledPackages` reads. */
   queryPackagesCommand(packages: string[]): string
 }
@@ -60,14 +64,21 @@ class AptProvisioner implements Provisioner {
       (os.versionId === this.release.versionId || (os.versionId === '' && os.codename === this.release.codename))
   }
 
+  readonly refreshCommand = `${APT} update`
+
   installCommand(packages: string[]): string {
     // No recommends: docker.io would pull needrestart, whose prompts stall a non-interactive install.
-    return `export DEBIAN_FRONTEND=noninteractive && ${APT} update && ${APT} install -y --no-install-recommends ${packages.map(shq).join(' ')}`
+    return `export DEBIAN_FRONTEND=noninteractive && ${this.refreshCommand} && ${APT} install -y --no-install-recommends ${packages.map(shq).join(' ')}`
+  }
+
+  upgradeCommand(packages: string[]): string {
+    // Keep the admin's changed config files (daemon.json is ours, but others may exist).
+    return `export DEBIAN_FRONTEND=noninteractive && ${APT} install -y --only-upgrade --no-install-recommends -o Dpkg::Options::=--force-confold ${packages.map(shq).join(' ')}`
   }
 
   queryPackagesCommand(packages: string[]): string {
     // dpkg-query exits 1 when it never heard of one of the packages: the others still print.
-    return `dpkg-query -W -f='\${Package} \${db:Status-Status}\\n' ${packages.map(shq).join(' ')} 2>/dev/null || true`
+    return `dpkg-query -W -f='\${Package} \${db:Status-Status} \${Version}\\n' ${packages.map(shq).join(' ')} 2>/dev/null || true`
   }
 }
 
@@ -103,11 +114,16 @@ export function selectProvisioner(os: OsRelease, provisioners: readonly Provisio
 
 /** Names of the packages `queryPackagesCommand` reported as installed. */
 export function parseInstalledPackages(output: string): Set<string> {
-  const installed = new Set<string>()
+  return new Set(parsePackageVersions(output).keys())
+}
+
+/** Version of each package `queryPackagesCommand` reported as installed. */
+export function parsePackageVersions(output: string): Map<string, string> {
+  const installed = new Map<string, string>()
   for (const line of output.split('\n')) {
-    const [name, status] = line.trim().split(/\s+/)
+    const [name, status, version] = line.trim().split(/\s+/)
     // Multi-arch packages print as name:arch.
-    if (name && status === 'installed') installed.add(name.replace(/:.*$/, ''))
+    if (name && status === 'installed') installed.set(name.replace(/:.*$/, ''), version ?? '')
   }
   return installed
 }

@@ -4,7 +4,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import type {MachineRecord, MachineStatus} from '../../core/model.js'
-import {configJson, dnsAddJson, dnsRmJson, ipJson, machineJson, machinesJson, powerJson, removedJson, snapshotJson, statusJson, urlJson, versionJson} from '../../src/cli/json.js'
+import {configJson, dnsAddJson, dnsRmJson, ipJson, machineJson, machinesJson, powerJson, removedJson, snapshotJson, statusJson, upgradeJson, urlJson, versionJson} from '../../src/cli/json.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '../../../..')
 
@@ -57,4 +57,18 @@ test('every command with --json has its schema in docs/json.md, and the doc name
   for (const id of ['create', 'rm', 'status', 'ip', 'url', 'config', 'version', 'kill', 'stop', 'start', 'restart', 'provision', 'regenerate-certs', 'kv:snapshot', 'dns:add', 'dns:rm']) {
     assert.ok('json' in manifest.commands[id].flags, `${id} has --json`)
   }
+})
+
+test('upgrade: engine and router before/after per machine, every key present', () => {
+  const router = {version: '0.1.0', hash: 'a'.repeat(64)}
+  const out = upgradeJson([{
+    name: 'web1',
+    engine: {before: '26.1.5', after: '26.1.5', changed: false, packages: [{name: 'docker.io', before: '26.1.5+dfsg1-9', after: '26.1.5+dfsg1-9'}], note: null},
+    router: {before: null, after: router, changed: true, unitChanged: true, restarted: true},
+  }])
+  assert.deepEqual(out, {machines: [{
+    name: 'web1',
+    engine: {before: '26.1.5', after: '26.1.5', changed: false, packages: [{name: 'docker.io', before: '26.1.5+dfsg1-9', after: '26.1.5+dfsg1-9'}], note: null},
+    router: {before: null, after: router, changed: true, unitChanged: true, restarted: true},
+  }]})
 })

@@ -2,7 +2,7 @@ import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {parseOsRelease} from '../../src/provision/os-release.js'
 import {
-  nodeIsRecentEnough, parseInstalledPackages, parseToolVersions, selectProvisioner, PROVISIONERS,
+  nodeIsRecentEnough, parseInstalledPackages, parsePackageVersions, parseToolVersions, selectProvisioner, PROVISIONERS,
 } from '../../src/provision/provisioner.js'
 import {ProvisionError} from '../../core/errors.js'
 
@@ -111,7 +111,16 @@ test('install and query commands quote package names and never prompt', () => {
   const p = selectProvisioner(parseOsRelease(TRIXIE))
   assert.equal(p.installCommand(['docker.io', 'docker-cli']),
     'export DEBIAN_FRONTEND=noninteractive && apt-get -o DPkg::Lock::Timeout=300 -q update && apt-get -o DPkg::Lock::Timeout=300 -q install -y --no-install-recommends docker.io docker-cli')
-  assert.equal(p.queryPackagesCommand(['nodejs', "x'y"]), `dpkg-query -W -f='\${Package} \${db:Status-Status}\\n' nodejs 'x'\\''y' 2>/dev/null || true`)
+  assert.equal(p.queryPackagesCommand(['nodejs', "x'y"]), `dpkg-query -W -f='\${Package} \${db:Status-Status} \${Version}\\n' nodejs 'x'\\''y' 2>/dev/null || true`)
+  // upgrade: only what is installed (--only-upgrade), no prompt about changed config files.
+  assert.equal(p.upgradeCommand(['docker.io', 'docker-cli']),
+    'export DEBIAN_FRONTEND=noninteractive && apt-get -o DPkg::Lock::Timeout=300 -q install -y --only-upgrade --no-install-recommends -o Dpkg::Options::=--force-confold docker.io docker-cli')
+  assert.equal(p.refreshCommand, 'apt-get -o DPkg::Lock::Timeout=300 -q update')
+})
+
+test('parsePackageVersions gives the version of each installed package', () => {
+  const out = 'docker.io installed 26.1.5+dfsg1-9+deb13u1+b1\ndocker-cli installed 26.1.5+dfsg1-9+deb13u1+b1\nnodejs not-installed \nlibc6:amd64 installed 2.41-12\n'
+  assert.deepEqual([...parsePackageVersions(out)], [['docker.io', '26.1.5+dfsg1-9+deb13u1+b1'], ['docker-cli', '26.1.5+dfsg1-9+deb13u1+b1'], ['libc6', '2.41-12']])
 })
 
 test('parseInstalledPackages keeps only installed ones and strips the architecture', () => {
