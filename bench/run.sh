@@ -7,16 +7,18 @@
 #   kv:       the cluster's own etcd: first create with it vs against an external etcd, kv add,
 #             failed operations while it grows 1 → 3 members (bench/kv/bench.ts)
 #   complete: shell completion of machine names vs node's start (bench/complete/run.sh; no lab)
-# usage: bash bench/run.sh [machines|dns|overlay|kv|complete]...   (default: all). Brings the
-# lab up unless only complete is asked for.
+#   upgrade:  traffic lost by a 50 ms ping stream across the overlay while `cluster upgrade`
+#             replaces one host's router (bench/upgrade/bench.ts; target < 1 s per machine)
+# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade]...   (default: all). Brings
+# the lab up unless only complete is asked for.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns overlay kv complete}")
+which=("${@:-machines dns overlay kv complete upgrade}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 lab=0
-for b in machines dns overlay kv; do want "$b" && lab=1; done
+for b in machines dns overlay kv upgrade; do want "$b" && lab=1; done
 [ "$lab" = 0 ] || bash test/lab/install-deps.sh >&2
 [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
 [ -f dist/router.cjs ] || npm run build
@@ -72,3 +74,4 @@ if want dns && [ -f bench/dns/run.sh ]; then bash bench/dns/run.sh; fi
 if want overlay && [ -f bench/overlay/run.sh ]; then bash bench/overlay/run.sh; fi
 if want kv; then node dist/bench/kv/bench.js; fi
 if want complete; then bash bench/complete/run.sh; fi
+if want upgrade; then node dist/bench/upgrade/bench.js; fi
