@@ -7,7 +7,7 @@ import {LocalStore} from '../../src/store/local.js'
 
 export default class KvRestore extends KvCommand {
   static summary = 'Rebuild the cluster\'s etcd as one member on NAME from a snapshot, when its majority is lost for good'
-  static description = `FILE (from \`cluster kv snapshot\`) is checked on this computer first. NAME gets a new one-member etcd with the snapshot's records, users and roles (TLS and RBAC as \`kv create\` makes them); its previous data and that of the other former members is moved aside (/var/lib/cluster-etcd.before-restore-*), their etcd disabled, and this store's config points at NAME. Refused while the current etcd still has a majority, unless --force. Changes made after the snapshot are lost. See docs/kv.md.`
+  static description = `FILE (from \`cluster kv snapshot\`) is checked on this computer first. NAME gets a new one-member etcd with the snapshot's records, users and roles (TLS and RBAC as \`kv create\` makes them); its previous data and that of the other former members is moved aside (/var/lib/cluster-etcd.before-restore-*), their etcd disabled, and this store's config points at NAME. The store then grows back as after a create (kv-members, auto by default: 3 members from 3 machines). Refused while the current etcd still has a majority, unless --force. Changes made after the snapshot are lost. See docs/kv.md.`
   static examples = ['cluster kv restore backup.db --on node1']
   static args = {file: Args.string({description: 'snapshot file', required: true})}
   static flags = {
@@ -24,6 +24,7 @@ export default class KvRestore extends KvCommand {
     for (const u of r.unreachable) out(`could not reach former member ${u.name} (${u.error}): before it runs again, \`systemctl disable --now cluster-etcd\` on it`)
     if (r.reprovision.length) out(`move the routers onto it: cluster provision ${r.reprovision.join(' ')}`)
     if (process.env.CLUSTER_KV_ENDPOINTS) out(`CLUSTER_KV_ENDPOINTS is set and overrides config.json: set it to ${r.endpoint} or unset it`)
-    out(`the store has one member: add members again with \`cluster kv add NAME…\` once it is available, see docs/kv.md`)
+    if (r.grown.length) out(`the store grew back to ${r.grown.length + 1} members: ${r.grown.join(', ')} added (kv-members)`)
+    else out(`the store has one member${r.growError ? ` (growing failed: ${r.growError})` : ''}: add members with \`cluster kv add NAME…\``)
   }
 }

@@ -3,7 +3,7 @@
  * members' data for good (etcd stopped, data folder wiped), so it has no majority; the
  * snapshot taken before is restored as a one-member etcd on the survivor, which serves the
  * cluster's records again to the CLI (config.json points at it) and to the routers, with
- * the same certificates and roles. A file that is not a snapshot, or a restore over an etcd
+ * the same certificates and roles, and grows back to three members (kv-members auto). A file that is not a snapshot, or a restore over an etcd
  * that still has its majority, changes nothing.
  */
 import {test, before, after} from 'node:test'
@@ -84,7 +84,7 @@ test('a file that is not a snapshot, or an etcd that still has its majority: one
   root.close()
 })
 
-test('two of three members lose their data: no majority; kv restore --on r1 brings the records back on one member', async () => {
+test('two of three members lose their data: no majority; kv restore --on r1 brings the records back, and the store grows back to three', async () => {
   for (const n of ['r2', 'r3'] as const) await execOk(hostName(n), ['sh', '-c', 'systemctl stop cluster-etcd && rm -rf /var/lib/cluster-etcd'])
   const lost = await cli(secured, ['kv', 'status'])
   assert.equal(lost.code, 1)
@@ -101,13 +101,16 @@ test('two of three members lose their data: no majority; kv restore --on r1 brin
   assert.match(r.stdout, /^former members taken out: r2, r3 \(etcd disabled, data in \/var\/lib\/cluster-etcd\.before-restore-\d{8}T\d{6}\)$/m)
   assert.match(r.stdout, /^CLUSTER_KV_ENDPOINTS is set and overrides config\.json/m)
   assert.doesNotMatch(r.stdout, /cluster provision/)
+  // kv-members auto: three ready machines, so the store grows back to three, one learner at a time.
+  assert.match(r.stdout, /^the store grew back to 3 members: r[23], r[23] added \(kv-members\)$/m)
 
   const cfg = JSON.parse(readFileSync(join(plain.storage, 'config.json'), 'utf8')) as {kv: {endpoints: string[]; cert: string}}
-  assert.deepEqual(cfg.kv.endpoints, [url('r1')])
+  assert.deepEqual([...cfg.kv.endpoints].sort(), NODES.map(url))
   assert.equal(cfg.kv.cert, join(plain.storage, 'certs/etcd-root.pem'))
   assert.equal(await cliOk(fromConfig, ['ls', '-q']), 'r1\nr2\nr3\n')
   const status = JSON.parse(await cliOk(fromConfig, ['kv', 'status', '--json'])) as {members: {name: string; leader: boolean; healthy: boolean}[]; healthy: boolean}
-  assert.deepEqual(status.members.map(m => [m.name, m.leader, m.healthy]), [['r1', true, true]])
+  assert.deepEqual(status.members.map(m => [m.name, m.healthy]).sort(), NODES.map(n => [n, true]))
+  assert.equal(status.members.filter(m => m.leader).length, 1)
 
   // The snapshot's records, not what came after it; r1's own data went aside, not away.
   const root = rootClient([url('r1')])
@@ -115,8 +118,8 @@ test('two of three members lose their data: no majority; kv restore --on r1 brin
     assert.equal(await root.get(`${prefix}after-snapshot`).string(), null)
     assert.deepEqual((await root.getAll().prefix(`${prefix}machines/`).keys()).sort(), NODES.map(n => `${prefix}machines/${n}`))
     assert.match(await execOk(hostName('r1'), ['sh', '-c', 'ls -d /var/lib/cluster-etcd.before-restore-*/member']), /before-restore-\d{8}T\d{6}\/member/)
-    assert.equal(await unitState('r1'), 'enabled active')
-    for (const n of ['r2', 'r3'] as const) assert.match(await unitState(n), /^disabled inactive$/, n)
+    // r2 and r3 were taken out, then added back as new members of the restored etcd.
+    for (const n of NODES) assert.equal(await unitState(n), 'enabled active', n)
     // Routers list r1 among their endpoints: they find the restored etcd on their own. r2's
     // router publishes a new container's name into it.
     await loadImage(hostName('r2'), IMAGES.busybox)

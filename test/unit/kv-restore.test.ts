@@ -71,9 +71,11 @@ test('kv restore checks the file before anything else: a bad file fails before t
 const record = (name: string, pub: string, priv?: string) => ({name, addresses: {public: pub, ...(priv ? {private: priv} : {})}}) as MachineRecord
 
 test('the former members are the machines whose client URL the store used', () => {
-  const records = [record('m1', '198.18.0.21'), record('m2', '203.0.113.9', '198.18.0.22'), record('m3', '198.18.0.23'), record('m4', '198.18.0.24')]
-  const members = previousMembers(['https://198.18.0.21:2379', 'https://198.18.0.22:2379', 'https://198.18.0.23:2379', 'https://198.18.0.99:2379'], records)
-  assert.deepEqual(members, [{name: 'm1', address: '198.18.0.21'}, {name: 'm2', address: '198.18.0.22'}, {name: 'm3', address: '198.18.0.23'}])
+  const records = [record('m1', '198.18.0.21'), record('m2', '198.19.0.9', '198.18.0.22'), record('m3', '198.19.0.10', '198.18.0.23'), record('m4', '198.18.0.24')]
+  // m2 is listed by its private address, m3 by its public one: either names the member.
+  const members = previousMembers(['https://198.18.0.21:2379', 'https://198.18.0.22:2379', 'https://198.19.0.10:2379', 'https://198.18.0.99:2379'], records)
+  assert.deepEqual(members, [{name: 'm1', address: '198.18.0.21'}, {name: 'm2', address: '198.18.0.22', publicAddress: '198.19.0.9'},
+    {name: 'm3', address: '198.18.0.23', publicAddress: '198.19.0.10'}])
 })
 
 test('the restore script makes a one-member cluster with a new token and moves the old data aside', () => {

@@ -5,17 +5,12 @@
  */
 import type {MachineRecord} from '../../../core/model.js'
 import {shq} from '../../ssh/shell.js'
-import {clientUrl, ETCD_DATA_DIR, ETCD_UNIT, peerUrl, type MemberPlan} from './plan.js'
+import {clientUrls, ETCD_DATA_DIR, ETCD_UNIT, memberOf, peerUrl, type MemberPlan} from './plan.js'
 
-/** The address a machine serves etcd on, as `kv create` chose it. */
-export function memberOf(record: MachineRecord): MemberPlan {
-  return {name: record.name, address: record.addresses.private ?? record.addresses.public}
-}
-
-/** Machines of the store whose client URL is one of the etcd endpoints in use. */
+/** Machines of the store one of whose client URLs is among the etcd endpoints in use. */
 export function previousMembers(endpoints: string[], records: MachineRecord[]): MemberPlan[] {
   const used = new Set(endpoints)
-  return records.map(memberOf).filter(m => used.has(clientUrl(m)))
+  return records.map(memberOf).filter(m => clientUrls(m).some(u => used.has(u)))
 }
 
 /** Where a member's data goes aside: one name per restore, so a second restore keeps the first's. */

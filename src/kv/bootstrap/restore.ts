@@ -15,13 +15,14 @@ import type {SshConnection} from '../../ssh/client.js'
 import {detectProvisioner, ensurePackages} from '../../provision/install.js'
 import {etcdRootFiles} from '../../tls/authorities.js'
 import type {LocalStore} from '../../store/local.js'
-import {kvCall, openKv, resolveKvOptions, type KvOptions} from '../client.js'
+import {kvCall, openKv, resolveKvOptions, type Kv, type KvOptions} from '../client.js'
 import {connectMember} from './member.js'
 import {waitForLeader} from './wait.js'
 import {prepareMember} from './member.js'
-import {clientUrl, type MemberPlan} from './plan.js'
+import {clientUrl, memberOf, type MemberPlan} from './plan.js'
+import {followMembership} from './membership.js'
 import {enableRbac} from './rbac.js'
-import {asideDir, memberOf, previousMembers, restoreScript, retireScript} from './restore-plan.js'
+import {asideDir, previousMembers, restoreScript, retireScript} from './restore-plan.js'
 import {checkSnapshotFile} from './snapshot-file.js'
 import {kvStatus} from './status.js'
 
@@ -48,6 +49,10 @@ export interface KvRestoreResult {
   reprovision: string[]
   snapshotBytes: number
   quorumSeconds: number
+  /** Machines added back as members by the cluster's kv-members setting (auto: 3 from 3 machines). */
+  grown: string[]
+  /** Why growing stopped, when it failed (the restored member stands on its own). */
+  growError?: string
 }
 
 const LEADER_WAIT_MS = 60_000
@@ -89,12 +94,26 @@ export async function restoreKv(req: KvRestoreRequest, env: {store: LocalStore; 
       store.writeConfig({...store.readConfig(), clusterName: current.clusterName, kv: {endpoints: [endpoint], ...rootFiles}})
       // Routers try every endpoint of their config: those that list NAME find it again.
       const reprovision = current.endpoints.includes(endpoint) ? [] : machines
-      return {endpoint, member: self, machines, ...retired, aside: asideDir(stamp), reprovision, snapshotBytes: snapshot.bytes, quorumSeconds}
+      const growth = await grow(kv, store, progress)
+      return {endpoint, member: self, machines, ...retired, aside: asideDir(stamp), reprovision, snapshotBytes: snapshot.bytes, quorumSeconds, ...growth}
     } finally {
       kv.close()
     }
   } finally {
     conn.close()
+  }
+}
+
+/**
+ * The store grows back as after any create (kv-members, auto by default), one learner at a
+ * time; the former members qualify again, their old data being aside. A failure here leaves
+ * a working one-member store, so it is reported, not thrown.
+ */
+async function grow(kv: Kv, store: LocalStore, progress: Progress): Promise<Pick<KvRestoreResult, 'grown' | 'growError'>> {
+  try {
+    return {grown: await followMembership(kv, {store, progress, signal: new AbortController().signal})}
+  } catch (error) {
+    return {grown: [], growError: error instanceof ClusterError ? error.oneLine() : describeCause(error)}
   }
 }
 
