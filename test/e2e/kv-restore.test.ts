@@ -105,7 +105,7 @@ test('two of three members lose their data: no majority; kv restore --on r1 brin
   assert.match(r.stdout, /^the store grew back to 3 members: r[23], r[23] added \(kv-members\)$/m)
 
   const cfg = JSON.parse(readFileSync(join(plain.storage, 'config.json'), 'utf8')) as {kv: {endpoints: string[]; cert: string}}
-  assert.deepEqual([...cfg.kv.endpoints].sort(), NODES.map(url))
+  assert.deepEqual([...cfg.kv.endpoints].sort(), NODES.map(url).sort())
   assert.equal(cfg.kv.cert, join(plain.storage, 'certs/etcd-root.pem'))
   assert.equal(await cliOk(fromConfig, ['ls', '-q']), 'r1\nr2\nr3\n')
   const status = JSON.parse(await cliOk(fromConfig, ['kv', 'status', '--json'])) as {members: {name: string; leader: boolean; healthy: boolean}[]; healthy: boolean}
