@@ -23,14 +23,20 @@ const keyPath = (storeRoot: string) => `${storeRoot}/signing.key`
 export function loadSigningKey(storeRoot: string): SigningKey | undefined {
   const path = keyPath(storeRoot)
   if (!existsSync(path)) return undefined
-  let secretKey: Uint8Array
+  let text: string
   try {
-    secretKey = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')
+    text = readFileSync(path, 'utf8')
   } catch (error) {
     throw wrap(error, `cannot read the cluster signing key ${path}`)
   }
+  return parseSigningKey(text, path)
+}
+
+/** The key pair of a signing.key file's text; `where` names it in the error. */
+export function parseSigningKey(text: string, where: string): SigningKey {
+  const secretKey = Buffer.from(text.trim(), 'base64')
   if (secretKey.length !== nacl.sign.secretKeyLength) {
-    throw new ClusterError(`the cluster signing key ${path} is damaged`,
+    throw new ClusterError(`the cluster signing key ${where} is damaged`,
       {hint: 'restore it from a backup of this store; without it no new host can join the overlay'})
   }
   return {secretKey, publicKey: Buffer.from(nacl.sign.keyPair.fromSecretKey(secretKey).publicKey).toString('base64')}

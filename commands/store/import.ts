@@ -19,7 +19,7 @@ export default class StoreImport extends ClusterCommand {
     const passphrase = await readPassphrase({file: flags['passphrase-file'], env: process.env, confirm: false})
     const store = new LocalStore()
     const r = importStore({store, file: args.file, data, passphrase})
-    process.stdout.write(`imported cluster ${r.clusterName} (exported by ${r.createdBy} at ${r.createdAt}) into ${store.root}: ${r.machines.length} machine(s), ${r.writes.length} file(s) written, ${r.unchanged} unchanged\n`)
+    process.stdout.write(`imported cluster ${r.clusterName} (exported by ${r.createdBy} at ${r.createdAt}) into ${store.root}: ${r.machines.length} machine(s), ${r.writes.length} file(s) written, ${r.unchanged} unchanged, ${r.revocations} revocation(s) remembered\n`)
     process.stdout.write(`etcd ${r.config.kv?.endpoints.join(',')}; try \`cluster ls\`\n`)
   }
 }

@@ -2,7 +2,9 @@
  * What `cluster store export` carries: the files another computer needs to drive the
  * cluster (certs/, signing.key, each machine's folder) and the store's config with the
  * etcd endpoints and credential paths relative to the store, so they land in the
- * importer's own folder. Encoded as gzipped JSON; sealed.ts encrypts it.
+ * importer's own folder, and the store's membership memory (membership.ts: revocations a
+ * router must still be told), which import merges rather than copies. Encoded as gzipped
+ * JSON; sealed.ts encrypts it.
  */
 import {existsSync, lstatSync, readdirSync, readFileSync} from 'node:fs'
 import {basename, isAbsolute, join, relative, sep} from 'node:path'
@@ -10,6 +12,8 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import {ClusterError, InputError} from '../../core/errors.js'
 import type {LocalConfig, LocalStore} from './local.js'
 import {MACHINE_NAME} from '../names.js'
+import {loadSigningKey} from '../signing.js'
+import {loadMembership, savedForm, type SavedMembership} from './membership.js'
 
 export const BUNDLE_FORMAT = 1
 
@@ -29,6 +33,8 @@ export interface StoreBundle {
   /** The exporter's config; kv.cacert/cert/key are paths relative to the store. */
   config: LocalConfig & {kv: NonNullable<LocalConfig['kv']>}
   files: BundleFile[]
+  /** The exporter's membership.json, verified; absent when it remembers nothing (or from an older exporter). */
+  membership?: SavedMembership
 }
 
 /** The etcd a store uses, as resolved from flags, environment and config. */
@@ -110,10 +116,11 @@ export function collectBundle(store: LocalStore, kv: KvSettings, createdBy: stri
     add(kvFiles[field], abs)
   }
   const config = {...store.readConfig(), clusterName: kv.clusterName, kv: {endpoints: kv.endpoints, ...kvFiles}}
-  return {
-    bundle: {format: BUNDLE_FORMAT, clusterName: kv.clusterName, createdAt: new Date().toISOString(), createdBy, config, files: [...files.values()]},
-    leftOut,
-  }
+  const bundle: StoreBundle = {format: BUNDLE_FORMAT, clusterName: kv.clusterName, createdAt: new Date().toISOString(), createdBy, config, files: [...files.values()]}
+  // Checked above: the store has its signing key.
+  const membership = loadMembership(store.root, loadSigningKey(store.root)!.publicKey)
+  if (membership.revocations.size > 0 || membership.newest.size > 0) bundle.membership = savedForm(membership)
+  return {bundle, leftOut}
 }
 
 function listFiles(dir: string): string[] {
@@ -147,5 +154,7 @@ export function decodeBundle(data: Buffer): StoreBundle {
   for (const field of ['cacert', 'cert', 'key'] as const) {
     if (kv[field] !== undefined && !paths.has(kv[field])) throw bad(`kv.${field} names no file of the export`)
   }
+  const m = bundle.membership
+  if (m !== undefined && (!Array.isArray(m?.revocations) || !m.newest || typeof m.newest !== 'object')) throw bad('membership')
   return bundle
 }

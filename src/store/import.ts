@@ -2,13 +2,16 @@
  * `cluster store import`: lays a decoded export into a store. The plan compares the export
  * with what the store holds (read-only) and refuses a store that belongs to another
  * cluster; applying it stages every file next to its destination first and renames them
- * all only once every one is staged, so a failure leaves the store as it was.
+ * all only once every one is staged, so a failure leaves the store as it was. The export's
+ * membership memory is merged with the store's: a revocation either side knows survives.
  */
 import {existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {ClusterError} from '../../core/errors.js'
 import type {LocalConfig, LocalStore} from './local.js'
 import {isIdentityPath, type StoreBundle} from './bundle.js'
+import {loadMembership, mergeSaved, MEMBERSHIP_FILE, serializeMembership} from './membership.js'
+import {parseSigningKey} from '../signing.js'
 
 export interface StoreWrite {
   /** Path inside the store. */
@@ -23,6 +26,8 @@ export interface ImportPlan {
   unchanged: number
   config: LocalConfig
   machines: string[]
+  /** Revocations the store remembers once imported. */
+  revocations: number
 }
 
 const read = (store: LocalStore, path: string): Buffer | undefined => {
@@ -46,7 +51,25 @@ export function planImport(bundle: StoreBundle, store: LocalStore): ImportPlan {
   for (const field of ['cacert', 'cert', 'key'] as const) if (kv[field]) kv[field] = join(store.root, kv[field])
   const config = {...store.readConfig(), ...bundle.config, clusterName: bundle.clusterName, kv}
   const machines = [...new Set(bundle.files.filter(f => f.path.startsWith('machines/')).map(f => f.path.split('/')[1]))].sort()
-  return {writes, unchanged, config, machines}
+  const membership = mergedMembership(bundle, store)
+  if (membership.data && read(store, MEMBERSHIP_FILE)?.equals(membership.data)) unchanged++
+  else if (membership.data) writes.push({path: MEMBERSHIP_FILE, data: membership.data, mode: 0o600})
+  return {writes, unchanged, config, machines, revocations: membership.revocations}
+}
+
+/**
+ * The store's membership memory with the export's merged in, both verified with the
+ * export's signing key (refuseOtherCluster made sure the store's is the same); no data to
+ * write when the export carries none, so the store's own file stays as it is.
+ */
+function mergedMembership(bundle: StoreBundle, store: LocalStore): {data?: Buffer; revocations: number} {
+  const key = bundle.files.find(f => f.path === 'signing.key')
+  if (!key) return {revocations: 0}
+  const {publicKey} = parseSigningKey(Buffer.from(key.data, 'base64').toString('utf8'), 'of the export')
+  const m = loadMembership(store.root, publicKey)
+  if (!bundle.membership) return {revocations: m.revocations.size}
+  mergeSaved(m, bundle.membership, publicKey)
+  return {data: Buffer.from(serializeMembership(m)), revocations: m.revocations.size}
 }
 
 /**

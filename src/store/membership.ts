@@ -36,29 +36,49 @@ export function addIssued(m: Membership, name: string, issuedAt: string): void {
   if (r && Date.parse(issuedAt) > Date.parse(r.revocation.before)) m.revocations.delete(name)
 }
 
-const path = (storeRoot: string) => join(storeRoot, 'membership.json')
+export const MEMBERSHIP_FILE = 'membership.json'
+const path = (storeRoot: string) => join(storeRoot, MEMBERSHIP_FILE)
+
+/**
+ * Pure: adds what a saved membership (the file's JSON, from this store or an export) holds,
+ * dates first so a revocation they spend is not taken; entries that do not verify are dropped.
+ */
+export function mergeSaved(m: Membership, saved: unknown, signingKey: string): void {
+  if (!saved || typeof saved !== 'object') return
+  const {newest, revocations} = saved as {revocations?: unknown; newest?: unknown}
+  if (newest && typeof newest === 'object') {
+    for (const [name, at] of Object.entries(newest)) if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) addIssued(m, name, at)
+  }
+  for (const signed of Array.isArray(revocations) ? revocations : []) addRevocation(m, signed, signingKey)
+}
 
 export function loadMembership(storeRoot: string, signingKey: string): Membership {
   const m: Membership = {revocations: new Map(), newest: new Map()}
   if (!existsSync(path(storeRoot))) return m
-  let saved: {revocations?: unknown; newest?: unknown}
   try {
-    saved = JSON.parse(readFileSync(path(storeRoot), 'utf8')) as typeof saved
+    mergeSaved(m, JSON.parse(readFileSync(path(storeRoot), 'utf8')), signingKey)
   } catch {
-    return m // damaged: etcd's view is all we have; the next save rewrites it
+    // damaged: etcd's view is all we have; the next save rewrites it
   }
-  if (saved.newest && typeof saved.newest === 'object') {
-    for (const [name, at] of Object.entries(saved.newest)) if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) addIssued(m, name, at)
-  }
-  for (const signed of Array.isArray(saved.revocations) ? saved.revocations : []) addRevocation(m, signed, signingKey)
   return m
 }
 
+/** The file's JSON: signed revocations and the newest date per name (also carried by `store export`). */
+export interface SavedMembership {
+  revocations: SignedPeer[]
+  newest: Record<string, string>
+}
+
+export function savedForm(m: Membership): SavedMembership {
+  return {revocations: [...m.revocations.values()].map(r => r.signed), newest: Object.fromEntries(m.newest)}
+}
+
+export function serializeMembership(m: Membership): string {
+  return JSON.stringify(savedForm(m), null, 2) + '\n'
+}
+
 export function saveMembership(storeRoot: string, m: Membership): void {
-  writeSecret(path(storeRoot), JSON.stringify({
-    revocations: [...m.revocations.values()].map(r => r.signed),
-    newest: Object.fromEntries(m.newest),
-  }, null, 2) + '\n')
+  writeSecret(path(storeRoot), serializeMembership(m))
 }
 
 /**

@@ -3,6 +3,7 @@
  * etcd and exports itself; a fresh store B imports the file and, with no etcd flag or
  * variable at all, drives the cluster: ls, env + the stock docker client, ssh, provision,
  * a second create, and rm of both. A wrong passphrase and a damaged file write nothing.
+ * B's export then brings the revocations of its removals back into store A (membership.json).
  */
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
@@ -94,7 +95,7 @@ test('a fresh store B imports the file; its ls, env + docker, ssh and provision 
   const started = Date.now()
   const out = await cliBOk(['store', 'import', file, '--passphrase-file', passFile])
   console.log(`import: ${((Date.now() - started) / 1000).toFixed(1)} s`)
-  assert.match(out, new RegExp(`^imported cluster ${CLUSTER} \\(exported by .+\\) into ${storeB}: 1 machine\\(s\\), \\d+ file\\(s\\) written, 0 unchanged$`, 'm'))
+  assert.match(out, new RegExp(`^imported cluster ${CLUSTER} \\(exported by .+\\) into ${storeB}: 1 machine\\(s\\), \\d+ file\\(s\\) written, 0 unchanged, 0 revocation\\(s\\) remembered$`, 'm'))
   const cfg = JSON.parse(readFileSync(join(storeB, 'config.json'), 'utf8')) as {clusterName: string; kv: {endpoints: string[]}}
   assert.deepEqual([cfg.clusterName, cfg.kv.endpoints], [CLUSTER, [ETCD_ENDPOINT]])
   assert.deepEqual(readdirSync(join(storeB, 'machines')), ['sa1'])
@@ -131,4 +132,15 @@ test('store B creates a second machine in the same cluster; store A sees it; B r
   await cliBOk(['rm', '-y', 'sb1', 'sa1'])
   assert.equal(await cliBOk(['ls', '-q']), '')
   assert.equal(await cliOk(a, ['ls', '-q']), '')
+})
+
+test('store B exports back: store A, which made neither removal, now remembers both revocations', async () => {
+  const back = join(dir, 'back.clusterstore')
+  await cliBOk(['store', 'export', back], {CLUSTER_STORE_PASSPHRASE: PASSPHRASE})
+  const out = await cliOk(a, ['store', 'import', back], {extraEnv: {CLUSTER_STORE_PASSPHRASE: PASSPHRASE}})
+  assert.match(out, /, 2 revocation\(s\) remembered$/m)
+  const names = (storage: string) => (JSON.parse(readFileSync(join(storage, 'membership.json'), 'utf8')) as {revocations: {record: string}[]})
+    .revocations.map(r => (JSON.parse(r.record) as {name: string}).name).sort()
+  assert.deepEqual(names(a.storage), ['sa1', 'sb1'])
+  assert.deepEqual(names(a.storage), names(storeB))
 })

@@ -5,7 +5,8 @@ import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {LocalStore} from '../../src/store/local.js'
 import {etcdRootFiles, loadOrCreateAuthorities} from '../../src/tls/authorities.js'
-import {loadOrCreateSigningKey} from '../../src/signing.js'
+import {loadOrCreateSigningKey, signRevocation} from '../../src/signing.js'
+import {addIssued, addRevocation, loadMembership, saveMembership, type Membership} from '../../src/store/membership.js'
 import {writeSecret} from '../../core/files.js'
 import {ClusterError, InputError} from '../../core/errors.js'
 import {exportStore, importStore, readExportFile} from '../../src/store/share.js'
@@ -147,6 +148,62 @@ test('a changed byte anywhere, or a truncated file: refused, nothing written', a
   }
   writeFileSync(file, good)
   importInto(dest, file)
+})
+
+test('the membership memory travels: an empty store gets it; a store with its own keeps both sides\' revocations, less those spent', async () => {
+  const {store, kv} = sourceStore()
+  const {secretKey, publicKey} = loadOrCreateSigningKey(store.root)
+  const revoke = (m: Membership, name: string, before: string) => addRevocation(m, signRevocation(name, new Date(before), secretKey), publicKey)
+  const theirs: Membership = {revocations: new Map(), newest: new Map()}
+  revoke(theirs, 'gone1', '2026-11-20T10:00:00.000Z')
+  revoke(theirs, 'gone2', '2026-11-20T10:00:00.000Z')
+  revoke(theirs, 'gone3', '2026-11-20T10:00:00.000Z')
+  addIssued(theirs, 'n1', '2026-11-19T10:00:00.000Z')
+  saveMembership(store.root, theirs)
+  // A forged entry in the exporter's file does not travel.
+  const saved = JSON.parse(readFileSync(join(store.root, 'membership.json'), 'utf8')) as {revocations: unknown[]}
+  saved.revocations.push(signRevocation('n2', new Date(), loadOrCreateSigningKey(tmp('other-key-')).secretKey))
+  writeFileSync(join(store.root, 'membership.json'), JSON.stringify(saved))
+  const file = join(tmp('share-file-'), 'team.clusterstore')
+  await exportStore({store, kv, file, passphrase: async () => PASS, createdBy: '', cost: FAST})
+
+  const dest = join(tmp('share-b-'), 'store')
+  assert.equal(importInto(dest, file).revocations, 3)
+  assert.equal(statSync(join(dest, 'membership.json')).mode & 0o777, 0o600)
+  const got = loadMembership(dest, publicKey)
+  assert.deepEqual([...got.revocations.keys()].sort(), ['gone1', 'gone2', 'gone3'])
+  assert.deepEqual(Object.fromEntries(got.newest), {n1: '2026-11-19T10:00:00.000Z'})
+
+  // The importer then learns on its own: gone4 revoked, gone2 revoked again later, gone3 created again.
+  const ours = loadMembership(dest, publicKey)
+  revoke(ours, 'gone4', '2026-11-21T10:00:00.000Z')
+  revoke(ours, 'gone2', '2026-11-22T10:00:00.000Z')
+  addIssued(ours, 'gone3', '2026-11-21T10:00:00.000Z')
+  saveMembership(dest, ours)
+  const merged = importInto(dest, file)
+  assert.equal(merged.revocations, 3)
+  const after = loadMembership(dest, publicKey)
+  assert.deepEqual([...after.revocations.keys()].sort(), ['gone1', 'gone2', 'gone4'], 'gone3 was created again here: the exporter\'s revocation is spent')
+  assert.equal(after.revocations.get('gone2')!.revocation.before, '2026-11-22T10:00:00.000Z', 'the later revocation of a name wins')
+  assert.equal(after.newest.get('gone3'), '2026-11-21T10:00:00.000Z')
+  // Importing the same export again changes nothing; an export without membership leaves the store's file alone.
+  const before = snapshotDir(dest)
+  assert.equal(importInto(dest, file).writes.length, 0)
+  const bare = join(tmp('share-file-'), 'bare.clusterstore')
+  rmSync(join(store.root, 'membership.json'))
+  await exportStore({store, kv, file: bare, passphrase: async () => PASS, createdBy: '', cost: FAST})
+  assert.equal(importInto(dest, bare).revocations, 3, 'the store\'s own count')
+  assert.deepEqual(snapshotDir(dest), before)
+})
+
+test('an export whose membership is not the file\'s shape is refused, nothing written', () => {
+  const bundle = {format: 1, clusterName: 'team', createdAt: '', createdBy: '', files: [], config: {kv: {endpoints: ['http://198.18.0.2:2379']}},
+    membership: {revocations: 'all'}} as unknown as StoreBundle
+  const file = join(tmp('share-file-'), 'odd')
+  writeFileSync(file, seal(encodeBundle(bundle), PASS, FAST))
+  const dest = join(tmp('share-b-'), 'store')
+  assert.throws(() => importInto(dest, file), /the export's content is not valid \(membership\)/)
+  assert.equal(existsSync(dest), false)
 })
 
 const flip = (b: Buffer, at: number) => {
