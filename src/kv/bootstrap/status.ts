@@ -28,15 +28,22 @@ const MEMBER_TIMEOUT_MS = 3000
 const hex = (id: string) => BigInt(id).toString(16)
 
 export async function kvStatus(opts: KvOptions, store: LocalStore): Promise<KvStatus> {
-  const kv = await openKv({...opts, timeoutMs: MEMBER_TIMEOUT_MS}, store)
+  // Two reads at once, on two clients: the linearizable one is right after a member joined
+  // (a member's own view may still lack it) but needs a majority; the member's own view
+  // answers without one. A failed call opens etcd3's circuit breaker on its client only.
+  const [kv, strict] = await Promise.all([openKv({...opts, timeoutMs: MEMBER_TIMEOUT_MS}, store), openKv({...opts, timeoutMs: MEMBER_TIMEOUT_MS}, store)])
   let list
   try {
-    // Linearizable first: a member that has just joined may still show an older list. Without
-    // quorum only the member's own view is left.
-    list = await kv.client.cluster.memberList({linearizable: true})
-      .catch(() => kvCall(kv, 'listing the members', () => kv.client.cluster.memberList({linearizable: false})))
+    const [linear, local] = await Promise.allSettled([
+      strict.client.cluster.memberList({linearizable: true}),
+      kvCall(kv, 'listing the members', () => kv.client.cluster.memberList({linearizable: false})),
+    ])
+    if (linear.status === 'fulfilled') list = linear.value
+    else if (local.status === 'fulfilled') list = local.value
+    else throw local.reason
   } finally {
     kv.close()
+    strict.close()
   }
   const members = await Promise.all(list.members.map(async (m): Promise<MemberStatus> => {
     const endpoint = m.clientURLs[0] ?? m.peerURLs[0] ?? ''
