@@ -45,8 +45,10 @@ export async function removeMachine(name: string, o: RemoveOptions): Promise<voi
     try {
       trusted = trustedRecord(o.store, name, shared)
     } catch (error) {
-      if (!o.force) throw error
       const local = o.store.hasMachine(name) ? o.store.getMachine(name) : undefined
+      // A create killed between saving this store's copy and etcd's (in that order) leaves
+      // etcd one step behind: the store's copy is the one to undo, as -f would.
+      if (!o.force && local?.record.state !== 'creating') throw error
       trusted = local && {record: local.record, local}
       o.progress.step(`${describeCause(error)}; ${local ? "going on with this store's copy" : 'removing its etcd records only'}`)
     }
