@@ -176,7 +176,7 @@ test('the third machine grows the etcd to three members with no extra command; r
   console.log(`create o3 with the growth to 3 members took ${((Date.now() - started) / 1000).toFixed(1)} s`)
   assert.match(r.stderr, /Growing the cluster's etcd to 3 members \(kv-members auto\): adding o2, o3/)
   const s = await status()
-  assert.deepEqual(s.members.map(m => [m.name, m.healthy]).sort(), [['o1', true], ['o2', true], ['o3', true]])
+  assert.deepEqual(s.members.map(m => [m.name, m.healthy]).sort(), [['o1', true], ['o2', true], ['o3', true]], r.stderr)
   assert.deepEqual(config().kv!.endpoints.sort(), (['o1', 'o2', 'o3'] as Node[]).map(endpointOf).sort())
   // Every router learns the three members from etcd itself (o1's and o2's were provisioned with one).
   for (const n of ['o1', 'o2', 'o3'] as Node[]) {

@@ -83,6 +83,7 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
       await startMember(conn)
       env.progress.step(`${name} is a learner; promoting it once it has caught up`)
       await promoteWhenCaughtUp(kv, id, name, env.signal)
+      await servingAsVoter(kv, id, name, env.signal)
       env.progress.step(`${name} is a voting member`)
     } catch (error) {
       env.progress.step(`Adding ${name} failed (${error instanceof ClusterError ? error.oneLine() : describeCause(error)}); undoing it`)
@@ -101,6 +102,21 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
 async function promoteWhenCaughtUp(kv: Kv, id: string, name: string, signal: AbortSignal): Promise<void> {
   await askAgain(() => kv.client.cluster.memberPromote({ID: id}), () => true, PROMOTE_WAIT_MS, signal).catch(error => {
     throw new ClusterError(`the etcd learner on ${name} did not catch up within ${PROMOTE_WAIT_MS / 1000} s (${(error as Error).message})`,
+      {hint: `look at \`journalctl -u cluster-etcd\` on ${name} (cluster ssh ${name})`})
+  })
+}
+
+/**
+ * A promoted member publishes its name and client URLs by a raft proposal of its own, which
+ * may come after the promotion; until then the list shows it nameless, and a next addMember
+ * would take it for a member not started. Done once the list shows it whole.
+ */
+async function servingAsVoter(kv: Kv, id: string, name: string, signal: AbortSignal): Promise<void> {
+  await askAgain(async () => {
+    const m = (await listMembers(kv)).find(x => x.ID === id)
+    if (!m || m.isLearner || m.name !== name || m.clientURLs.length === 0) throw new Error(`the member list shows ${m ? `name "${m.name}", ${m.clientURLs.length} client URLs` : 'no such member'}`)
+  }, () => true, PROMOTE_WAIT_MS, signal).catch(error => {
+    throw new ClusterError(`the etcd member on ${name} did not publish its name and client URLs within ${PROMOTE_WAIT_MS / 1000} s (${(error as Error).message})`,
       {hint: `look at \`journalctl -u cluster-etcd\` on ${name} (cluster ssh ${name})`})
   })
 }
