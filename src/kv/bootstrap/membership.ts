@@ -5,7 +5,7 @@
  * when the members left keep a majority (unless forced). The local config follows the member
  * list after every change.
  */
-import {EtcdLockFailedError, type IMember, type IMemberRemoveResponse} from 'etcd3'
+import {EtcdLockFailedError, type IMember} from 'etcd3'
 import {ClusterError, InputError, describeCause} from '../../../core/errors.js'
 import type {MachineRecord} from '../../../core/model.js'
 import type {LocalStore} from '../../store/local.js'
@@ -24,7 +24,7 @@ export interface MembershipEnv {
 
 const PROMOTE_WAIT_MS = 90_000
 const LOCK_WAIT_MS = 180_000
-const REMOVE_WAIT_MS = 20_000
+const CHANGE_WAIT_MS = 20_000
 
 /**
  * One membership change at a time per cluster: creates that finish together would otherwise
@@ -79,7 +79,7 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
     await prepareMember(conn, record, self, [...members.map(memberPlan), self], {store: env.store, token: kv.clusterName, state: 'existing', step: env.progress.step})
     let id: string | undefined
     try {
-      id = (await kvCall(kv, `adding ${name} as a learner`, () => kv.client.cluster.memberAdd({peerURLs: [peerUrl(self)], isLearner: true}))).member.ID
+      id = (await kvCall(kv, `adding ${name} as a learner`, () => whenConnected(() => kv.client.cluster.memberAdd({peerURLs: [peerUrl(self)], isLearner: true}), env.signal))).member.ID
       await startMember(conn)
       env.progress.step(`${name} is a learner; promoting it once it has caught up`)
       await promoteWhenCaughtUp(kv, id, name, env.signal)
@@ -154,15 +154,15 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
   if (risk && !env.force) throw new ClusterError(`removing ${name} from the etcd would lose quorum: ${risk}`, {hint: 'add a member first (`cluster kv add NAME`), or pass -f'})
   env.progress.step(`Removing ${name} from the cluster's etcd (${members.length} → ${members.length - 1} members)`)
   const machines = await listMachines(kv)
+  const stays = members.filter(m => m.ID !== member.ID && m.clientURLs.length > 0)
   const leaving = status.members.find(m => m.name === name)
-  const heir = members.find(m => m.ID !== member.ID && !m.isLearner && m.clientURLs.length > 0)
+  const heir = stays.find(m => !m.isLearner)
   if (leaving?.leader && heir) await handLeadership(kv, env, leaving.endpoint, {id: heir.ID, name: heir.name}, name)
   // Asked of the members that stay: the one leaving may stop before it answers.
-  const stays = members.filter(m => m.ID !== member.ID && m.clientURLs.length > 0).map(m => m.clientURLs[0]!)
-  const via = await openKv({endpoints: stays, ...kv.tls, clusterName: kv.clusterName}, env.store)
+  const via = await openKv({endpoints: stays.map(m => m.clientURLs[0]!), ...kv.tls, clusterName: kv.clusterName}, env.store)
   try {
-    const left = await kvCall(via, `removing the etcd member ${name}`, () => removeWhenConnected(via, member.ID, env.signal))
-      .then(r => r.members, error => removedAfterAll(via, member.ID, error))
+    const left = await kvCall(via, `removing the etcd member ${name}`, () => whenConnected(() => via.client.cluster.memberRemove({ID: member.ID}), env.signal))
+      .then(r => r.members, error => removedAfterAll(via, member.ID, error, env.signal))
     writeEndpoints(kv, env.store, left, machines)
   } finally {
     via.close()
@@ -181,11 +181,11 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
 }
 
 /**
- * etcd removes a voting member only once its leader has been connected to every peer for 5 s
+ * etcd adds or removes a member only once its leader has been connected to every peer for 5 s
  * (else "unhealthy cluster"): right after a member joined or the leadership moved, ask again.
  */
-const removeWhenConnected = (via: Kv, id: string, signal: AbortSignal): Promise<IMemberRemoveResponse> =>
-  askAgain(() => via.client.cluster.memberRemove({ID: id}), e => UNHEALTHY.test(e.message), REMOVE_WAIT_MS, signal)
+const whenConnected = <T>(change: () => Promise<T>, signal: AbortSignal): Promise<T> =>
+  askAgain(change, e => UNHEALTHY.test(e.message), CHANGE_WAIT_MS, signal)
 
 /**
  * A leader that commits its own removal may stop before its followers learn the entry is
@@ -197,7 +197,7 @@ async function handLeadership(kv: Kv, env: MembershipEnv, leaderEndpoint: string
   try {
     // A member that has just been promoted may not take the leadership at once.
     await kvCall(leader, `moving the etcd leadership from ${name} to ${heir.name}`,
-      () => askAgain(() => leader.client.maintenance.moveLeader({targetID: heir.id}), () => true, REMOVE_WAIT_MS, env.signal))
+      () => askAgain(() => leader.client.maintenance.moveLeader({targetID: heir.id}), () => true, CHANGE_WAIT_MS, env.signal))
   } finally {
     leader.close()
   }
@@ -208,14 +208,12 @@ async function handLeadership(kv: Kv, env: MembershipEnv, leaderEndpoint: string
  * leaving): the removal is then judged by the member list the others show once they have a
  * new leader. Still listed after that: the original error.
  */
-async function removedAfterAll(via: Kv, id: string, error: unknown): Promise<IMember[]> {
-  const deadline = Date.now() + 15_000
-  while (Date.now() < deadline) {
-    await new Promise(r => setTimeout(r, 1000))
-    const members = await listMembers(via).catch(() => undefined)
-    if (members && !members.some(m => m.ID === id)) return members
-  }
-  throw error
+async function removedAfterAll(via: Kv, id: string, error: unknown, signal: AbortSignal): Promise<IMember[]> {
+  return askAgain(async () => {
+    const members = await listMembers(via)
+    if (members.some(m => m.ID === id)) throw new Error('still listed')
+    return members
+  }, () => true, 15_000, signal).catch(() => { throw error })
 }
 
 /**
