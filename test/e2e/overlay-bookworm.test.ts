@@ -18,6 +18,7 @@ import {signPeer} from '../../src/signing.js'
 import {startRouter, stopRouter} from '../../src/agent/deploy.js'
 import {readRouterStatus} from '../../src/agent/status.js'
 import {ROUTER_PATH} from '../../src/agent/unit.js'
+import {waitFor} from '../support/wait.js'
 import {ETCD_ENDPOINT, SSH_KEY, execOk, installKey, removeHost, startHost, type LabHost} from '../lab/lab.js'
 
 const BUNDLE = fileURLToPath(new URL('../../router.cjs', import.meta.url))
@@ -61,7 +62,11 @@ test('the router runs on Debian 12 with its Node 18 and wireguard-go', {timeout:
   const ping = (from: LabHost, to: string) => execOk(from.name, ['sh', '-c', `for i in $(seq 50); do ping -c1 -W0.2 -q ${to} >/dev/null && exit 0; done; exit 1`])
   await ping(bookworm, gatewayOf(peer.subnet))
   await ping(trixie, networkOf(subnet))
-  const status = (await readRouterStatus(conn))!
+  // The status file is rewritten every 5 s, so the handshake the pings made shows up to 5 s later.
+  const status = await waitFor('the router status to show a handshake', async () => {
+    const s = (await readRouterStatus(conn!))!
+    return s.peers[0]?.lastHandshake ? s : undefined
+  }, 15_000, 500)
   assert.equal(status.datapath, 'wireguard-go (userspace)')
   assert.deepEqual(status.peers.map(p => [p.name, p.endpoint]), [[trixie.name, trixie.ip]])
   assert.ok(status.peers[0]!.lastHandshake, 'a handshake happened')
