@@ -7,8 +7,9 @@ if (argv[0] === 'env' && !argv.includes('--help') && !argv.includes('-h')) {
   const {envMain} = await import('../dist/src/env-command.js')
   process.exitCode = await envMain(argv.slice(1))
 } else if (argv[0] === '__complete') {
-  const {completeMain} = await import('../dist/src/completion/names.js')
-  process.exitCode = completeMain(argv[1] ?? '')
+  const {createRequire} = await import('node:module')
+  const {completeMain} = createRequire(import.meta.url)('../dist/complete.cjs')
+  process.exitCode = completeMain(argv[1] ?? '', new URL('../oclif.manifest.json', import.meta.url))
 } else {
   // `cluster ssh NAME WORDS…`: the words belong to ssh (Docker Machine's way), `-h` included;
   // a `--` before NAME keeps oclif from reading them as its flags or as a help request.

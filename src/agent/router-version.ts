@@ -1,6 +1,6 @@
 /**
  * Which router a host runs: the version named on the bundle's first line (written by
- * scripts/bundle-router.mjs) and a SHA-256 of its bytes (two builds of one version differ).
+ * scripts/bundle.mjs) and a SHA-256 of its bytes (two builds of one version differ).
  * Pure parsing and planning for `cluster upgrade`; the effects are in deploy.ts.
  */
 import {createHash} from 'node:crypto'

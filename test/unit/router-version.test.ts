@@ -10,7 +10,7 @@ import {localRouter} from '../../src/agent/deploy.js'
 const HASH = 'a'.repeat(64)
 const UNIT = '[Unit]\nDescription=cluster router\n'
 
-test('the built bundle names its version on its first line (scripts/bundle-router.mjs)', () => {
+test('the built bundle names its version on its first line (scripts/bundle.mjs)', () => {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as {version: string}
   assert.equal(localRouter().version, pkg.version)
   assert.match(localRouter().hash, /^[0-9a-f]{64}$/)
