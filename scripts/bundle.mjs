@@ -6,6 +6,8 @@
 //   (src/agent/router-version.ts).
 // - dist/complete.cjs: the shells' <TAB> on a machine name (src/completion/names.ts), which
 //   bin/run.js loads without oclif; one file starts faster than the ES modules it is made of.
+// - dist/ui-page.js and dist/ui-page.css: the page `cluster ui` serves (src/ui/page/), with
+//   cytoscape inside: the page loads nothing from elsewhere, so it works offline.
 import {build} from 'esbuild'
 import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
@@ -27,11 +29,13 @@ async function bundle(entry, out, options = {}) {
     metafile: true,
     ...options,
   })
-  const bytes = Object.values(result.metafile.outputs)[0].bytes
-  console.log(`dist/${out}: ${(bytes / 1024).toFixed(0)} KiB in ${Date.now() - started} ms`)
+  for (const [file, {bytes}] of Object.entries(result.metafile.outputs)) {
+    console.log(`${file.slice(file.indexOf('dist/'))}: ${(bytes / 1024).toFixed(0)} KiB in ${Date.now() - started} ms`)
+  }
 }
 
 await bundle('router/main.ts', 'router.cjs', {
   minify: true, keepNames: true, legalComments: 'inline', banner: {js: `/* cluster-router ${version} */`},
 })
 await bundle('src/completion/names.ts', 'complete.cjs')
+await bundle('src/ui/page/main.ts', 'ui-page.js', {platform: 'browser', target: 'chrome110', format: 'iife', minify: true, legalComments: 'inline'})

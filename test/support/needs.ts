@@ -7,7 +7,7 @@
 import {accessSync, constants} from 'node:fs'
 import {basename, delimiter, isAbsolute, join} from 'node:path'
 
-type Need = 'etcd' | 'sshd' | 'ssh' | 'dnsmasq' | 'dig' | 'zsh' | 'root'
+type Need = 'etcd' | 'sshd' | 'ssh' | 'dnsmasq' | 'dig' | 'zsh' | 'chromium' | 'root'
 
 const CHECKS: Record<Need, {present: () => boolean; missing: string}> = {
   etcd: {present: () => onPath('etcd'), missing: 'needs etcd on PATH (apt-get install etcd-server)'},
@@ -17,6 +17,7 @@ const CHECKS: Record<Need, {present: () => boolean; missing: string}> = {
   dnsmasq: {present: () => onPath('dnsmasq'), missing: 'needs dnsmasq on PATH (apt-get install dnsmasq-base)'},
   dig: {present: () => onPath('dig'), missing: 'needs dig on PATH (apt-get install bind9-dnsutils)'},
   zsh: {present: () => onPath('zsh'), missing: 'needs zsh on PATH (apt-get install zsh)'},
+  chromium: {present: () => onPath('chromium'), missing: 'needs chromium on PATH (apt-get install chromium)'},
   root: {present: () => process.getuid?.() === 0, missing: 'needs root: run the tests as root'},
 }
 

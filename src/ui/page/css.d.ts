@@ -1,0 +1,2 @@
+/** esbuild bundles the page's stylesheet from its import in main.ts (into dist/ui-page.css). */
+declare module '*.css'
