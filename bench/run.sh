@@ -7,14 +7,16 @@
 #   kv:       the cluster's own etcd: first create with it vs against an external etcd, kv add,
 #             failed operations while it grows 1 → 3 members (bench/kv/bench.ts)
 #   complete: shell completion of machine names vs node's start (bench/complete/run.sh; no lab)
+#   ui:       `cluster ui` with 100 machines and 2,000 containers (synthetic) in headless chromium:
+#             first draw, update latency, frame time (bench/ui/bench.ts; no lab)
 #   upgrade:  traffic lost by a 50 ms ping stream across the overlay while `cluster upgrade`
 #             replaces one host's router (bench/upgrade/bench.ts; target < 1 s per machine)
-# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade]...   (default: all). Brings
-# the lab up unless only complete is asked for.
+# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade|ui]...   (default: all). Brings
+# the lab up unless only complete or ui is asked for.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns overlay kv complete upgrade}")
+which=("${@:-machines dns overlay kv complete upgrade ui}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 lab=0
@@ -75,3 +77,4 @@ if want overlay && [ -f bench/overlay/run.sh ]; then bash bench/overlay/run.sh; 
 if want kv; then node dist/bench/kv/bench.js; fi
 if want complete; then bash bench/complete/run.sh; fi
 if want upgrade; then node dist/bench/upgrade/bench.js; fi
+if want ui; then command -v chromium >/dev/null || bash test/lab/install-deps.sh >&2; node dist/bench/ui/bench.js; fi
