@@ -119,11 +119,13 @@ export function buildView(data: ClusterData, routers: Record<string, RouterRepor
       },
     })
   }
-  // The overlay is a full mesh of the machines with a peer record.
-  const linked = data.machines.map(m => m.name).filter(n => data.peers[n] !== undefined)
+  // The overlay should be a full mesh of the ready machines (and of any other machine whose
+  // router announced itself). A ready machine without a peer record has no router running
+  // (its record lives on the router's etcd lease): its links are drawn, broken.
+  const linked = data.machines.filter(m => m.state === 'ready' || data.peers[m.name] !== undefined).map(m => m.name)
   const edges: ViewEdge[] = []
   for (let i = 0; i < linked.length; i++) {
-    for (let j = i + 1; j < linked.length; j++) edges.push(linkEdge(linked[i]!, linked[j]!, routers))
+    for (let j = i + 1; j < linked.length; j++) edges.push(linkEdge(linked[i]!, linked[j]!, data.peers, routers))
   }
   return {clusterName: data.clusterName, etcd: data.etcd, nodes, edges}
 }
@@ -170,11 +172,12 @@ function sideHealth(o: PeerObservation | undefined): Health {
   return o.probeRttSeconds !== null && o.probeRttSeconds > SLOW_RTT_SECONDS ? 'slow' : 'healthy'
 }
 
-function linkEdge(a: string, b: string, routers: Record<string, RouterReport | undefined>): ViewEdge {
+function linkEdge(a: string, b: string, peers: Record<string, PeerInfo>, routers: Record<string, RouterReport | undefined>): ViewEdge {
   const seen = (from: string, to: string) => (routers[from]?.answering ? routers[from]!.peers[to] : undefined)
   const ab = seen(a, b)
   const ba = seen(b, a)
-  const health = linkHealth(ab, ba)
+  const unannounced = [a, b].filter(n => peers[n] === undefined)
+  const health = unannounced.length > 0 ? 'broken' : linkHealth(ab, ba)
   const rtts = [ab, ba].flatMap(o => o?.probeUp && o.probeRttSeconds !== null ? [o.probeRttSeconds] : [])
   return {
     id: linkId(a, b),
@@ -182,7 +185,11 @@ function linkEdge(a: string, b: string, routers: Record<string, RouterReport | u
     target: machineId(b),
     health,
     label: rtts.length ? `${(Math.max(...rtts) * 1000).toFixed(1)} ms` : '',
-    details: {link: `${a} ↔ ${b}`, health, [`${a} → ${b}`]: describeSide(routers[a], ab), [`${b} → ${a}`]: describeSide(routers[b], ba)},
+    details: {
+      link: `${a} ↔ ${b}`, health,
+      ...unannounced.length > 0 ? {why: `no peer record of ${unannounced.join(' and ')}: its router is not running`} : {},
+      [`${a} → ${b}`]: describeSide(routers[a], ab), [`${b} → ${a}`]: describeSide(routers[b], ba),
+    },
   }
 }
 

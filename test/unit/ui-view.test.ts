@@ -50,12 +50,14 @@ test('link health: stale handshake is broken, slow RTT is slow, no probe yet is 
   assert.equal(linkHealth(undefined, {...ok, probeUp: false}), 'broken')
 })
 
-test('a machine without a peer record has no links; a container of an unknown host is left out', () => {
+test('a ready machine without a peer record (its router is not running): its links are broken, and why', () => {
   const {data, routers} = syntheticCluster(3, 3)
   delete data.peers.node001
+  data.machines.push({...data.machines[0]!, name: 'fresh', state: 'creating'})
   data.containers.push({name: 'ghost', aliases: [], ip: '10.40.0.2', host: 'gone', containerId: 'x'})
   const view = buildView(data, routers)
-  assert.deepEqual(view.edges.map(e => e.id), ['l:node000|node002'])
+  assert.deepEqual(view.edges.map(e => [e.id, e.health]), [['l:node000|node001', 'broken'], ['l:node000|node002', 'healthy'], ['l:node001|node002', 'broken']])
+  assert.match(view.edges[0]!.details.why!, /no peer record of node001/)
   assert.ok(!view.nodes.some(n => n.label === 'ghost'))
   assert.match(view.nodes.find(n => n.label === 'node001')!.details.overlay, /no peer record/)
 })
