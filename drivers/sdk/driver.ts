@@ -46,6 +46,11 @@ export interface DriverContext {
   machineName: string
   /** The machine's folder in the local store; drivers keep their keys here. */
   machineDir: string
+  /**
+   * A folder of the local store shared by all machines, for downloads worth keeping between
+   * creates (a driver uses a subfolder named after itself); it may not exist yet.
+   */
+  cacheDir: string
   /** Report progress of a step ("Creating droplet", "Waiting for IP"). */
   progress(step: string): void
   /** Persist driver data now, so a crash after this point can still be cleaned by `rm`. */

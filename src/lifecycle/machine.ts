@@ -1,5 +1,6 @@
 /** Loading a machine for a command: its record, its folder, and its driver. */
 import {userInfo, hostname} from 'node:os'
+import {join} from 'node:path'
 import type {Driver, DriverContext, DriverData} from '../../drivers/sdk/driver.js'
 import {getDriver} from '../drivers/registry.js'
 import {LocalStore, type LocalMachine} from '../store/local.js'
@@ -23,6 +24,7 @@ export function driverContext(store: LocalStore, name: string, hostKey: string |
   return {
     machineName: name,
     machineDir: store.machineDir(name),
+    cacheDir: join(store.root, 'cache'),
     progress: (o.progress ?? silentProgress).step,
     save: async data => { await o.onSave?.(data) },
     signal: o.signal ?? new AbortController().signal,

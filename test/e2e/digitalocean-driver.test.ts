@@ -23,7 +23,7 @@ const root = mkdtempSync(join(tmpdir(), 'do-driver-e2e-'))
 let sim: DoSimulator
 
 function ctx(name: string): DriverContext {
-  return {machineName: name, machineDir: mkdtempSync(join(root, `${name}-`)), progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
+  return {machineName: name, machineDir: mkdtempSync(join(root, `${name}-`)), cacheDir: join(root, 'cache'), progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
 }
 
 function flags(extra: FlagValues = {}): FlagValues {

@@ -39,6 +39,7 @@ function harness(name: string, opts: {failSaveAt?: number} = {}): Harness {
   const ctx: DriverContext = {
     machineName: name,
     machineDir: dir,
+    cacheDir: join(dir, 'cache'),
     progress: s => progress.push(s),
     save: async data => {
       if (opts.failSaveAt === saved.length + 1) throw new Error('simulated crash while saving')

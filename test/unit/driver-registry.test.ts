@@ -57,7 +57,7 @@ test('the example package is found through CLUSTER_DRIVER_PATH, loaded and usabl
   const server = createServer(s => s.destroy())
   await new Promise<void>(r => server.listen(0, '127.0.0.1', r))
   const port = (server.address() as {port: number}).port
-  const ctx: DriverContext = {machineName: 'ex1', machineDir: root, progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
+  const ctx: DriverContext = {machineName: 'ex1', machineDir: root, cacheDir: join(root, 'cache'), progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
   const values = resolveFlagValues(factory.flags, {'example-ip': '127.0.0.1', 'example-ssh-port': port}, {})
   const driver = factory.fromFlags(values, ctx)
   await driver.create()
@@ -123,7 +123,7 @@ test('resolveFlagValues: command line, then env var, then default, converted to 
 
 test('a driver package gets the CLI\'s own SDK for `machine-cluster/driver-sdk`: its errors are the CLI\'s classes', async () => {
   const factory = await getDriver('example', {CLUSTER_DRIVER_PATH: EXAMPLE})
-  const ctx: DriverContext = {machineName: 'ex2', machineDir: root, progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
+  const ctx: DriverContext = {machineName: 'ex2', machineDir: root, cacheDir: join(root, 'cache'), progress: () => {}, save: async () => {}, signal: new AbortController().signal, sshExec: noSsh}
   assert.throws(() => factory.fromFlags(resolveFlagValues(factory.flags, {}, {}), ctx),
     (e: unknown) => e instanceof InputError && e.oneLine() === 'driver example needs the machine\'s address: pass --example-ip (or set EXAMPLE_IP)')
 })
