@@ -1,21 +1,23 @@
 /**
- * The virtualbox driver: a boot2docker VM on this computer, driven through VBoxManage.
- * SSH goes through a NAT port-forward on 127.0.0.1; Docker is reached on the VM's
- * host-only address. Tested only against the VBoxManage stand-in in test/vbox-stub.
+ * The virtualbox driver: a VM on this computer booting a Debian or Ubuntu cloud image, driven
+ * through VBoxManage. cloud-init reads the seed ISO the driver makes (our key for root, both
+ * adapters up); then the CLI provisions it like any other host. SSH goes through a NAT
+ * port-forward on 127.0.0.1; Docker is reached on the VM's host-only address, which VirtualBox's
+ * DHCP server leased to the adapter's MAC (cloud images have no guest additions to report it).
+ * Tested only against the VBoxManage stand-in in test/vbox-stub.
  */
-import {copyFileSync, createWriteStream, existsSync, readFileSync, rmSync} from 'node:fs'
+import {randomBytes, randomUUID} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {join} from 'node:path'
-import {Readable} from 'node:stream'
-import {pipeline} from 'node:stream/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
-import {fileURLToPath} from 'node:url'
 import type {Addresses, Driver, DriverContext, DriverData, MachineState, SshTarget} from '../sdk/index.js'
-import {AlreadyExistsError, DriverError, InputError, ensureKeyPair} from '../sdk/index.js'
+import {AlreadyExistsError, DriverError, ensureKeyPair} from '../sdk/index.js'
 import {dhcpNetworkName, findInterface, hasDhcpServer, type HostOnlyNetwork} from './hostonly.js'
+import {baseDisk, checkImage} from './image.js'
 import type {VboxOptions} from './options.js'
-import {hostOnlyAdapterCommand, vmSetupCommands} from './plan.js'
-import {writeUserdataDisk} from './userdata-disk.js'
+import {hostOnlyAdapterCommand, randomMac, vmSetupCommands, type VmMacs} from './plan.js'
+import {findIsoMaker, seedFiles, writeSeedIso} from './seed.js'
 import {VBoxManage} from './vboxmanage.js'
 
 export interface VboxData extends DriverData {
@@ -27,11 +29,13 @@ export interface VboxData extends DriverData {
   /** The VM's host-only address (what Docker is reached on). */
   ip?: string
   hostOnlyInterface?: string
+  /** The adapters' MACs: the host-only one is how the DHCP lease is found. */
+  macs?: VmMacs
 }
 
 export interface VboxTuning {
   pollIntervalMs: number
-  /** How long the guest may take to report its address, or to power off on ACPI. */
+  /** How long the guest may take to get its address, or to power off on ACPI. */
   waitTimeoutMs: number
   /** Where the VT-x/AMD-V flags are read from. */
   cpuinfoPath: string
@@ -39,9 +43,8 @@ export interface VboxTuning {
 
 export const DEFAULT_TUNING: VboxTuning = {pollIntervalMs: 1000, waitTimeoutMs: 3 * 60_000, cpuinfoPath: '/proc/cpuinfo'}
 
-/** boot2docker's login user. */
-const SSH_USER = 'docker'
-const IP_PROPERTY = '/VirtualBox/GuestInfo/Net/1/V4/IP'
+/** The seed gives root our key (as on a droplet); the image's default user is not made. */
+const SSH_USER = 'root'
 
 const STATES: Record<string, MachineState> = {
   running: 'Running', paused: 'Paused', saved: 'Stopped', poweroff: 'Stopped', aborted: 'Stopped',
@@ -68,8 +71,11 @@ export class VirtualBoxDriver implements Driver {
   async preCreateCheck(): Promise<void> {
     const o = this.createOptions()
     const version = (await this.vbox.run(['--version'])).trim()
-    const major = Number(/^(\d+)\./.exec(version)?.[1])
-    if (!(major >= 6)) throw new DriverError(`VirtualBox ${version} is too old`, {hint: 'install VirtualBox 6.1 or later'})
+    // 6.1 brought `dhcpserver findlease`, how the VM's address is learnt.
+    const [major, minor] = (/^(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number)
+    if (!(major! > 6 || (major === 6 && minor! >= 1))) throw new DriverError(`VirtualBox ${version} is too old`, {hint: 'install VirtualBox 6.1 or later'})
+    checkImage(o.imageUrl)
+    findIsoMaker()
     if (o.vtxCheck && !hasHardwareVirtualization(readFileSync(this.tuning.cpuinfoPath, 'utf8'))) {
       throw new DriverError('this computer does not offer hardware virtualization (VT-x/AMD-V)',
         {hint: 'enable it in the firmware settings, or pass --virtualbox-no-vtx-check to try anyway'})
@@ -84,25 +90,27 @@ export class VirtualBoxDriver implements Driver {
     const o = this.createOptions()
     const {machineDir: dir, signal} = this.ctx
     const name = this.d.vmName
-    const iso = join(dir, 'boot2docker.iso')
-    this.ctx.progress(`Getting the boot2docker ISO from ${o.isoUrl}`)
-    await fetchIso(o.isoUrl, iso, signal)
     const pair = await ensureKeyPair(dir, `cluster-${name}`)
-
-    this.ctx.progress(`Creating a ${o.diskMb} MB disk`)
-    const raw = join(dir, 'disk.raw')
-    const disk = join(dir, 'disk.vmdk')
-    writeUserdataDisk(raw, o.diskMb, pair.publicKey)
-    await this.vbox.run(['convertfromraw', raw, disk, '--format', 'VMDK'])
-    rmSync(raw)
+    const base = await baseDisk({source: o.imageUrl, cacheDir: join(this.ctx.cacheDir, 'virtualbox'), vbox: this.vbox, progress: this.ctx.progress, signal})
+    const macs: VmMacs = {nat: randomMac(randomBytes(3)), hostOnly: randomMac(randomBytes(3))}
+    const seedIso = join(dir, 'seed.iso')
+    await writeSeedIso(seedIso, seedFiles({instanceId: randomUUID(), hostname: name, publicKey: pair.publicKey, macs}), signal)
 
     this.d.sshPort = await freeLoopbackPort()
+    this.d.macs = macs
     await this.ctx.save(this.data())
     this.ctx.progress(`Creating VM ${name}`)
     await this.vbox.run(['createvm', '--basefolder', dir, '--name', name, '--register'])
-    for (const args of vmSetupCommands(name, o, this.d.sshPort, {iso, disk})) await this.vbox.run(args)
+    // Cloned right after createvm, so that from here a failed create's rm deletes the disk with the VM.
+    const disk = join(dir, 'disk.vdi')
+    this.ctx.progress(`Making a ${o.diskMb} MB disk from the image`)
+    await this.vbox.run(['clonemedium', 'disk', base, disk, '--format', 'VDI'])
+    // The cache stays out of VirtualBox's media list: it is no VM's disk.
+    await this.vbox.run(['closemedium', 'disk', base])
+    await this.vbox.run(['modifymedium', 'disk', disk, '--resize', String(o.diskMb)])
+    for (const args of vmSetupCommands(name, o, this.d.sshPort, {seedIso, disk}, macs)) await this.vbox.run(args)
     this.d.hostOnlyInterface = await this.hostOnlyInterface(o.hostOnly)
-    await this.vbox.run(hostOnlyAdapterCommand(name, o, this.d.hostOnlyInterface))
+    await this.vbox.run(hostOnlyAdapterCommand(name, o, this.d.hostOnlyInterface, macs.hostOnly))
     await this.ctx.save(this.data())
     signal.throwIfAborted()
     await this.boot()
@@ -169,22 +177,24 @@ export class VirtualBoxDriver implements Driver {
     return {host: '127.0.0.1', port: this.d.sshPort ?? 0, user: SSH_USER, privateKeyPath: join(this.ctx.machineDir, 'id_ed25519')}
   }
 
-  /** Starts the VM and waits until the guest reports its host-only address. */
+  /** Starts the VM and waits until VirtualBox's DHCP server has leased the host-only adapter an address. */
   private async boot(): Promise<void> {
     this.ctx.progress(`Starting VM ${this.d.vmName} (${this.d.uiType})`)
     await this.vbox.run(['startvm', this.d.vmName, '--type', this.d.uiType])
+    const {hostOnlyInterface: iface, macs} = this.d
+    if (!iface || !macs) throw new DriverError(`VM ${this.d.vmName} has no host-only adapter on record`, {hint: `remove it with \`cluster rm ${this.ctx.machineName}\` and create it again`})
     const started = Date.now()
     for (;;) {
-      const ip = await this.vbox.guestProperty(this.d.vmName, IP_PROPERTY)
+      const ip = await this.vbox.dhcpLease(iface, macs.hostOnly)
       if (ip) {
         this.d.ip = ip
         return
       }
       if (Date.now() - started > this.tuning.waitTimeoutMs) {
-        throw new DriverError(`VM ${this.d.vmName} did not report an address on its host-only network within ${this.tuning.waitTimeoutMs / 1000} s`,
-          {hint: 'open the VM in the VirtualBox window to see whether it booted'})
+        throw new DriverError(`VM ${this.d.vmName} got no address on host-only network ${iface} within ${this.tuning.waitTimeoutMs / 1000} s`,
+          {hint: 'open the VM in the VirtualBox window to see whether it booted and cloud-init ran'})
       }
-      this.ctx.progress(`Waiting for VM ${this.d.vmName} to report its address`)
+      this.ctx.progress(`Waiting for VM ${this.d.vmName} to get its address`)
       await sleep(this.tuning.pollIntervalMs, undefined, {signal: this.ctx.signal})
     }
   }
@@ -214,22 +224,6 @@ export class VirtualBoxDriver implements Driver {
 /** vmx (Intel) or svm (AMD) among the CPU flags. */
 export function hasHardwareVirtualization(cpuinfo: string): boolean {
   return /^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)
-}
-
-/** Copies a local ISO (path or file:// URL) or downloads an http(s) one. */
-async function fetchIso(source: string, dest: string, signal: AbortSignal): Promise<void> {
-  if (/^https?:\/\//.test(source)) {
-    const response = await fetch(source, {signal})
-    if (!response.ok || !response.body) {
-      throw new DriverError(`downloading ${source} failed (${response.status} ${response.statusText})`,
-        {hint: 'check --virtualbox-boot2docker-url, or download the ISO and pass its path'})
-    }
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(dest), {signal})
-    return
-  }
-  const path = source.startsWith('file://') ? fileURLToPath(source) : source
-  if (!existsSync(path)) throw new InputError(`boot2docker ISO ${path} does not exist`, 'pass an existing file or an http(s) URL with --virtualbox-boot2docker-url')
-  copyFileSync(path, dest)
 }
 
 /** A port on 127.0.0.1 nobody listens on now, for the SSH forward. */

@@ -6,7 +6,7 @@ import {VBOX_FLAGS, parseOptions} from './options.js'
 export function createVirtualBoxFactory(tuning: VboxTuning = DEFAULT_TUNING): DriverFactory {
   return {
     name: 'virtualbox',
-    description: 'create a boot2docker VM in VirtualBox on this computer (tested only against a VBoxManage stand-in)',
+    description: 'create a VM in VirtualBox on this computer from a Debian or Ubuntu cloud image (tested only against a VBoxManage stand-in)',
     flags: VBOX_FLAGS,
     fromFlags(flags: FlagValues, ctx: DriverContext) {
       const o = parseOptions(flags)

@@ -6,8 +6,11 @@ import type {DriverFlag, FlagValues} from '../sdk/index.js'
 import {InputError, resolveFlagValues} from '../sdk/index.js'
 import {hostOnlyNetwork, type HostOnlyNetwork} from './hostonly.js'
 
-/** The last boot2docker release; the project is archived, so pin it rather than ask GitHub for "latest". */
-export const DEFAULT_BOOT2DOCKER_URL = 'https://github.com/boot2docker/boot2docker/releases/download/v19.03.12/boot2docker.iso'
+/**
+ * Debian 13's generic cloud image (cloud-init, no cloud-specific agents). "latest" rather than a
+ * dated build: Debian keeps only recent builds, and a pinned one would vanish. Cached by URL.
+ */
+export const DEFAULT_IMAGE_URL = 'https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2'
 
 const NIC_TYPES = ['Am79C970A', 'Am79C973', '82540EM', '82543GC', '82545EM', 'virtio']
 
@@ -16,11 +19,10 @@ export const VBOX_FLAGS: DriverFlag[] = [
   {name: 'virtualbox-memory', type: 'integer', env: 'VIRTUALBOX_MEMORY_SIZE', default: 1024, description: 'memory of the VM in MB'},
   {name: 'virtualbox-cpu-count', type: 'integer', env: 'VIRTUALBOX_CPU_COUNT', default: 1, description: 'number of CPUs'},
   {name: 'virtualbox-disk-size', type: 'integer', env: 'VIRTUALBOX_DISK_SIZE', default: 20000, description: 'disk size in MB'},
-  {name: 'virtualbox-boot2docker-url', type: 'string', env: 'VIRTUALBOX_BOOT2DOCKER_URL', default: DEFAULT_BOOT2DOCKER_URL, description: 'URL or path of the boot2docker ISO'},
+  {name: 'virtualbox-image-url', type: 'string', env: 'VIRTUALBOX_IMAGE_URL', default: DEFAULT_IMAGE_URL, description: 'URL or path of a Debian 12/13 or Ubuntu 22.04/24.04 cloud image (qcow2, raw, VDI, VMDK or VHD)'},
   {name: 'virtualbox-hostonly-cidr', type: 'string', env: 'VIRTUALBOX_HOSTONLY_CIDR', default: '192.168.59.1/24', description: 'host address and prefix of the host-only network'},
   {name: 'virtualbox-hostonly-nictype', type: 'string', env: 'VIRTUALBOX_HOSTONLY_NIC_TYPE', default: '82540EM', options: NIC_TYPES, description: 'NIC type of the host-only adapter'},
   {name: 'virtualbox-nat-nictype', type: 'string', env: 'VIRTUALBOX_NAT_NICTYPE', default: '82540EM', options: NIC_TYPES, description: 'NIC type of the NAT adapter'},
-  {name: 'virtualbox-no-share', type: 'boolean', env: 'VIRTUALBOX_NO_SHARE', default: false, description: 'do not share the home folder with the VM'},
   {name: 'virtualbox-no-vtx-check', type: 'boolean', env: 'VIRTUALBOX_NO_VTX_CHECK', default: false, description: 'skip the check that hardware virtualization is available'},
   {name: 'virtualbox-ui-type', type: 'string', env: 'VIRTUALBOX_UI_TYPE', default: 'headless', options: ['gui', 'sdl', 'headless', 'separate'], description: 'how the VM is started'},
 ]
@@ -30,11 +32,10 @@ export interface VboxOptions {
   memoryMb: number
   cpus: number
   diskMb: number
-  isoUrl: string
+  imageUrl: string
   hostOnly: HostOnlyNetwork
   hostOnlyNicType: string
   natNicType: string
-  share: boolean
   vtxCheck: boolean
   uiType: string
 }
@@ -59,11 +60,10 @@ export function parseOptions(given: FlagValues, env: NodeJS.ProcessEnv = process
     memoryMb: int('memory', 256, 1_048_576, 'VIRTUALBOX_MEMORY_SIZE'),
     cpus: int('cpu-count', 1, 64, 'VIRTUALBOX_CPU_COUNT'),
     diskMb: int('disk-size', 1024, 2_000_000, 'VIRTUALBOX_DISK_SIZE'),
-    isoUrl: String(v['virtualbox-boot2docker-url']),
+    imageUrl: String(v['virtualbox-image-url']),
     hostOnly: hostOnlyNetwork(String(v['virtualbox-hostonly-cidr'])),
     hostOnlyNicType: choice('hostonly-nictype'),
     natNicType: choice('nat-nictype'),
-    share: v['virtualbox-no-share'] !== true,
     vtxCheck: v['virtualbox-no-vtx-check'] !== true,
     uiType: choice('ui-type'),
   }

@@ -29,11 +29,19 @@ export class VBoxManage {
     }
   }
 
-  /** A guest property's value, or undefined while the guest has not set it. */
-  async guestProperty(name: string, key: string): Promise<string | undefined> {
-    const out = await this.run(['guestproperty', 'get', name, key])
-    const m = /^Value:\s*(.+)$/m.exec(out)
-    return m ? m[1]!.trim() : undefined
+  /**
+   * The address VirtualBox's DHCP server leased to `mac` on host-only interface `iface`, or
+   * undefined while it has leased none (VBoxManage then fails with "Could not find a lease").
+   */
+  async dhcpLease(iface: string, mac: string): Promise<string | undefined> {
+    try {
+      const out = await this.run(['dhcpserver', 'findlease', '--interface', iface, '--mac-address', mac])
+      const state = /^State:\s*(\S+)/m.exec(out)?.[1]
+      return state === 'acked' ? /^IP Address:\s*(\S+)/m.exec(out)?.[1] : undefined
+    } catch (error) {
+      if (error instanceof DriverError && /could not find a lease/i.test(error.message)) return undefined
+      throw error
+    }
   }
 }
 

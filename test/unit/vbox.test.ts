@@ -1,19 +1,20 @@
 /**
  * The virtualbox driver against the VBoxManage stand-in (test/vbox-stub): the exact command
- * sequence of create, power actions and remove, the host-only network reuse, failures, and
- * the boot2docker userdata disk (checked with the system's tar).
+ * sequence of create, power actions and remove, the image cache (a real qcow2 converted by the
+ * real qemu-img), the cloud-init seed (a real ISO the stand-in reads with isoinfo and PyYAML as
+ * the guest's cloud-init would), the host-only network reuse, and failures.
  */
 import {test, beforeEach, after} from 'node:test'
 import {noSsh} from '../support/errors.js'
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import type {DriverContext, FlagValues} from '../../drivers/sdk/driver.js'
 import {createVirtualBoxFactory} from '../../drivers/virtualbox/index.js'
 import {hostOnlyNetwork} from '../../drivers/virtualbox/hostonly.js'
-import {FORMAT_ME, writeUserdataDisk} from '../../drivers/virtualbox/userdata-disk.js'
+import {detectFormat} from '../../drivers/virtualbox/image.js'
 import {AlreadyExistsError, DriverError, InputError} from '../../core/errors.js'
 import {REPO_ROOT} from '../lab/lab.js'
 
@@ -22,8 +23,10 @@ const root = mkdtempSync(join(tmpdir(), 'vbox-test-'))
 const cpuinfo = join(root, 'cpuinfo')
 writeFileSync(cpuinfo, 'processor\t: 0\nflags\t\t: fpu vme de pse tsc msr pae vmx sse sse2\n')
 const factory = createVirtualBoxFactory({pollIntervalMs: 5, waitTimeoutMs: 3000, cpuinfoPath: cpuinfo})
-const iso = join(root, 'boot2docker.iso')
-writeFileSync(iso, 'not really an ISO')
+/** A real (empty) qcow2 made by qemu-img: the format Debian publishes its cloud images in. */
+const qcow2 = join(root, 'debian-13-genericcloud-amd64.qcow2')
+execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', qcow2, '64M'])
+const cacheDir = join(root, 'cache')
 let n = 0
 let logPath: string
 let statePath: string
@@ -40,11 +43,12 @@ beforeEach(() => {
 
 after(() => rmSync(root, {recursive: true, force: true}))
 
-function ctx(name: string): DriverContext {
+function ctx(name: string, progress: string[] = []): DriverContext {
   return {
     machineName: name,
     machineDir: mkdtempSync(join(root, `${name}-`)),
-    progress: () => {},
+    cacheDir,
+    progress: step => progress.push(step),
     save: async () => {},
     signal: new AbortController().signal,
     sshExec: noSsh,
@@ -52,7 +56,7 @@ function ctx(name: string): DriverContext {
 }
 
 function flags(extra: FlagValues = {}): FlagValues {
-  return {'virtualbox-vboxmanage': STUB, 'virtualbox-boot2docker-url': iso, ...extra}
+  return {'virtualbox-vboxmanage': STUB, 'virtualbox-image-url': qcow2, ...extra}
 }
 
 /** The argv of every VBoxManage call since the last mark. */
@@ -64,36 +68,51 @@ function clearLog(): void {
   rmSync(logPath, {force: true})
 }
 
-function stubState(): {vms: Record<string, {state: string}>; media: Record<string, {authorizedKeys?: string}>} {
-  return JSON.parse(readFileSync(statePath, 'utf8'))
+interface StubState {
+  vms: Record<string, {state: string; settings: Record<string, string>; cloudInit?: {metaData: Record<string, string>; userData: Record<string, unknown>; networkConfig: {ethernets: Record<string, {match: {macaddress: string}; dhcp4: boolean}>}}}>
+  media: Record<string, {sizeMb?: number}>
 }
 
-test('create runs the exact VBoxManage sequence and leaves an SSH-ready VM', async () => {
-  const c = ctx('node1')
+function stubState(): StubState {
+  return JSON.parse(readFileSync(statePath, 'utf8')) as StubState
+}
+
+const cached = () => readdirSync(join(cacheDir, 'virtualbox'))
+
+test('create converts the qcow2 once into the cache, clones it, seeds cloud-init, and runs the exact VBoxManage sequence', async () => {
+  const progress: string[] = []
+  const c = ctx('node1', progress)
   const driver = factory.fromFlags(flags({'virtualbox-memory': 2048, 'virtualbox-cpu-count': 2}), c)
   await driver.preCreateCheck()
   await driver.create()
-  const port = driver.data().sshPort as number
+  const {sshPort: port, macs} = driver.data() as {sshPort: number; macs: {nat: string; hostOnly: string}}
   assert.ok(port > 0)
+  assert.match(macs.nat, /^08:00:27(:[0-9a-f]{2}){3}$/)
+  const hex = (mac: string) => mac.replaceAll(':', '').toUpperCase()
   const dir = c.machineDir
-  const disk = join(dir, 'disk.vmdk')
+  const disk = join(dir, 'disk.vdi')
+  const [base, ...more] = cached()
+  assert.equal(more.length, 0, 'one cached VDI per image')
+  assert.match(base!, /^[0-9a-f]{24}\.vdi$/)
+  const baseVdi = join(cacheDir, 'virtualbox', base!)
+  assert.equal(readFileSync(baseVdi).readUInt32LE(0x40), 0xbeda107f, 'qemu-img wrote a real VDI')
   assert.deepEqual(calls(), [
     ['--version'],
     ['showvminfo', 'node1', '--machinereadable'],
-    ['convertfromraw', join(dir, 'disk.raw'), disk, '--format', 'VMDK'],
     ['createvm', '--basefolder', dir, '--name', 'node1', '--register'],
+    ['clonemedium', 'disk', baseVdi, disk, '--format', 'VDI'],
+    ['closemedium', 'disk', baseVdi],
+    ['modifymedium', 'disk', disk, '--resize', '20000'],
     ['modifyvm', 'node1', '--firmware', 'bios', '--bioslogofadein', 'off', '--bioslogofadeout', 'off',
       '--bioslogodisplaytime', '0', '--biosbootmenu', 'disabled', '--ostype', 'Linux26_64', '--cpus', '2',
       '--memory', '2048', '--acpi', 'on', '--ioapic', 'on', '--rtcuseutc', 'on', '--natdnshostresolver1', 'off',
       '--natdnsproxy1', 'on', '--cpuhotplug', 'off', '--pae', 'on', '--hpet', 'on', '--hwvirtex', 'on',
-      '--nestedpaging', 'on', '--largepages', 'on', '--vtxvpid', 'on', '--accelerate3d', 'off', '--boot1', 'dvd'],
-    ['modifyvm', 'node1', '--nic1', 'nat', '--nictype1', '82540EM', '--cableconnected1', 'on'],
+      '--nestedpaging', 'on', '--largepages', 'on', '--vtxvpid', 'on', '--accelerate3d', 'off', '--boot1', 'disk', '--boot2', 'none'],
+    ['modifyvm', 'node1', '--nic1', 'nat', '--nictype1', '82540EM', '--macaddress1', hex(macs.nat), '--cableconnected1', 'on'],
     ['modifyvm', 'node1', '--natpf1', `ssh,tcp,127.0.0.1,${port},,22`],
     ['storagectl', 'node1', '--name', 'SATA', '--add', 'sata', '--hostiocache', 'on'],
-    ['storageattach', 'node1', '--storagectl', 'SATA', '--port', '0', '--device', '0', '--type', 'dvddrive', '--medium', join(dir, 'boot2docker.iso')],
-    ['storageattach', 'node1', '--storagectl', 'SATA', '--port', '1', '--device', '0', '--type', 'hdd', '--medium', disk],
-    ['sharedfolder', 'add', 'node1', '--name', 'hosthome', '--hostpath', '/home', '--automount'],
-    ['setextradata', 'node1', 'VBoxInternal2/SharedFoldersEnableSymlinksCreate/hosthome', '1'],
+    ['storageattach', 'node1', '--storagectl', 'SATA', '--port', '0', '--device', '0', '--type', 'hdd', '--medium', disk],
+    ['storageattach', 'node1', '--storagectl', 'SATA', '--port', '1', '--device', '0', '--type', 'dvddrive', '--medium', join(dir, 'seed.iso')],
     ['list', 'hostonlyifs'],
     ['hostonlyif', 'create'],
     ['hostonlyif', 'ipconfig', 'vboxnet0', '--ip', '192.168.59.1', '--netmask', '255.255.255.0'],
@@ -101,30 +120,96 @@ test('create runs the exact VBoxManage sequence and leaves an SSH-ready VM', asy
     ['dhcpserver', 'add', '--netname', 'HostInterfaceNetworking-vboxnet0', '--ip', '192.168.59.100',
       '--netmask', '255.255.255.0', '--lowerip', '192.168.59.101', '--upperip', '192.168.59.254', '--enable'],
     ['modifyvm', 'node1', '--nic2', 'hostonly', '--nictype2', '82540EM', '--nicpromisc2', 'deny',
-      '--hostonlyadapter2', 'vboxnet0', '--cableconnected2', 'on'],
+      '--hostonlyadapter2', 'vboxnet0', '--macaddress2', hex(macs.hostOnly), '--cableconnected2', 'on'],
     ['startvm', 'node1', '--type', 'headless'],
-    ['guestproperty', 'get', 'node1', '/VirtualBox/GuestInfo/Net/1/V4/IP'],
-    ['guestproperty', 'get', 'node1', '/VirtualBox/GuestInfo/Net/1/V4/IP'],
+    ['dhcpserver', 'findlease', '--interface', 'vboxnet0', '--mac-address', macs.hostOnly],
+    ['dhcpserver', 'findlease', '--interface', 'vboxnet0', '--mac-address', macs.hostOnly],
   ])
   assert.deepEqual(await driver.addresses(), {public: '192.168.59.101'})
   const key = join(dir, 'id_ed25519')
-  assert.deepEqual(driver.ssh(), {host: '127.0.0.1', port, user: 'docker', privateKeyPath: key})
+  assert.deepEqual(driver.ssh(), {host: '127.0.0.1', port, user: 'root', privateKeyPath: key})
   assert.equal(statSync(key).mode & 0o777, 0o600)
-  assert.equal(stubState().media[disk]!.authorizedKeys, readFileSync(`${key}.pub`, 'utf8'), 'the disk carries our public key')
-  assert.equal(existsSync(join(dir, 'disk.raw')), false, 'the raw disk is removed after conversion')
+  // What the guest's cloud-init read from the seed ISO (the stand-in parsed it with PyYAML).
+  const seen = stubState().vms.node1!.cloudInit!
+  assert.deepEqual(seen.userData, {disable_root: false, ssh_pwauth: false, users: [], ssh_authorized_keys: [readFileSync(`${key}.pub`, 'utf8').trim()]})
+  assert.equal(seen.metaData['local-hostname'], 'node1')
+  assert.deepEqual(Object.values(seen.networkConfig.ethernets).map(e => [e.match.macaddress, e.dhcp4]), [[macs.nat, true], [macs.hostOnly, true]])
+  assert.deepEqual(stubState().media, {[disk]: {sizeMb: 20000}}, 'only the VM\'s own disk stays registered')
   assert.equal(await driver.state(), 'Running')
+  assert.ok(progress.some(p => p.startsWith('Converting the qcow2 image to VDI')), progress.join('\n'))
+
+  // The next machine of the same image clones the cache: no conversion.
+  const again: string[] = []
+  await factory.fromFlags(flags({'virtualbox-disk-size': 4096}), ctx('node1b', again)).create()
+  assert.ok(again.includes(`Using the cached image ${baseVdi}`), again.join('\n'))
+  assert.deepEqual(cached(), [base])
+})
+
+test('raw images go through convertfromraw, VMDK/VDI through clonemedium; anything else is refused before anything is made', async () => {
+  const raw = join(root, 'debian.raw')
+  const sector = Buffer.alloc(1024 * 1024)
+  sector[510] = 0x55
+  sector[511] = 0xaa
+  writeFileSync(raw, sector)
+  await factory.fromFlags(flags({'virtualbox-image-url': `file://${raw}`}), ctx('raw1')).create()
+  const made = calls().map(a => a[0])
+  assert.ok(made.includes('convertfromraw'), made.join(' '))
+  const vmdk = join(root, 'image.vmdk')
+  execFileSync('qemu-img', ['create', '-q', '-f', 'vmdk', vmdk, '16M'])
+  clearLog()
+  await factory.fromFlags(flags({'virtualbox-image-url': vmdk}), ctx('vmdk1')).create()
+  assert.equal(calls().filter(a => a[0] === 'clonemedium').length, 2, 'the VMDK into the cache, then the cache into the machine')
+
+  const refused = async (path: string, pattern: RegExp) => {
+    clearLog()
+    const err = await factory.fromFlags(flags({'virtualbox-image-url': path}), ctx('bad')).preCreateCheck().catch(e => e)
+    assert.ok(err instanceof InputError, String(err))
+    assert.match(err.oneLine(), pattern)
+    assert.deepEqual(calls().map(a => a[0]), ['--version'], 'nothing was made')
+  }
+  await refused(join(root, 'nope.qcow2'), /^image .*nope\.qcow2 does not exist: pass an existing file or an http\(s\) URL with --virtualbox-image-url/)
+  const html = join(root, 'error.html')
+  writeFileSync(html, '<html>404</html>')
+  await refused(html, /is not a disk image \(not qcow2, VDI, VMDK, VHD or a raw disk\): pass a Debian or Ubuntu cloud image/)
+  const xz = join(root, 'image.tar.xz')
+  writeFileSync(xz, Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0]))
+  await refused(xz, /is xz-compressed: unpack it first/)
+  assert.equal(detectFormat(readFileSync(qcow2).subarray(0, 512), qcow2), 'qcow2')
+})
+
+test('without qemu-img a qcow2 is refused with the fix; without an ISO maker every create is', async () => {
+  const bin = join(root, 'bin-')
+  mkdirSync(bin)
+  // Only what the stand-in's script needs.
+  symlinkSync(process.execPath, join(bin, 'node'))
+  symlinkSync(execFileSync('sh', ['-c', 'command -v dirname'], {encoding: 'utf8'}).trim(), join(bin, 'dirname'))
+  const path = process.env.PATH
+  process.env.PATH = bin
+  try {
+    const noQemu = await factory.fromFlags(flags(), ctx('q')).preCreateCheck().catch(e => e)
+    assert.ok(noQemu instanceof DriverError)
+    assert.match(noQemu.oneLine(), /is qcow2, which VirtualBox cannot read, and qemu-img is not on PATH: install qemu-img \(apt-get install qemu-utils; brew install qemu\), or pass a raw image/)
+    const raw = join(root, 'plain.raw')
+    const sector = Buffer.alloc(512)
+    sector[510] = 0x55
+    sector[511] = 0xaa
+    writeFileSync(raw, sector)
+    const noIso = await factory.fromFlags(flags({'virtualbox-image-url': raw}), ctx('q')).preCreateCheck().catch(e => e)
+    assert.match(noIso.oneLine(), /^no program to make the cloud-init seed ISO: none of genisoimage, xorriso, mkisofs, hdiutil is on PATH: install genisoimage or xorriso/)
+  } finally {
+    process.env.PATH = path
+  }
 })
 
 test('a second VM reuses the host-only network; power actions and remove map to controlvm/startvm/unregistervm', async () => {
-  const first = factory.fromFlags(flags({'virtualbox-no-share': true}), ctx('vm-a'))
+  const first = factory.fromFlags(flags(), ctx('vm-a'))
   await first.create()
   const c = ctx('vm-b')
-  const second = factory.fromFlags(flags({'virtualbox-no-share': true, 'virtualbox-ui-type': 'gui'}), c)
+  const second = factory.fromFlags(flags({'virtualbox-ui-type': 'gui'}), c)
   clearLog()
   await second.create()
   const made = calls().map(a => a.slice(0, 2).join(' '))
   assert.ok(!made.includes('hostonlyif create') && !made.includes('dhcpserver add'), made.join('\n'))
-  assert.ok(!made.includes('sharedfolder add'), '--virtualbox-no-share shares nothing')
   assert.deepEqual(calls().find(a => a[0] === 'startvm'), ['startvm', 'vm-b', '--type', 'gui'])
   assert.deepEqual(await second.addresses(), {public: '192.168.59.102'})
 
@@ -134,7 +219,8 @@ test('a second VM reuses the host-only network; power actions and remove map to 
     return calls().map(a => a.filter(x => x !== '--machinereadable').join(' '))
   }
   const info = 'showvminfo vm-b'
-  const ip = 'guestproperty get vm-b /VirtualBox/GuestInfo/Net/1/V4/IP'
+  const {macs} = second.data() as {macs: {hostOnly: string}}
+  const ip = `dhcpserver findlease --interface vboxnet0 --mac-address ${macs.hostOnly}`
   assert.deepEqual(await sequence(() => second.stop()), [info, 'controlvm vm-b acpipowerbutton', info])
   assert.equal(await second.state(), 'Stopped')
   assert.deepEqual(await sequence(() => second.stop()), [info], 'stopping a stopped VM does nothing')
@@ -144,7 +230,7 @@ test('a second VM reuses the host-only network; power actions and remove map to 
   assert.deepEqual(await sequence(() => second.start()), [info, 'startvm vm-b --type gui', ip, ip])
   assert.deepEqual(await sequence(() => second.remove()), [info, 'controlvm vm-b poweroff', 'unregistervm vm-b --delete'])
   assert.equal(existsSync(join(c.machineDir, 'vm-b')), false, 'the VM folder is deleted')
-  assert.equal(existsSync(join(c.machineDir, 'disk.vmdk')), false, 'the disk is deleted')
+  assert.equal(existsSync(join(c.machineDir, 'disk.vdi')), false, 'the disk is deleted')
   assert.equal(await second.state(), 'NotFound')
   assert.deepEqual(await sequence(() => second.remove()), [info], 'remove is idempotent')
   assert.deepEqual(Object.keys(stubState().vms), ['vm-a'])
@@ -171,6 +257,9 @@ test('pre-create checks: VBoxManage missing or old, no VT-x, name taken (and tha
   process.env.VBOX_STUB_VERSION = '5.2.44r139111'
   const old = await factory.fromFlags(flags(), ctx('x')).preCreateCheck().catch(e => e)
   assert.equal(old.oneLine(), 'VirtualBox 5.2.44r139111 is too old: install VirtualBox 6.1 or later')
+  // 6.0 has no `dhcpserver findlease`, how the address is learnt.
+  process.env.VBOX_STUB_VERSION = '6.0.24r139119'
+  assert.match((await factory.fromFlags(flags(), ctx('x')).preCreateCheck().catch(e => e)).oneLine(), /^VirtualBox 6\.0\.24r139119 is too old/)
   delete process.env.VBOX_STUB_VERSION
 
   const noVtx = join(root, 'cpuinfo-novtx')
@@ -216,18 +305,4 @@ test('flag validation', () => {
   } finally {
     delete process.env.VIRTUALBOX_CPU_COUNT
   }
-})
-
-test('the userdata disk is the boot2docker magic followed by a tar that tar(1) reads', () => {
-  const path = join(root, 'userdata.raw')
-  writeUserdataDisk(path, 2, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test')
-  assert.equal(statSync(path).size, 2 * 1024 * 1024)
-  const raw = readFileSync(path)
-  assert.equal(raw.subarray(0, FORMAT_ME.length).toString(), FORMAT_ME)
-  const tarFile = join(root, 'userdata.tar')
-  writeFileSync(tarFile, raw.subarray(FORMAT_ME.length))
-  const listing = execFileSync('tar', ['-tvf', tarFile], {encoding: 'utf8'})
-  assert.match(listing, /^drwx------ .*\.ssh\/$/m)
-  assert.match(listing, /^-rw-r--r-- .*\.ssh\/authorized_keys$/m)
-  assert.equal(execFileSync('tar', ['-xOf', tarFile, '.ssh/authorized_keys'], {encoding: 'utf8'}), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE test\n')
 })

@@ -4,15 +4,25 @@
  * DHCP servers and media in a JSON state file so every call sees what earlier ones did, and
  * appends each invocation's argv to a log so tests can assert the exact command sequence.
  *
+ * startvm plays the guest's first boot: it reads the attached cloud-init seed ISO as cloud-init
+ * would (volume label cidata, user-data parsed by PyYAML as cloud-init does) and refuses a seed
+ * that would leave the guest unreachable. With VBOX_STUB_GUEST_IP the "guest" is a real lab host:
+ * the DHCP lease handed back is that address, the NAT SSH forward relays to its port 22, and
+ * (with VBOX_STUB_GUEST_CONTAINER) the seed's keys are installed in it, so a create goes on
+ * through provisioning exactly as on a VM.
+ *
  *   VBOX_STUB_STATE  state file (required)
  *   VBOX_STUB_LOG    JSON-lines log of argv (optional)
  *   VBOX_STUB_FAIL   comma-separated commands that fail, e.g. "startvm" or "hostonlyif create"
- *   VBOX_STUB_IP_AFTER  guestproperty reads before a started VM reports its address (default 2)
+ *   VBOX_STUB_IP_AFTER  findlease calls before a started VM has its lease (default 2)
+ *   VBOX_STUB_GUEST_IP  the address the guest gets (default: the next in the DHCP server's range)
+ *   VBOX_STUB_GUEST_CONTAINER  lab container playing the guest: cloud-init's keys go into it
  */
-import {appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {randomUUID} from 'node:crypto'
-import {FORMAT_ME} from '../../drivers/virtualbox/userdata-disk.js'
+import {execFileSync, spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
 
 interface Vm {
   uuid: string
@@ -25,19 +35,26 @@ interface Vm {
   sharedFolders: {name: string; hostPath: string}[]
   extradata: Record<string, string>
   ip?: string
-  ipReads: number
+  leaseReads: number
+  /** What the guest's cloud-init read from the seed on its last start. */
+  cloudInit?: {metaData: unknown; userData: unknown; networkConfig: unknown}
+  /** The NAT SSH forwarder's process while the VM runs with a lab host as its guest. */
+  forwarderPid?: number
 }
 
 interface State {
   vms: Record<string, Vm>
   hostonlyifs: {name: string; ip: string; mask: string}[]
   dhcpservers: {netname: string; ip: string; mask: string; lower: string; upper: string}[]
-  /** Disk images made by convertfromraw, with the authorized key boot2docker would unpack. */
-  media: Record<string, {sizeBytes: number; authorizedKeys?: string}>
+  /** Hard disks registered with VirtualBox (made by convertfromraw or clonemedium), by path. */
+  media: Record<string, {sizeMb?: number}>
   leases: number
 }
 
 class StubError extends Error {}
+
+/** At offset 0x40 of every VDI (declared before the top-level code below runs). */
+const VDI_SIGNATURE = 0xbeda107f
 
 const statePath = process.env.VBOX_STUB_STATE
 if (!statePath) {
@@ -57,12 +74,16 @@ try {
     throw new StubError(`injected failure of ${argv.slice(0, 2).join(' ')}`)
   }
   const out = run(argv)
-  writeFileSync(statePath, JSON.stringify(state, null, 2))
+  saveState()
   if (out) process.stdout.write(out.endsWith('\n') ? out : `${out}\n`)
 } catch (error) {
   if (!(error instanceof StubError)) throw error
   process.stderr.write(`VBoxManage: error: ${error.message}\nVBoxManage: error: Details: code VBOX_E_OBJECT_NOT_FOUND (0x80bb0001)\n`)
   process.exit(1)
+}
+
+function saveState(): void {
+  writeFileSync(statePath!, JSON.stringify(state, null, 2))
 }
 
 function run(args: string[]): string {
@@ -89,7 +110,9 @@ function run(args: string[]): string {
       vm(rest[0]).extradata[rest[1]!] = rest[2]!
       return ''
     }
-    case 'guestproperty': return guestproperty(rest)
+    case 'clonemedium': return clonemedium(rest)
+    case 'closemedium': return closemedium(rest)
+    case 'modifymedium': return modifymedium(rest)
     case 'startvm': return startvm(rest[0]!)
     case 'controlvm': return controlvm(rest[0]!, rest[1]!)
     case 'showvminfo': return showvminfo(rest[0]!)
@@ -156,36 +179,71 @@ function hostonlyif(args: string[]): string {
 
 function dhcpserver(args: string[]): string {
   const o = opts(args.slice(1))
+  if (args[0] === 'findlease') return findlease(o.interface!, o['mac-address']!)
   if (args[0] !== 'add') throw new StubError(`Syntax error: dhcpserver ${String(args[0])}`)
   if (state.dhcpservers.some(d => d.netname === o.netname)) throw new StubError(`DHCP server already exists for ${o.netname}`)
   state.dhcpservers.push({netname: o.netname!, ip: o.ip!, mask: o.netmask!, lower: o.lowerip!, upper: o.upperip!})
   return ''
 }
 
-/** Reads the raw disk like boot2docker's first boot: the magic line, then a tar with .ssh/authorized_keys. */
+/** A file VirtualBox reads as a hard disk: VDI (signature at 0x40), VMDK or VHD. */
+function isVboxDisk(path: string): boolean {
+  const head = Buffer.alloc(512)
+  const fd = openSync(path, 'r')
+  const n = readSync(fd, head, 0, head.length, 0)
+  closeSync(fd)
+  const text = head.subarray(0, 21).toString('latin1')
+  return (n >= 0x44 && head.readUInt32LE(0x40) === VDI_SIGNATURE) || text.startsWith('KDMV') || text.startsWith('# Disk DescriptorFile') || text.startsWith('conectix')
+}
+
+/** Writes a stand-in VDI: a header with the real signature (so clonemedium's check passes), nothing else. */
+function writeStubVdi(path: string, source: string): void {
+  const header = Buffer.alloc(512)
+  header.write(`<<< stand-in VDI of ${source} >>>\n`.slice(0, 0x40), 0, 'latin1')
+  header.writeUInt32LE(VDI_SIGNATURE, 0x40)
+  writeFileSync(path, header)
+}
+
 function convertfromraw(args: string[]): string {
   const [input, output] = args
   if (!input || !output || !existsSync(input)) throw new StubError(`Cannot open raw file '${String(input)}'`)
   if (existsSync(output)) throw new StubError(`Cannot create the disk image "${output}": already exists`)
-  // Only the head matters (the rest of a sparse 20 GB disk is zeros): read 64 KiB.
-  const raw = Buffer.alloc(65536)
-  const fd = openSync(input, 'r')
-  const head = raw.subarray(0, readSync(fd, raw, 0, raw.length, 0))
-  closeSync(fd)
   const sizeBytes = statSync(input).size
-  let authorizedKeys: string | undefined
-  if (head.subarray(0, FORMAT_ME.length).toString() === FORMAT_ME) {
-    for (let off = FORMAT_ME.length; off + 512 <= head.length;) {
-      const name = head.subarray(off, off + 100).toString().replace(/\0.*$/s, '')
-      if (!name) break
-      const size = parseInt(head.subarray(off + 124, off + 136).toString().replace(/\0.*$/s, '').trim() || '0', 8)
-      if (name === '.ssh/authorized_keys') authorizedKeys = head.subarray(off + 512, off + 512 + size).toString()
-      off += 512 + Math.ceil(size / 512) * 512
-    }
-  }
-  writeFileSync(output, `stub VMDK of ${input}\n`)
-  state.media[output] = {sizeBytes, authorizedKeys}
+  writeStubVdi(output, input)
+  state.media[output] = {sizeMb: Math.ceil(sizeBytes / 1048576)}
   return `Converting from raw image file="${input}" to file="${output}"...\nCreating dynamic image with size ${sizeBytes} bytes (${Math.round(sizeBytes / 1048576)}MB)...`
+}
+
+/** `clonemedium disk SRC DST --format VDI`: SRC must be a disk VirtualBox reads (not qcow2); both end up registered. */
+function clonemedium(args: string[]): string {
+  const [kind, input, output] = args
+  if (kind !== 'disk') throw new StubError(`Syntax error: clonemedium ${String(kind)}`)
+  if (!input || !existsSync(input)) throw new StubError(`Could not find file for the medium '${String(input)}'`)
+  if (!isVboxDisk(input)) throw new StubError(`Could not get the storage format of the medium '${input}' (VERR_NOT_SUPPORTED)`)
+  if (!output || existsSync(output)) throw new StubError(`Cannot create the disk image "${String(output)}": already exists`)
+  copyFileSync(input, output)
+  state.media[input] ??= {}
+  state.media[output] = {...state.media[input]}
+  return `0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%\nClone medium created in format 'VDI'. UUID: ${randomUUID()}`
+}
+
+function registered(kind: string | undefined, path: string | undefined): string {
+  if (kind !== 'disk') throw new StubError(`Syntax error: expected "disk", got ${String(kind)}`)
+  if (!path || !state.media[path]) throw new StubError(`Could not find file for the medium '${String(path)}'`)
+  return path
+}
+
+function closemedium(args: string[]): string {
+  delete state.media[registered(args[0], args[1])]
+  return ''
+}
+
+function modifymedium(args: string[]): string {
+  const path = registered(args[0], args[1])
+  const mb = Number(opts(args.slice(2)).resize)
+  if (!(mb >= (state.media[path]!.sizeMb ?? 0))) throw new StubError(`Resize medium operation for this format is not implemented yet (shrinking to ${mb} MB)`)
+  state.media[path]!.sizeMb = mb
+  return '0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%'
 }
 
 function createvm(o: Record<string, string>): string {
@@ -195,7 +253,7 @@ function createvm(o: Record<string, string>): string {
   mkdirSync(dirname(cfgFile), {recursive: true})
   writeFileSync(cfgFile, `<VirtualBox stub="${name}"/>\n`)
   const uuid = randomUUID()
-  state.vms[name] = {uuid, cfgFile, state: 'poweroff', settings: {}, forwards: [], storage: [], controllers: [], sharedFolders: [], extradata: {}, ipReads: 0}
+  state.vms[name] = {uuid, cfgFile, state: 'poweroff', settings: {}, forwards: [], storage: [], controllers: [], sharedFolders: [], extradata: {}, leaseReads: 0}
   return `Virtual machine '${name}' is created and registered.\nUUID: ${uuid}\nSettings file: '${cfgFile}'`
 }
 
@@ -215,41 +273,132 @@ function storageattach(v: Vm, o: Record<string, string>): string {
   return ''
 }
 
-/** The guest reports its host-only address a few reads after it started, like the guest additions do. */
-function guestproperty(args: string[]): string {
-  const [op, name, key] = args
-  const v = vm(name)
-  if (op === 'set') {
-    v.extradata[`guestproperty:${key}`] = args[3] ?? ''
-    return ''
+/** VBoxManage's MAC spelling (080027AABBCC) as the guest writes it (08:00:27:aa:bb:cc). */
+function colonMac(mac: string | undefined): string {
+  return (mac ?? '').toLowerCase().match(/../g)?.join(':') ?? ''
+}
+
+/** The DHCP server leases the host-only adapter an address a few polls after the guest booted. */
+function findlease(iface: string, mac: string): string {
+  const none = new StubError(`Could not find a lease for ${mac} on ${iface}`)
+  const v = Object.values(state.vms).find(x => x.settings.hostonlyadapter2 === iface && colonMac(x.settings.macaddress2) === mac.toLowerCase())
+  if (!v || v.state !== 'running' || !guestNetworkUp(v)) throw none
+  v.leaseReads++
+  if (v.leaseReads < Number(process.env.VBOX_STUB_IP_AFTER ?? 2)) {
+    saveState()
+    throw none
   }
-  if (key !== '/VirtualBox/GuestInfo/Net/1/V4/IP' || v.state !== 'running') return 'No value set!'
-  v.ipReads++
-  if (v.ipReads < Number(process.env.VBOX_STUB_IP_AFTER ?? 2)) return 'No value set!'
   if (!v.ip) {
-    const dhcp = state.dhcpservers.find(d => d.netname === `HostInterfaceNetworking-${v.settings.hostonlyadapter2}`)
-    if (!dhcp) return 'No value set!'
+    const dhcp = state.dhcpservers.find(d => d.netname === `HostInterfaceNetworking-${iface}`)
+    if (!dhcp) throw none
     const parts = dhcp.lower.split('.').map(Number)
     parts[3]! += state.leases++
-    v.ip = parts.join('.')
+    v.ip = process.env.VBOX_STUB_GUEST_IP || parts.join('.')
   }
-  return `Value: ${v.ip}`
+  return [`IP Address:  ${v.ip}`, `MAC Address: ${mac}`, 'State:       acked',
+    'Issued:      2026-12-02T00:00:00Z (1796169600)', 'Expire:      2026-12-02T00:10:00Z (1796170200)', 'TTL:         600 sec, currently 600 sec left'].join('\n')
+}
+
+/** The guest asks for a host-only lease only if its network-config brings up the adapter with that MAC. */
+function guestNetworkUp(v: Vm): boolean {
+  const net = v.cloudInit?.networkConfig as {ethernets?: Record<string, {match?: {macaddress?: string}; dhcp4?: boolean}>} | undefined
+  return Object.values(net?.ethernets ?? {}).some(e => e.dhcp4 === true && e.match?.macaddress === colonMac(v.settings.macaddress2))
+}
+
+/** A file of the seed ISO (Rock Ridge names), read with genisoimage's isoinfo. */
+function isoFile(iso: string, name: string): string {
+  try {
+    return execFileSync('isoinfo', ['-i', iso, '-R', '-x', `/${name}`], {encoding: 'utf8'})
+  } catch (error) {
+    throw new StubError(`reading ${name} from ${iso}: ${(error as Error).message}`)
+  }
+}
+
+/** YAML as cloud-init reads it: PyYAML's safe_load. */
+function cloudInitYaml(text: string, what: string): unknown {
+  try {
+    return JSON.parse(execFileSync('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], {input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe']}))
+  } catch (error) {
+    throw new StubError(`the guest's cloud-init cannot parse ${what}: ${(error as Error).message.split('\n').slice(-2).join(' ')}`)
+  }
+}
+
+/** First boot as a cloud image does it: NoCloud finds the DVD labelled cidata and reads it. */
+function readSeed(v: Vm): NonNullable<Vm['cloudInit']> {
+  const seed = v.storage.find(s => s.type === 'dvddrive')
+  if (!seed) throw new StubError('stand-in guest: no cloud-init seed attached; the VM would boot unreachable')
+  const label = /^Volume id:\s*(.*)$/m.exec(execFileSync('isoinfo', ['-d', '-i', seed.medium], {encoding: 'utf8'}))?.[1]?.trim()
+  if (label !== 'cidata') throw new StubError(`stand-in guest: the DVD ${seed.medium} is labelled "${String(label)}", not cidata: cloud-init would ignore it`)
+  const userText = isoFile(seed.medium, 'user-data')
+  if (!userText.startsWith('#cloud-config\n')) throw new StubError('stand-in guest: user-data does not start with #cloud-config')
+  return {
+    metaData: cloudInitYaml(isoFile(seed.medium, 'meta-data'), 'meta-data'),
+    userData: cloudInitYaml(userText, 'user-data'),
+    networkConfig: cloudInitYaml(isoFile(seed.medium, 'network-config'), 'network-config'),
+  }
+}
+
+/** cloud-init's ssh module with disable_root: false: the keys go to root, unprefixed. */
+function installRootKeys(container: string, userData: unknown): void {
+  const u = userData as {disable_root?: boolean; ssh_authorized_keys?: string[]}
+  if (u.disable_root !== false || !u.ssh_authorized_keys?.length) return
+  execFileSync('docker', ['exec', '-i', container, 'sh', '-c',
+    'mkdir -p /root/.ssh && chmod 700 /root/.ssh && cat >/root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys'],
+  {input: u.ssh_authorized_keys.join('\n') + '\n'})
+}
+
+/** Starts the NAT SSH forward to the lab host and waits (2 s at most) until it listens. */
+function startForwarder(v: Vm, guestIp: string): void {
+  const rule = v.forwards.find(f => f.startsWith('ssh,'))
+  if (!rule) return
+  const [, , hostIp, hostPort, , guestPort] = rule.split(',')
+  const ready = `${statePath}.forward-${hostPort}`
+  rmSync(ready, {force: true})
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'forward.js')
+  const child = spawn(process.execPath, [script, hostIp || '127.0.0.1', hostPort!, guestIp, guestPort!, ready], {detached: true, stdio: 'ignore'})
+  child.unref()
+  const deadline = Date.now() + 2000
+  while (!existsSync(ready)) {
+    if (Date.now() > deadline) throw new StubError(`the NAT forward of port ${hostPort} did not start`)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+  }
+  rmSync(ready)
+  v.forwarderPid = child.pid
+}
+
+function stopForwarder(v: Vm): void {
+  if (!v.forwarderPid) return
+  try {
+    process.kill(v.forwarderPid)
+  } catch {
+    // already gone
+  }
+  delete v.forwarderPid
 }
 
 function startvm(name: string): string {
   const v = vm(name)
   if (v.state === 'running') throw new StubError(`The machine '${name}' is already locked by a session (or being locked or unlocked)`)
-  if (!v.storage.some(s => s.type === 'dvddrive')) throw new StubError('No bootable medium found')
+  const disk = v.storage.find(s => s.type === 'hdd')
+  if (!disk || !isVboxDisk(disk.medium)) throw new StubError('No bootable medium found')
+  v.cloudInit = readSeed(v)
+  const guestIp = process.env.VBOX_STUB_GUEST_IP
+  if (guestIp) {
+    if (process.env.VBOX_STUB_GUEST_CONTAINER) installRootKeys(process.env.VBOX_STUB_GUEST_CONTAINER, v.cloudInit.userData)
+    startForwarder(v, guestIp)
+  }
   v.state = 'running'
-  v.ipReads = 0
+  v.leaseReads = 0
   return `Waiting for VM "${name}" to power on...\nVM "${name}" has been successfully started.`
 }
 
 function controlvm(name: string, action: string): string {
   const v = vm(name)
   if (v.state === 'poweroff') throw new StubError(`Machine in invalid state 1 -- powered off`)
-  if (action === 'poweroff' || action === 'acpipowerbutton') v.state = 'poweroff'
-  else if (action === 'pause') v.state = 'paused'
+  if (action === 'poweroff' || action === 'acpipowerbutton') {
+    stopForwarder(v)
+    v.state = 'poweroff'
+  } else if (action === 'pause') v.state = 'paused'
   else if (action === 'resume') v.state = 'running'
   else if (action !== 'reset') throw new StubError(`Syntax error: controlvm ${action}`)
   return action === 'poweroff' ? '0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%' : ''
@@ -273,6 +422,7 @@ function unregistervm(name: string, del: boolean): string {
   const v = vm(name)
   if (v.state !== 'poweroff') throw new StubError(`Cannot unregister the machine '${name}' while it is locked`)
   if (del) {
+    // VirtualBox deletes the hard disks; the seed DVD is only detached (it lives in the machine folder).
     for (const s of v.storage.filter(s => s.type === 'hdd')) {
       rmSync(s.medium, {force: true})
       delete state.media[s.medium]
