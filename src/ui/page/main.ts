@@ -1,13 +1,15 @@
 /**
  * The page of `cluster ui`, bundled with cytoscape into dist/ui-page.js (no CDN: it works
  * offline). It keeps the server's View up to date from the update stream (applyPatch), and
- * draws it twice: a graph (cytoscape: machines on a circle, each machine's containers on a
- * ring around it, overlay links coloured by health) and lists beside it (machines with their
- * containers, links), which also serve keyboard and screen-reader users and the tests.
+ * draws it twice: a graph (cytoscape: machines on a circle, each machine's containers in a
+ * grid below it, overlay links coloured by health; past a dozen machines the full mesh
+ * would hide everything, so healthy links are then hidden unless asked for) and lists
+ * beside it (machines with their containers, links), which also serve keyboard and
+ * screen-reader users and the tests.
  * Layout runs only when machines or a machine's containers come or go; a change of health
  * only restyles the elements it touches.
  */
-import cytoscape, {type Core, type ElementDefinition} from 'cytoscape'
+import cytoscape, {type Core, type EdgeCollection, type ElementDefinition} from 'cytoscape'
 import {applyPatch, type View, type ViewEdge, type ViewNode, type ViewPatch} from '../view-model.js'
 import type {UiUpdate} from '../live.js'
 import './style.css'
@@ -37,6 +39,7 @@ const COLORS = {healthy: '#2e7d32', slow: '#ef8f00', broken: '#d32f2f', unknown:
 const app = document.getElementById('app')!
 app.innerHTML = `
 <header><h1>cluster <span id="cluster"></span></h1><span id="etcd" data-up="">connecting…</span><span id="counts" class="muted"></span>
+<label><input type="checkbox" id="show-healthy" checked> healthy links in the graph</label>
 <span class="legend"><span><i style="background:${COLORS.healthy}"></i>healthy</span><span><i style="background:${COLORS.slow}"></i>slow</span><span><i style="background:${COLORS.broken}"></i>broken</span><span><i style="background:${COLORS.unknown}"></i>unknown</span></span></header>
 <div id="graph"></div>
 <aside><h2>Details</h2><div id="details" class="muted">Click a machine, a container or a link.</div>
@@ -46,12 +49,12 @@ app.innerHTML = `
 const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const graph = cytoscape({
   container: byId('graph'),
-  minZoom: 0.05,
+  minZoom: 0.01,
   maxZoom: 4,
   textureOnViewport: true,
   // Each frame redraws every element (7,000 at 100 machines): one canvas pixel per CSS
   // pixel halves and more the work on a high-density screen. For the same reason a
-  // container has no edge to its machine: its ring shows where it runs.
+  // container has no edge to its machine: its place below it shows where it runs.
   pixelRatio: 1,
   hideEdgesOnViewport: true,
   style: [
@@ -65,9 +68,12 @@ const graph = cytoscape({
       'text-valign': 'bottom', 'text-margin-y': 2, 'min-zoomed-font-size': 7, color: '#333',
     }},
     {selector: 'edge[kind="link"]', style: {
-      width: 3, 'curve-style': 'haystack', 'line-color': 'data(color)', label: 'data(label)', 'font-size': 9,
-      'min-zoomed-font-size': 8, 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px',
+      width: 3, 'curve-style': 'haystack', 'line-color': 'data(color)',
     }},
+    {selector: 'edge.labelled, edge:selected', style: {
+      label: 'data(label)', 'font-size': 9, 'min-zoomed-font-size': 8, 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px',
+    }},
+    {selector: 'edge.hidden', style: {display: 'none'}},
     {selector: 'edge[health="broken"]', style: {width: 5, 'z-index': 10}},
     {selector: 'edge[health="unknown"]', style: {'line-style': 'dashed'}},
     {selector: ':selected', style: {'overlay-color': '#0969da', 'overlay-opacity': 0.25, 'overlay-padding': 6}},
@@ -84,7 +90,7 @@ function elementOf(e: ViewNode | ViewEdge): ElementDefinition {
   return {group: 'nodes', data: {id: e.id, kind: e.kind, label: e.label, host: e.host, health: e.health}}
 }
 
-/** Applies the patch to the graph; returns the machines whose ring of containers must be laid out again (or 'all'). */
+/** Applies the patch to the graph; returns the machines whose containers must be laid out again (or 'all'). */
 function drawGraph(cy: Core, patch: ViewPatch): Set<string> | 'all' {
   let relayout: Set<string> | 'all' = new Set()
   const ring = (host: string) => { if (relayout !== 'all') relayout.add(host) }
@@ -111,16 +117,29 @@ function drawGraph(cy: Core, patch: ViewPatch): Set<string> | 'all' {
   return relayout
 }
 
-/** The radius of a ring holding `count` containers. */
-const ringRadius = (count: number) => Math.max(40, (count * 22) / (2 * Math.PI))
+/** The grid a machine's containers are laid out in, below the machine: columns, rows, and its size. */
+const CELL = {w: 64, h: 24}
+function gridOf(count: number): {cols: number; rows: number; w: number; h: number} {
+  const cols = Math.max(1, Math.ceil(Math.sqrt(count * 1.5)))
+  const rows = Math.max(1, Math.ceil(count / cols))
+  return {cols, rows, w: cols * CELL.w, h: rows * CELL.h}
+}
+
+/** At this many machines the full mesh hides everything: healthy links are hidden unless asked for. */
+const DENSE_MACHINES = 12
+/** Up to this many machines each link shows its round-trip time. */
+const LABELLED_MACHINES = 6
 
 function layout(cy: Core, which: Set<string> | 'all'): void {
   const containersOf = (host: string) => cy.nodes().filter(n => n.data('kind') === 'container' && n.data('host') === host)
   const machines = cy.nodes('[kind="machine"]')
   if (which === 'all') {
-    const widest = Math.max(0, ...machines.map(m => ringRadius(containersOf(m.data('label') as string).length)))
-    const slot = 2 * widest + 120
+    const widest = Math.max(CELL.w, ...machines.map(m => gridOf(containersOf(m.data('label') as string).length).w))
+    const slot = widest + 100
     machines.layout({name: 'circle', radius: Math.max(120, (machines.length * slot) / (2 * Math.PI)), animate: false, fit: false}).run()
+    cy.elements().toggleClass('labelled', machines.length <= LABELLED_MACHINES)
+    byId<HTMLInputElement>('show-healthy').checked = machines.length <= DENSE_MACHINES
+    showHealthy(cy.edges())
   }
   const hosts = which === 'all' ? machines.map(m => m.data('label') as string) : [...which]
   for (const host of hosts) {
@@ -128,11 +147,11 @@ function layout(cy: Core, which: Set<string> | 'all'): void {
     const containers = containersOf(host)
     if (machine.empty() || containers.empty()) continue
     const {x, y} = machine.position()
-    const r = ringRadius(containers.length) + 30
-    // Concentric, the machine alone on the inner level: its containers ring it, even just one.
-    machine.union(containers).layout({
-      name: 'concentric', concentric: n => (n.data('kind') === 'machine' ? 2 : 1), levelWidth: () => 1, minNodeSpacing: 20,
-      boundingBox: {x1: x - r, y1: y - r, w: 2 * r, h: 2 * r}, animate: false, fit: false,
+    const grid = gridOf(containers.length)
+    // Below the machine, a grid of its containers: what runs where reads at a glance.
+    containers.layout({
+      name: 'grid', cols: grid.cols, rows: grid.rows, boundingBox: {x1: x - grid.w / 2, y1: y + 26, w: grid.w, h: grid.h},
+      avoidOverlap: false, animate: false, fit: false,
     }).run()
   }
   if (which === 'all') {
@@ -143,6 +162,12 @@ function layout(cy: Core, which: Set<string> | 'all'): void {
       cy.center()
     }
   }
+}
+
+/** Healthy links drawn or not (the checkbox); the others always are. */
+function showHealthy(edges: EdgeCollection): void {
+  const show = byId<HTMLInputElement>('show-healthy').checked
+  edges.forEach(e => { e.toggleClass('hidden', !show && e.data('health') === 'healthy') })
 }
 
 function drawHeader(v: View): void {
@@ -228,6 +253,7 @@ function showDetails(id: string | undefined): void {
   box.replaceChildren(table)
 }
 
+byId('show-healthy').addEventListener('change', () => showHealthy(graph.edges()))
 graph.on('tap', 'node, edge[kind="link"]', event => showDetails(event.target.id() as string))
 byId('app').addEventListener('click', event => {
   const li = (event.target as HTMLElement).closest('li[data-id]') as HTMLElement | null
@@ -252,6 +278,7 @@ function onUpdate(update: UiUpdate): void {
   view = applyPatch(view, update.patch)
   const relayout = drawGraph(graph, update.patch)
   if (relayout === 'all' || relayout.size > 0) layout(graph, relayout)
+  if (relayout !== 'all') showHealthy(update.patch.edges.reduce((all, e) => all.union(graph.getElementById(e.id)), graph.collection()).edges())
   drawLists(update.patch)
   drawHeader(view)
   const touched = (id: string) => update.patch.removed.includes(id) || [...update.patch.nodes, ...update.patch.edges].some(e => e.id === id)
