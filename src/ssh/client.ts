@@ -161,6 +161,19 @@ export class SshConnection {
     return result.stdout
   }
 
+  /**
+   * A TCP connection opened by the machine's sshd to `host`:`port` as seen from the machine
+   * (`ssh -W`): reaches services bound to its loopback with nothing installed there.
+   */
+  forward(host: string, port: number): Promise<ssh2.ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
+        if (err) reject(new SshError(`cannot reach ${host}:${port} through ${this.where}: ${err.message}`, {cause: this.lostWith ?? err}))
+        else resolve(channel)
+      })
+    })
+  }
+
   close(): void {
     this.client.end()
   }
