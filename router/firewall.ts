@@ -10,6 +10,7 @@
  * Docker rewrites its chains when it restarts.
  */
 import {run, probe} from './exec.js'
+import {METRICS_PORT, PROBE_PORT} from '../core/metrics.js'
 
 type Table = 'raw' | 'nat' | 'filter'
 
@@ -30,12 +31,16 @@ const CHAINS: Chain[] = [
   {table: 'nat', name: 'CLUSTER-POSTROUTING', from: ['POSTROUTING'], rules: (subnet, range) => [['-s', subnet, '-d', range, '-j', 'ACCEPT']]},
   // Swarm's control (2377), gossip (7946) and VXLAN data (4789) ports are bound on every
   // address by dockerd, but cluster hosts use them only from overlay addresses (inside the
-  // tunnel): from anywhere else they are dropped. Written as `iptables -S` prints them.
+  // tunnel): from anywhere else they are dropped. So are the router's metrics (also served
+  // on loopback, hence `! -i lo`) and probe ports, bound on the bridge address, which a
+  // neighbour on the underlay could otherwise route to. Written as `iptables -S` prints them.
   {table: 'filter', name: 'CLUSTER-INPUT', from: ['INPUT'], rules: (_subnet, range) => [
     ['!', '-s', range, '-p', 'tcp', '-m', 'tcp', '--dport', '2377', '-j', 'DROP'],
     ['!', '-s', range, '-p', 'tcp', '-m', 'tcp', '--dport', '7946', '-j', 'DROP'],
     ['!', '-s', range, '-p', 'udp', '-m', 'udp', '--dport', '7946', '-j', 'DROP'],
     ['!', '-s', range, '-p', 'udp', '-m', 'udp', '--dport', '4789', '-j', 'DROP'],
+    ['!', '-s', range, '!', '-i', 'lo', '-p', 'tcp', '-m', 'tcp', '--dport', String(METRICS_PORT), '-j', 'DROP'],
+    ['!', '-s', range, '-p', 'udp', '-m', 'udp', '--dport', String(PROBE_PORT), '-j', 'DROP'],
   ]},
   {table: 'filter', name: 'CLUSTER-FORWARD', from: ['FORWARD', 'DOCKER-USER'], rules: (subnet, range) => [
     ['-s', range, '-d', subnet, '-j', 'ACCEPT'],

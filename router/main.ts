@@ -32,6 +32,10 @@ import {log} from './log.js'
 import {startDiscovery} from './dns/discovery.js'
 import {gatewayOf} from '../core/subnets.js'
 import type {EtcdClient, Lease} from './etcd/client.js'
+import {etcdMetrics, reconcileMetrics, registry} from './metrics/instruments.js'
+import {recordPeerReports} from './metrics/peers.js'
+import {startProbing} from './metrics/probe.js'
+import {serveMetrics} from './metrics/server.js'
 
 /** How often the router re-checks what others may have changed (Docker's iptables chains, a dead wireguard-go). */
 const MAINTAIN_EVERY_MS = 5000
@@ -52,6 +56,10 @@ class Router {
   private readonly peers: PeerSet
   private readonly newest: NewestLog
   private readonly revocations: RevocationLog
+  private probe?: ReturnType<typeof startProbing>
+  /** When this router last wrote its own peer record, until the peer watch brings it back (the watch lag). */
+  private announcedAt: number | undefined
+  private everConnected = false
 
   constructor(private readonly config: RouterConfig, private readonly self: PeerRecord, private readonly backend: Backend) {
     this.newest = new NewestLog(NEWEST_PATH, log).load(config.newest)
@@ -65,6 +73,7 @@ class Router {
     await ensureFirewall(self.subnet, config.range)
     log.info(`router ${self.name}: subnet ${self.subnet}, backend ${backend.name} (${backend.datapath()}), mtu ${overlayMtu(backend.name, config.underlay.mtu)}, ${this.applied.length} peers already in place`)
     await this.writeStatus()
+    this.startMetrics()
 
     const client = connectKv(config.kv)
     void followMembers(client, log)
@@ -76,15 +85,24 @@ class Router {
       healthy[part] = ok
       const connected = healthy.lease && healthy.watch
       if (connected !== this.etcd.connected) {
+        if (connected && this.everConnected) etcdMetrics.reconnects.inc()
+        this.everConnected ||= connected
+        etcdMetrics.connected.set(connected ? 1 : 0)
         this.etcd = {connected, since: new Date().toISOString()}
         log.info(connected ? 'etcd reachable' : 'etcd unreachable: keeping the last known peers')
       }
     }
     let lease: Lease | undefined
-    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health('lease'), undefined, l => (lease = l))
+    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health('lease'), undefined, l => {
+      lease = l
+      this.announcedAt = performance.now()
+    })
     void follow(client, layout.peers, {
       reset: all => this.changed(this.peers.replace(all)),
-      put: (name, raw) => this.changed(this.peers.put(name, raw)),
+      put: (name, raw) => {
+        if (name === self.name) this.watchedOwnRecord()
+        this.changed(this.peers.put(name, raw))
+      },
       delete: name => this.changed(this.peers.delete(name)),
     }, log, health('watch'))
     // Cluster DNS on the Docker bridge address (every container's resolver); this host's
@@ -100,6 +118,26 @@ class Router {
 
     // The interval also keeps the process alive; the router runs until systemd stops it.
     setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS)
+  }
+
+  /** Metrics on loopback and the bridge address, and the probe of every peer from the bridge address. */
+  private startMetrics(): void {
+    const bridge = gatewayOf(this.self.subnet)
+    registry.onCollect(async () => recordPeerReports(peerReports(this.applied, await this.backend.status()), Date.now()))
+    serveMetrics(['127.0.0.1', bridge], registry, log)
+    this.probe = startProbing(bridge, log)
+    this.probe.setPeers(this.probeTargets())
+  }
+
+  private probeTargets(): Array<{name: string; address: string}> {
+    return this.applied.map(p => ({name: p.name, address: gatewayOf(p.subnet)}))
+  }
+
+  /** The watch delivered this router's own record: the time since it was written is the watch's lag. */
+  private watchedOwnRecord(): void {
+    if (this.announcedAt === undefined) return
+    etcdMetrics.watchLag.set((performance.now() - this.announcedAt) / 1000)
+    this.announcedAt = undefined
   }
 
   /**
@@ -136,10 +174,14 @@ class Router {
   private async reconcileWhileDirty(): Promise<void> {
     while (this.dirty) {
       this.dirty = false
-      try {
-        await this.reconcile()
-      } catch (error) {
-        log.warn(`reconcile failed: ${(error as Error).message}; retrying`)
+      const started = performance.now()
+      const failure = await this.reconcile().then(() => undefined, (error: unknown) => error as Error)
+      reconcileMetrics.runs.inc()
+      reconcileMetrics.duration.observe((performance.now() - started) / 1000)
+      if (failure) {
+        reconcileMetrics.errors.inc()
+        reconcileMetrics.lastError.set(Date.now() / 1000)
+        log.warn(`reconcile failed: ${failure.message}; retrying`)
         this.dirty = true
         await new Promise(resolve => setTimeout(resolve, 1000))
       }
@@ -153,6 +195,7 @@ class Router {
     const failedNames = new Set(failed.map(f => f.name))
     this.applied = [...actions.keep, ...actions.add, ...actions.update.map(u => u.to)].filter(p => !failedNames.has(p.name))
     this.logRejections([...actions.rejected, ...failed])
+    this.probe?.setPeers(this.probeTargets())
     if (!isEmpty(actions)) {
       const list = (sign: string, ps: AppliedPeer[]) => ps.length === 0 ? [] : [`${sign}${ps.length}${ps.length <= 10 ? ` (${ps.map(p => `${p.name}@${p.endpoint}`).join(' ')})` : ''}`]
       const changes = [...list('+', actions.add), ...list('~', actions.update.map(u => u.to)), ...list('-', actions.remove)]

@@ -15,6 +15,7 @@ import type {KeyLayout} from '../../core/keys.js'
 import type {DnsRecord} from '../../core/dns-records.js'
 import type {DnsLog} from '../dns/server.js'
 import {planSync} from './record.js'
+import {containerMetrics} from '../metrics/instruments.js'
 
 const RETRY_MS = 1000
 /** Marks a record found in etcd at start-up: never equal to a JSON value, so it is rewritten under our lease. */
@@ -78,6 +79,7 @@ export class RecordPublisher {
         this.retry = setTimeout(() => this.reconcile(), RETRY_MS)
       })
       .finally(() => {
+        containerMetrics.published.set([...this.published.values()].filter(json => json !== STALE).length)
         this.running = undefined
         if (this.again) {
           this.again = false

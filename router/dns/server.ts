@@ -15,6 +15,7 @@ import {forwardTcp, forwardUdp, hostUpstreams, parseUpstream, type Upstream} fro
 import {Deframer, frame} from '../framing.js'
 import {DNS_TCP} from './framing.js'
 import {Responder, type Outcome} from './responder.js'
+import {recordAnswer, recordUpstreamFailure} from './metrics.js'
 
 export interface DnsLog {
   info(message: string): void
@@ -91,10 +92,16 @@ class QueryHandler {
 
   /** The hot path: no closure per packet unless it has to be forwarded. */
   onUdp(udp: Socket, msg: Buffer, from: RemoteInfo): void {
+    const started = performance.now()
     const outcome = this.outcomeOf(msg, 'udp')
-    if (outcome?.action === 'reply') udp.send(outcome.reply, from.port, from.address)
-    else if (outcome?.action === 'forward') {
-      this.forward(outcome.query, reply => udp.send(reply, from.port, from.address), query => forwardUdp(msg, query.id ?? 0, this.upstreams))
+    if (outcome?.action === 'reply') {
+      udp.send(outcome.reply, from.port, from.address)
+      recordAnswer(msg, outcome.reply, started)
+    } else if (outcome?.action === 'forward') {
+      this.forward(outcome.query, reply => {
+        udp.send(reply, from.port, from.address)
+        recordAnswer(msg, reply, started)
+      }, query => forwardUdp(msg, query.id ?? 0, this.upstreams))
     }
   }
 
@@ -111,10 +118,12 @@ class QueryHandler {
       } catch {
         return socket.destroy()
       }
-      const send = (reply: Buffer) => {
-        if (socket.writable) socket.write(frame(DNS_TCP, reply))
-      }
       for (const msg of messages) {
+        const started = performance.now()
+        const send = (reply: Buffer) => {
+          if (socket.writable) socket.write(frame(DNS_TCP, reply))
+          recordAnswer(msg, reply, started)
+        }
         const outcome = this.outcomeOf(msg, 'tcp')
         if (outcome?.action === 'reply') send(outcome.reply)
         else if (outcome?.action === 'forward') this.forward(outcome.query, send, () => forwardTcp(msg, this.upstreams))
@@ -139,10 +148,16 @@ class QueryHandler {
   }
 
   private forward(query: DecodedPacket, send: (reply: Buffer) => void, forward: (query: DecodedPacket) => Promise<Buffer | undefined>): void {
-    if (this.upstreams.length === 0 || this.forwards >= MAX_FORWARDS) return send(encode(servfail(query)))
+    if (this.upstreams.length === 0 || this.forwards >= MAX_FORWARDS) {
+      recordUpstreamFailure()
+      return send(encode(servfail(query)))
+    }
     this.forwards++
     forward(query)
-      .then(reply => send(reply ?? encode(servfail(query))))
+      .then(reply => {
+        if (!reply) recordUpstreamFailure()
+        send(reply ?? encode(servfail(query)))
+      })
       .catch(err => this.log.warn(`dns: forwarding failed: ${err instanceof Error ? err.message : String(err)}`))
       .finally(() => this.forwards--)
   }

@@ -16,9 +16,14 @@ import {installAuthorizedKey, removeAuthorizedKey} from '../../src/ssh/keys.js'
 import {generateSshKeyPair} from '../../drivers/sdk/ssh-keygen.js'
 import {knownHostsLine} from '../../src/ssh/external.js'
 import {hostKeyFingerprint} from '../../src/ssh/host-key.js'
-import {HostKeyMismatchError, InputError, ProvisionError, SshError} from '../../core/errors.js'
+import {ClusterError, HostKeyMismatchError, InputError, ProvisionError, SshError} from '../../core/errors.js'
 import {freePort} from '../support/net.js'
 import {needs} from '../support/needs.js'
+import {Registry} from '../../router/metrics/registry.js'
+import {serveMetrics} from '../../router/metrics/server.js'
+import {parseMetrics, sampleValue, scrapeRouterMetrics} from '../../src/metrics/scrape.js'
+import {RECONCILE_RUNS} from '../../core/metrics.js'
+import {waitFor} from '../support/wait.js'
 
 needs('sshd', 'ssh', 'root')
 
@@ -323,4 +328,17 @@ test('a missing key file or no credentials at all is refused before connecting',
   await assert.rejects(connectSsh(target({privateKeyPath: join(dir, 'nope')})), /^SshError: cannot read SSH key .*nope/)
   await assert.rejects(connectSsh(target({privateKeyPath: undefined})), (err: unknown) =>
     err instanceof InputError && err.oneLine() === 'no SSH key or password for root@127.0.0.1: check --generic-ssh-key / --generic-ssh-password')
+})
+
+test('scrapeRouterMetrics fetches /metrics from the machine\'s loopback through sshd; a port nobody serves is one clear error', async () => {
+  const registry = new Registry()
+  registry.counter(RECONCILE_RUNS, 'Runs.').inc({}, 7)
+  const [serving] = serveMetrics(['127.0.0.1'], registry, {info() {}, warn() {}})
+  try {
+    const text = await waitFor('the metrics through sshd', () => scrapeRouterMetrics(conn, 2000), 5000)
+    assert.equal(sampleValue(parseMetrics(text), RECONCILE_RUNS), 7)
+  } finally {
+    await serving.stop()
+  }
+  await assert.rejects(scrapeRouterMetrics(conn, 2000), (err: unknown) => err instanceof ClusterError && /127\.0\.0\.1:9713/.test(err.message))
 })
