@@ -14,6 +14,7 @@ import {answerCode, questionType} from '../../router/dns/metrics.js'
 import {MAX_PROBES_PER_SECOND, PROBE_ROUND_MS, ProbeRota, probeRoundMs, probeSpacingMs} from '../../router/metrics/probe-schedule.js'
 import {decodeProbe, encodeProbe} from '../../router/metrics/probe.js'
 import {ClusterError} from '../../core/errors.js'
+import {fileSdGroups} from '../../src/metrics/targets.js'
 
 test('an exposition parses back: counters, labelled gauges with awkward values, histogram buckets', async () => {
   const registry = new Registry()
@@ -134,4 +135,12 @@ test('probe wire format: a request and its echo round-trip; anything else is not
   assert.deepEqual(decodeProbe(encodeProbe({kind: 'reply', sequence: 3})), {kind: 'reply', sequence: 3})
   assert.equal(decodeProbe(Buffer.alloc(16)), undefined)
   assert.equal(decodeProbe(Buffer.concat([encodeProbe({kind: 'request', sequence: 1}), Buffer.alloc(1)])), undefined)
+})
+
+test('file_sd targets: each machine\'s bridge address and the metrics port, labelled, sorted by machine', () => {
+  const subnets = new Map([['10.42.7.0/24', 'node2'], ['10.42.3.0/24', 'node1']])
+  assert.deepEqual(fileSdGroups(subnets, 'default'), [
+    {targets: [`10.42.3.1:${names.METRICS_PORT}`], labels: {machine: 'node1', subnet: '10.42.3.0/24', cluster: 'default'}},
+    {targets: [`10.42.7.1:${names.METRICS_PORT}`], labels: {machine: 'node2', subnet: '10.42.7.0/24', cluster: 'default'}},
+  ])
 })
