@@ -12,6 +12,7 @@ import type {SshConnection} from '../ssh/client.js'
 export const DEFAULT_SCRAPE_TIMEOUT_MS = 5000
 /** A router's exposition is a few hundred bytes per peer: 1,000 peers stay far below this. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+const NOT_SERVING = 'the router is stopped or older than its metrics: see `cluster net status NAME`, then `cluster upgrade NAME`'
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped'
 
@@ -48,7 +49,9 @@ export interface PeerHealth {
 /** GET /metrics from the router of the machine `conn` is logged in to. */
 export async function scrapeRouterMetrics(conn: SshConnection, timeoutMs = DEFAULT_SCRAPE_TIMEOUT_MS): Promise<string> {
   const what = `the router's metrics on ${conn.target.host} (127.0.0.1:${names.METRICS_PORT})`
-  const channel = await conn.forward('127.0.0.1', names.METRICS_PORT)
+  const channel = await conn.forward('127.0.0.1', names.METRICS_PORT).catch((error: Error) => {
+    throw new ClusterError(`${what} does not answer (${error.message})`, {cause: error, hint: NOT_SERVING})
+  })
   const raw = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -80,7 +83,7 @@ export function httpBody(raw: Buffer, what: string): string {
   const end = text.indexOf('\r\n\r\n')
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)
   if (raw.length === 0) {
-    throw new ClusterError(`${what}: connection closed without an answer`, {hint: 'is the router running a version with metrics? run `cluster upgrade` or `cluster provision NAME`'})
+    throw new ClusterError(`${what}: connection closed without an answer`, {hint: NOT_SERVING})
   }
   if (!status || end < 0) throw new ClusterError(`${what}: not an HTTP response (${JSON.stringify(text.slice(0, 40))})`)
   if (status[1] !== '200') throw new ClusterError(`${what}: HTTP ${status[1]}`)
