@@ -67,12 +67,18 @@ export async function scrapeRouterMetrics(conn: SshConnection, timeoutMs = DEFAU
         reject(new ClusterError(`${what} sent more than ${MAX_RESPONSE_BYTES} bytes`))
       } else chunks.push(chunk)
     })
-    channel.on('close', () => {
+    // The server's end of the body is its EOF; our side then closes the channel.
+    const finish = () => {
       clearTimeout(timer)
       resolve(Buffer.concat(chunks))
-    })
+      channel.close()
+    }
+    channel.on('end', finish)
+    channel.on('close', finish)
     // HTTP/1.0: the server closes after the body, which is then simply everything it sent.
-    channel.end(`GET /metrics HTTP/1.0\r\nHost: 127.0.0.1:${names.METRICS_PORT}\r\nAccept: text/plain\r\n\r\n`)
+    // write, not end: Node's HTTP server drops a request whose client half-closes before the
+    // answer is ready (the router's answer waits for `wg show`).
+    channel.write(`GET /metrics HTTP/1.0\r\nHost: 127.0.0.1:${names.METRICS_PORT}\r\nAccept: text/plain\r\n\r\n`)
   })
   return httpBody(raw, what)
 }

@@ -333,6 +333,8 @@ test('a missing key file or no credentials at all is refused before connecting',
 test('scrapeRouterMetrics fetches /metrics from the machine\'s loopback through sshd; a port nobody serves is one clear error', async () => {
   const registry = new Registry()
   registry.counter(RECONCILE_RUNS, 'Runs.').inc({}, 7)
+  // The router's answer waits for `wg show`: a client that half-closes early loses it.
+  registry.onCollect(() => new Promise(resolve => setTimeout(resolve, 100)))
   const [serving] = serveMetrics(['127.0.0.1'], registry, {info() {}, warn() {}})
   try {
     const text = await waitFor('the metrics through sshd', () => scrapeRouterMetrics(conn, 2000), 5000)
