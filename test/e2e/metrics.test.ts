@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import {connect} from 'node:net'
 import {newCluster, joinHost, startLabHost, destroyCluster, routerMemory, type OverlayCluster, type OverlayHost} from '../../bench/overlay/lab-overlay.js'
 import {IMAGES, exec, execOk, labIsUp, removeHost, type LabHost} from '../lab/lab.js'
-import {cliOk} from '../support/cli.js'
+import {cli, cliOk} from '../support/cli.js'
 import {waitFor} from '../support/wait.js'
 import {peerHealth, sampleValue, type ParsedMetrics} from '../../src/metrics/scrape.js'
 import type {FileSdGroup} from '../../src/metrics/targets.js'
@@ -82,6 +82,20 @@ test('traffic moves the peer byte counters and the handshake; DNS queries move t
   assert.ok(histogramCount(after1, names.DNS_DURATION) > histogramCount(before1, names.DNS_DURATION))
   assert.equal(value(after1, names.CONTAINERS_PUBLISHED), 1, 'mclient is host 1\'s one container')
   assert.equal(value(await metricsOf(h2), names.CONTAINERS_PUBLISHED), 1, 'mweb is host 2\'s one container')
+})
+
+test('a stopped router: its peer reports the probe down within 10 s and up again once it is back; its own metrics do not answer', async t => {
+  const probeUp = async () => peerHealth(await metricsOf(h1))[h2.name]?.probeUp
+  await execOk(h2.name, ['systemctl', 'stop', 'cluster-router'])
+  const stoppedAt = Date.now()
+  // Whatever becomes of the datapath meanwhile, the probe's echo is gone with the router.
+  await waitFor('host 1 reports host 2 down', async () => (await probeUp()) === false || undefined, 10_000, 250)
+  t.diagnostic(`probe down ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s after the router stopped`)
+  const silent = await cli(cluster.env, ['net', 'metrics', h2.name])
+  assert.notEqual(silent.code, 0)
+  assert.match(silent.stderr, /does not answer.*cluster net status/)
+  await execOk(h2.name, ['systemctl', 'start', 'cluster-router'])
+  await waitFor('host 1 reports host 2 up again', async () => (await probeUp()) === true || undefined, 30_000, 250)
 })
 
 test('the file_sd targets answer over the overlay; the metrics port is silent on the public address', async () => {
