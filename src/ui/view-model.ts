@@ -7,15 +7,10 @@
  */
 import type {MachineRecord} from '../../core/model.js'
 import type {DnsRecord} from '../../core/dns-records.js'
+import type {PeerHealth} from '../metrics/scrape.js'
 
-/** One router's view of one peer (src/metrics/scrape.ts peerHealth); null: not reported. */
-export interface PeerObservation {
-  handshakeAgeSeconds: number | null
-  probeUp: boolean | null
-  probeRttSeconds: number | null
-  rxBytes: number | null
-  txBytes: number | null
-}
+/** One router's view of one peer, as its metrics say (null: not reported). */
+export type PeerObservation = PeerHealth
 
 /** What the poller learnt from one machine's router (over SSH) at its last attempt. */
 export interface RouterReport {
