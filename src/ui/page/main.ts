@@ -120,7 +120,7 @@ function drawGraph(cy: Core, patch: ViewPatch): Set<string> | 'all' {
 /** The grid a machine's containers are laid out in, below the machine: columns, rows, and its size. */
 const CELL = {w: 64, h: 24}
 function gridOf(count: number): {cols: number; rows: number; w: number; h: number} {
-  const cols = Math.max(1, Math.ceil(Math.sqrt(count * 1.5)))
+  const cols = Math.max(1, Math.min(count, Math.ceil(Math.sqrt(count * 1.5))))
   const rows = Math.max(1, Math.ceil(count / cols))
   return {cols, rows, w: cols * CELL.w, h: rows * CELL.h}
 }
