@@ -16,7 +16,7 @@
  *   VBOX_STUB_FAIL   comma-separated commands that fail, e.g. "startvm" or "hostonlyif create"
  *   VBOX_STUB_IP_AFTER  findlease calls before a started VM has its lease (default 2)
  *   VBOX_STUB_GUEST_IP  the address the guest gets (default: the next in the DHCP server's range)
- *   VBOX_STUB_GUEST_CONTAINER  lab container playing the guest: cloud-init's keys go into it
+ *   VBOX_STUB_GUEST_CONTAINER  lab container playing the guest: cloud-init's hostname and keys go into it
  */
 import {appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
@@ -347,6 +347,13 @@ function installRootKeys(container: string, userData: unknown): void {
   {input: u.ssh_authorized_keys.join('\n') + '\n'})
 }
 
+/** cloud-init's set_hostname module: local-hostname from meta-data becomes the guest's hostname. */
+function setHostname(container: string, metaData: unknown): void {
+  const name = (metaData as {'local-hostname'?: string})['local-hostname']
+  if (!name || !/^[a-z0-9][a-z0-9-]*$/i.test(name)) throw new StubError(`stand-in guest: meta-data has no usable local-hostname (${String(name)})`)
+  execFileSync('docker', ['exec', container, 'sh', '-c', `echo ${name} >/etc/hostname && hostname ${name}`])
+}
+
 /** Starts the NAT SSH forward to the lab host and waits (2 s at most) until it listens. */
 function startForwarder(v: Vm, guestIp: string): void {
   const rule = v.forwards.find(f => f.startsWith('ssh,'))
@@ -384,7 +391,11 @@ function startvm(name: string): string {
   v.cloudInit = readSeed(v)
   const guestIp = process.env.VBOX_STUB_GUEST_IP
   if (guestIp) {
-    if (process.env.VBOX_STUB_GUEST_CONTAINER) installRootKeys(process.env.VBOX_STUB_GUEST_CONTAINER, v.cloudInit.userData)
+    const container = process.env.VBOX_STUB_GUEST_CONTAINER
+    if (container) {
+      setHostname(container, v.cloudInit.metaData)
+      installRootKeys(container, v.cloudInit.userData)
+    }
     startForwarder(v, guestIp)
   }
   v.state = 'running'
