@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {ClusterCommand} from '../src/cli/base.js'
 import {LocalStore} from '../src/store/local.js'
+import {openLocalMachine} from '../src/lifecycle/machine.js'
 import {checkMachineFiles, parseScpPath, runOpenSsh, scpArgv, scpMachineNames, sshMachine} from '../src/ssh/external.js'
 
 export default class Scp extends ClusterCommand {
@@ -24,7 +25,10 @@ export default class Scp extends ClusterCommand {
     const {args, flags} = await this.parse(Scp)
     const opts = {recursive: flags.recursive, source: parseScpPath(args.source), destination: parseScpPath(args.destination)}
     const store = new LocalStore()
-    const machines = scpMachineNames(opts).map(name => sshMachine(store.getMachine(name).record, store.machineDir(name)))
+    const machines = await Promise.all(scpMachineNames(opts).map(async name => {
+      const {record, dir, driver} = await openLocalMachine(store, name)
+      return sshMachine(record, dir, driver.ssh())
+    }))
     machines.forEach(checkMachineFiles)
     const code = await runOpenSsh('scp', scpArgv(machines, opts))
     if (code !== 0) this.exit(code)

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 import {ClusterCommand} from '../src/cli/base.js'
 import {LocalStore} from '../src/store/local.js'
+import {openLocalMachine} from '../src/lifecycle/machine.js'
 import {checkMachineFiles, runOpenSsh, sshArgv, sshMachine} from '../src/ssh/external.js'
 
 export default class Ssh extends ClusterCommand {
@@ -28,7 +29,8 @@ export default class Ssh extends ClusterCommand {
     // The words as typed: oclif's argv moves and drops later `--`s, which ssh must see.
     const words = this.argv.slice(this.argv.indexOf(args.name) + 1)
     const store = new LocalStore()
-    const machine = sshMachine(store.getMachine(args.name).record, store.machineDir(args.name))
+    const {record, dir, driver} = await openLocalMachine(store, args.name)
+    const machine = sshMachine(record, dir, driver.ssh())
     checkMachineFiles(machine)
     const code = await runOpenSsh('ssh', sshArgv(machine, words))
     if (code !== 0) this.exit(code)

@@ -9,6 +9,7 @@ import {constants} from 'node:os'
 import {join} from 'node:path'
 import {ClusterError, InputError} from '../../core/errors.js'
 import type {MachineRecord} from '../../core/model.js'
+import type {SshTarget} from '../../drivers/sdk/driver.js'
 
 /** What ssh needs to know of one machine. */
 export interface SshMachine {
@@ -20,8 +21,12 @@ export interface SshMachine {
   dir: string
 }
 
-export function sshMachine(record: MachineRecord, dir: string): SshMachine {
-  return {name: record.name, host: record.addresses.public, port: record.sshPort, user: record.sshUser, dir}
+/**
+ * Where the driver says SSH is, not the public address: they differ for a VirtualBox VM (a
+ * NAT port-forward on 127.0.0.1), and the pinned host key is filed under the driver's host.
+ */
+export function sshMachine(record: MachineRecord, dir: string, target: SshTarget): SshMachine {
+  return {name: record.name, host: target.host, port: target.port, user: target.user, dir}
 }
 
 /** A known_hosts line (no newline) pinning `hostKey` (`<algo> <base64>`): `[host]:port` unless the port is 22. */
