@@ -215,7 +215,7 @@ function storeWithMachine(pinned: string): string {
   const store = mkdtempSync(join(dir, 'store-'))
   const machineDir = join(store, 'machines', 'web1')
   mkdirSync(machineDir, {recursive: true, mode: 0o700})
-  const record = {name: 'web1', driver: 'generic', driverData: {}, addresses: {public: '127.0.0.1'}, dockerUrl: 'tcp://127.0.0.1:2376',
+  const record = {name: 'web1', driver: 'generic', driverData: {ip: '127.0.0.1', sshUser: 'root', sshPort: port}, addresses: {public: '127.0.0.1'}, dockerUrl: 'tcp://127.0.0.1:2376',
     sshUser: 'root', sshPort: port, labels: {}, engine: {}, certFingerprint: '', caFingerprint: '', hostKey: pinned,
     state: 'ready', createdAt: new Date().toISOString(), createdBy: 'test'}
   writeFileSync(join(machineDir, 'machine.json'), JSON.stringify({record}))
