@@ -32,6 +32,12 @@ export interface RouterConfig {
   /** Resolvers for names outside the cluster domain (`ip[:port]`); default: the host's /etc/resolv.conf. */
   dnsUpstreams?: string[]
   underlay: {interface: string; mtu: number}
+  /**
+   * Publish this host's Docker containers in cluster DNS (default true). false on a host
+   * without Docker: the router then never dials the Docker socket, and still routes, answers
+   * DNS for the other hosts' containers and announces itself.
+   */
+  publishContainers?: boolean
 }
 
 export function readRouterConfig(path = CONFIG_PATH): RouterConfig {
@@ -43,6 +49,9 @@ export function readRouterConfig(path = CONFIG_PATH): RouterConfig {
   }
   for (const field of ['clusterName', 'prefix', 'kv', 'signingPublicKey', 'self', 'backend', 'range', 'domain', 'underlay'] as const) {
     if (config[field] === undefined) throw new Error(`${path} has no "${field}" (re-provision the host with \`cluster provision\`)`)
+  }
+  if (config.publishContainers !== undefined && typeof config.publishContainers !== 'boolean') {
+    throw new Error(`${path}: "publishContainers" is ${JSON.stringify(config.publishContainers)}; set it to true or false (or leave it out: true)`)
   }
   return config
 }

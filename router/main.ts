@@ -106,7 +106,7 @@ class Router {
       delete: name => this.changed(this.peers.delete(name)),
     }, log, health('watch'))
     // Cluster DNS on the Docker bridge address (every container's resolver); this host's
-    // container records live under the same lease as its peer record.
+    // container records (unless publishContainers is false) live under the same lease as its peer record.
     await startDiscovery({
       etcd: client, prefix: config.prefix, hostName: self.name, range: config.range, log,
       lease: () => {
@@ -114,6 +114,7 @@ class Router {
         return lease
       },
       listenAddress: gatewayOf(self.subnet), domain: config.domain, upstreams: config.dnsUpstreams,
+      publishContainers: config.publishContainers,
     })
 
     // The interval also keeps the process alive; the router runs until systemd stops it.

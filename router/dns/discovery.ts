@@ -4,7 +4,7 @@
  * host's bridge address (which every container's resolv.conf points at).
  */
 import type {EtcdClient, Lease} from '../etcd/client.js'
-import {keys} from '../../core/keys.js'
+import {keys, type KeyLayout} from '../../core/keys.js'
 import {watchDocker} from '../containers/docker.js'
 import {engineAt} from '../containers/engine.js'
 import {RecordPublisher} from '../containers/publish.js'
@@ -32,6 +32,8 @@ export interface DiscoveryOptions {
   /** `ip[:port]`; default: the host's /etc/resolv.conf minus listenAddress. */
   upstreams?: string[]
   dockerSocket?: string
+  /** false: publish no container of this host (a host without Docker); records of others are still served. */
+  publishContainers?: boolean
   log: DnsLog
 }
 
@@ -44,15 +46,7 @@ export async function startDiscovery(opts: DiscoveryOptions): Promise<Discovery>
   const index = new RecordIndex()
   const records = watchRecords({etcd: opts.etcd, layout, index, log: opts.log})
 
-  const publisher = new RecordPublisher({etcd: opts.etcd, layout, hostName: opts.hostName, lease: opts.lease, log: opts.log})
-  await publisher.loadPublished().catch(err => opts.log.warn(`dns: cannot list this host's old records (${(err as Error).message}); they expire with their lease`))
-  const docker = watchDocker({
-    engine: engineAt(opts.dockerSocket ?? '/var/run/docker.sock'),
-    hostName: opts.hostName,
-    range: opts.range,
-    publisher,
-    log: opts.log,
-  })
+  const containers = opts.publishContainers === false ? undefined : await publishContainers(opts, layout)
 
   // The bridge address appears only once dockerd has set up its bridge: keep trying to bind.
   let server: DnsServer | undefined
@@ -65,9 +59,27 @@ export async function startDiscovery(opts: DiscoveryOptions): Promise<Discovery>
 
   return {
     stop: async () => {
-      await Promise.all([serving.stop(), docker.stop(), records.stop()])
-      publisher.stop()
+      await Promise.all([serving.stop(), containers?.stop(), records.stop()])
       await server?.close()
+    },
+  }
+}
+
+/** Follows the local Docker engine and keeps this host's container records in etcd in line with it. */
+async function publishContainers(opts: DiscoveryOptions, layout: KeyLayout): Promise<{stop(): Promise<void>}> {
+  const publisher = new RecordPublisher({etcd: opts.etcd, layout, hostName: opts.hostName, lease: opts.lease, log: opts.log})
+  await publisher.loadPublished().catch(err => opts.log.warn(`dns: cannot list this host's old records (${(err as Error).message}); they expire with their lease`))
+  const docker = watchDocker({
+    engine: engineAt(opts.dockerSocket ?? '/var/run/docker.sock'),
+    hostName: opts.hostName,
+    range: opts.range,
+    publisher,
+    log: opts.log,
+  })
+  return {
+    stop: async () => {
+      await docker.stop()
+      publisher.stop()
     },
   }
 }
