@@ -19,9 +19,17 @@ export type ImageFormat = 'qcow2' | 'vdi' | 'vmdk' | 'vhd' | 'raw'
 
 const FLAG = '--virtualbox-image-url (VIRTUALBOX_IMAGE_URL)'
 
-/** The format from an image's first 512 bytes; a file that is none of them is refused with what it looks like. */
+/** How much of an image detectFormat reads: an ISO 9660 volume descriptor sits at 32 KiB. */
+const HEAD_BYTES = 0x8006
+
+/** The format from an image's first bytes (HEAD_BYTES); a file that is none of them is refused with what it looks like. */
 export function detectFormat(head: Buffer, source: string): ImageFormat {
   const at = (offset: number, text: string) => head.subarray(offset, offset + text.length).toString('latin1') === text
+  // Before the raw check: boot2docker's ISO is a hybrid one, its first sector a signed MBR.
+  if (at(0x8001, 'CD001')) {
+    throw new InputError(`image ${source} is an ISO (boot2docker's, or an installer), which the provisioner cannot set up`,
+      `pass a Debian or Ubuntu cloud disk image with ${FLAG}, e.g. debian-13-genericcloud-amd64.qcow2`)
+  }
   if (at(0, 'QFI\xfb')) return 'qcow2'
   if (head.length >= 0x44 && head.readUInt32LE(0x40) === 0xbeda107f) return 'vdi'
   if (at(0, 'KDMV') || at(0, '# Disk DescriptorFile')) return 'vmdk'
@@ -37,7 +45,7 @@ export function detectFormat(head: Buffer, source: string): ImageFormat {
 export function readHead(path: string): Buffer {
   const fd = openSync(path, 'r')
   try {
-    const head = Buffer.alloc(512)
+    const head = Buffer.alloc(HEAD_BYTES)
     return head.subarray(0, readSync(fd, head, 0, head.length, 0))
   } finally {
     closeSync(fd)

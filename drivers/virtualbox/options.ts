@@ -20,6 +20,8 @@ export const VBOX_FLAGS: DriverFlag[] = [
   {name: 'virtualbox-cpu-count', type: 'integer', env: 'VIRTUALBOX_CPU_COUNT', default: 1, description: 'number of CPUs'},
   {name: 'virtualbox-disk-size', type: 'integer', env: 'VIRTUALBOX_DISK_SIZE', default: 20000, description: 'disk size in MB'},
   {name: 'virtualbox-image-url', type: 'string', env: 'VIRTUALBOX_IMAGE_URL', default: DEFAULT_IMAGE_URL, description: 'URL or path of a Debian 12/13 or Ubuntu 22.04/24.04 cloud image (qcow2, raw, VDI, VMDK or VHD)'},
+  // Docker Machine's name, so its scripts keep working; it takes the same cloud images.
+  {name: 'virtualbox-boot2docker-url', type: 'string', env: 'VIRTUALBOX_BOOT2DOCKER_URL', description: "Docker Machine's name for --virtualbox-image-url (a cloud image; a boot2docker ISO is refused)"},
   {name: 'virtualbox-hostonly-cidr', type: 'string', env: 'VIRTUALBOX_HOSTONLY_CIDR', default: '192.168.59.1/24', description: 'host address and prefix of the host-only network'},
   {name: 'virtualbox-hostonly-nictype', type: 'string', env: 'VIRTUALBOX_HOSTONLY_NIC_TYPE', default: '82540EM', options: NIC_TYPES, description: 'NIC type of the host-only adapter'},
   {name: 'virtualbox-nat-nictype', type: 'string', env: 'VIRTUALBOX_NAT_NICTYPE', default: '82540EM', options: NIC_TYPES, description: 'NIC type of the NAT adapter'},
@@ -60,11 +62,23 @@ export function parseOptions(given: FlagValues, env: NodeJS.ProcessEnv = process
     memoryMb: int('memory', 256, 1_048_576, 'VIRTUALBOX_MEMORY_SIZE'),
     cpus: int('cpu-count', 1, 64, 'VIRTUALBOX_CPU_COUNT'),
     diskMb: int('disk-size', 1024, 2_000_000, 'VIRTUALBOX_DISK_SIZE'),
-    imageUrl: String(v['virtualbox-image-url']),
+    imageUrl: imageUrl(v),
     hostOnly: hostOnlyNetwork(String(v['virtualbox-hostonly-cidr'])),
     hostOnlyNicType: choice('hostonly-nictype'),
     natNicType: choice('nat-nictype'),
     vtxCheck: v['virtualbox-no-vtx-check'] !== true,
     uiType: choice('ui-type'),
   }
+}
+
+/** --virtualbox-image-url, or Docker Machine's --virtualbox-boot2docker-url; two different images are refused. */
+function imageUrl(v: FlagValues): string {
+  const image = String(v['virtualbox-image-url'])
+  const b2d = v['virtualbox-boot2docker-url'] as string | undefined
+  if (!b2d) return image
+  if (image !== DEFAULT_IMAGE_URL && image !== b2d) {
+    throw new InputError('--virtualbox-image-url and --virtualbox-boot2docker-url name different images',
+      'give one of them (VIRTUALBOX_IMAGE_URL and VIRTUALBOX_BOOT2DOCKER_URL count as these flags)')
+  }
+  return b2d
 }

@@ -15,6 +15,7 @@ import type {DriverContext, FlagValues} from '../../drivers/sdk/driver.js'
 import {createVirtualBoxFactory} from '../../drivers/virtualbox/index.js'
 import {hostOnlyNetwork} from '../../drivers/virtualbox/hostonly.js'
 import {detectFormat} from '../../drivers/virtualbox/image.js'
+import {DEFAULT_IMAGE_URL, parseOptions} from '../../drivers/virtualbox/options.js'
 import {AlreadyExistsError, DriverError, InputError} from '../../core/errors.js'
 import {REPO_ROOT} from '../lab/lab.js'
 
@@ -174,7 +175,25 @@ test('raw images go through convertfromraw, VMDK/VDI through clonemedium; anythi
   const xz = join(root, 'image.tar.xz')
   writeFileSync(xz, Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0]))
   await refused(xz, /is xz-compressed: unpack it first/)
+  // A hybrid ISO (boot2docker's) has a signed MBR too: it is refused as an ISO, not taken as raw.
+  const iso = join(root, 'boot2docker.iso')
+  const isoBytes = Buffer.alloc(0x9000)
+  isoBytes[510] = 0x55
+  isoBytes[511] = 0xaa
+  isoBytes.write('\x01CD001', 0x8000, 'latin1')
+  writeFileSync(iso, isoBytes)
+  await refused(iso, /boot2docker\.iso is an ISO \(boot2docker's, or an installer\), which the provisioner cannot set up: pass a Debian or Ubuntu cloud disk image/)
   assert.equal(detectFormat(readFileSync(qcow2).subarray(0, 512), qcow2), 'qcow2')
+})
+
+test("Docker Machine's --virtualbox-boot2docker-url (and VIRTUALBOX_BOOT2DOCKER_URL) names the image; two different images are refused", () => {
+  const other = 'https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img'
+  assert.equal(parseOptions({'virtualbox-boot2docker-url': other}, {}).imageUrl, other)
+  assert.equal(parseOptions({}, {VIRTUALBOX_BOOT2DOCKER_URL: other}).imageUrl, other)
+  assert.equal(parseOptions({}, {}).imageUrl, DEFAULT_IMAGE_URL)
+  assert.equal(parseOptions({'virtualbox-boot2docker-url': other, 'virtualbox-image-url': other}, {}).imageUrl, other)
+  assert.throws(() => parseOptions({'virtualbox-boot2docker-url': other, 'virtualbox-image-url': '/tmp/a.qcow2'}, {}),
+    (e: unknown) => e instanceof InputError && /name different images: give one of them/.test(e.oneLine()))
 })
 
 test('without qemu-img a qcow2 is refused with the fix; without an ISO maker every create is', async () => {
