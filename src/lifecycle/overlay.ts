@@ -7,13 +7,15 @@ import type {SshConnection} from '../ssh/client.js'
 import type {Provisioner} from '../provision/provisioner.js'
 import {allocateSubnet} from '../ipam.js'
 import {networkOf} from '../../core/subnets.js'
-import type {PeerRecord} from '../../core/membership.js'
+import type {PeerRecord, SignedPeer} from '../../core/membership.js'
+import type {ClusterSettings} from '../../core/model.js'
+import type {RouterConfig} from '../../core/router-config.js'
 import {loadOrCreateSigningKey, signPeer} from '../signing.js'
 import {dockerBridgeSettings} from '../provision/docker-bridge.js'
 import {prepareRouter, startRouter, stopRouter} from '../agent/deploy.js'
 import {ClusterError} from '../../core/errors.js'
-import {kvCall} from '../kv/client.js'
-import {addIssued, saveMembership, syncMembership} from '../store/membership.js'
+import {kvCall, type Kv} from '../kv/client.js'
+import {addIssued, saveMembership, syncMembership, type Membership} from '../store/membership.js'
 import type {SetupContext} from './setup-context.js'
 import {HOST_CLIENT_DIR} from '../kv/bootstrap/plan.js'
 
@@ -61,25 +63,7 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
   const underlay = await underlayOf(conn, c.advertiseAddr && !privateAddr ? record.addresses.public : privateAddr ?? record.addresses.public)
   const publicUnderlay = privateAddr ? await underlayOf(conn, record.addresses.public).catch(() => underlay) : underlay
   const {wgPublicKey} = await prepareRouter(conn, provisioner)
-  const signing = loadOrCreateSigningKey(c.store.root)
-  const membership = await syncMembership(kv, c.store.root, signing.publicKey)
-  // Issued after any revocation of this name and any record of it seen, even ones signed by
-  // a CLI whose clock runs ahead: routers refuse a record older than one they believed.
-  const revoked = membership.revocations.get(record.name)?.revocation.before
-  const newest = membership.newest.get(record.name)
-  const floor = Math.max(0, ...[revoked, newest].map(d => (d === undefined ? 0 : Date.parse(d))))
-  const peer: PeerRecord = {
-    name: record.name,
-    subnet,
-    publicKey: wgPublicKey,
-    endpoints: {public: record.addresses.public, ...(privateAddr ? {private: privateAddr, privateNet: underlay.network} : {})},
-    ...(c.advertiseAddr ? {advertise: c.advertiseAddr} : {}),
-    backend: settings.backend,
-    issuedAt: new Date(Math.max(Date.now(), floor + 1)).toISOString(),
-  }
-  // This record voids everything a revocation of its name did: the revocation is spent.
-  addIssued(membership, record.name, peer.issuedAt)
-  saveMembership(c.store.root, membership)
+  const peer = await issuePeerRecord({kv, storeRoot: c.store.root, settings, name: record.name, addresses: record.addresses, advertiseAddr: c.advertiseAddr, subnet, wgPublicKey, underlay})
   // A TLS etcd gets the host its own client certificate and role (see src/kv/bootstrap).
   const routerKv = kv.tls
     ? await (await import('../kv/bootstrap/host-access.js')).issueRouterCredentials(conn, record.name, kv, c.store)
@@ -87,23 +71,85 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
   return {
     dockerDaemon: dockerBridgeSettings(subnet, settings.backend, Math.min(underlay.mtu, publicUnderlay.mtu), settings.domain),
     start: async () => {
-      await startRouter(conn, {
-        clusterName: kv.clusterName,
-        prefix: kv.layout.prefix,
-        kv: routerKv,
-        signingPublicKey: signing.publicKey,
-        self: signPeer(peer, signing.secretKey),
-        revocations: [...membership.revocations.values()].map(r => r.signed),
-        newest: Object.fromEntries(membership.newest),
-        backend: settings.backend,
-        range: settings.range,
-        domain: settings.domain,
-        ...(settings.dnsUpstreams?.length ? {dnsUpstreams: settings.dnsUpstreams} : {}),
-        underlay: {interface: underlay.interface, mtu: underlay.mtu},
-      })
-      if (revoked !== undefined) await kvCall(kv, `delete the spent revocation of ${record.name}`, () => kv.client.delete().key(kv.layout.revocation(record.name)).exec())
+      await startRouter(conn, routerConfig(kv, routerKv, settings, peer, underlay))
+      await spendRevocation(kv, peer)
     },
   }
+}
+
+/** A joining host's peer record, signed, with what the store knows of its name's history. */
+export interface IssuedPeer {
+  name: string
+  signed: SignedPeer
+  signingPublicKey: string
+  membership: Membership
+  /** The revocation of this name that the new record spends (deleted from etcd once the router runs). */
+  revoked?: string
+}
+
+export interface PeerToIssue {
+  kv: Kv
+  storeRoot: string
+  settings: ClusterSettings
+  name: string
+  addresses: {public: string; private?: string}
+  advertiseAddr?: string
+  /** Its subnet, from allocateSubnet. */
+  subnet: string
+  wgPublicKey: string
+  /** The interface holding the address peers reach it on (its network goes into the record with a private address). */
+  underlay: Underlay
+}
+
+/**
+ * Signs the peer record of a host that holds `subnet`, issued after any revocation of its name
+ * and any record of it seen (even ones signed by a CLI whose clock runs ahead: routers refuse a
+ * record older than one they believed), and remembers it in the store's membership.
+ */
+export async function issuePeerRecord(p: PeerToIssue): Promise<IssuedPeer> {
+  const signing = loadOrCreateSigningKey(p.storeRoot)
+  const membership = await syncMembership(p.kv, p.storeRoot, signing.publicKey)
+  const revoked = membership.revocations.get(p.name)?.revocation.before
+  const newest = membership.newest.get(p.name)
+  const floor = Math.max(0, ...[revoked, newest].map(d => (d === undefined ? 0 : Date.parse(d))))
+  const privateAddr = p.addresses.private
+  const peer: PeerRecord = {
+    name: p.name,
+    subnet: p.subnet,
+    publicKey: p.wgPublicKey,
+    endpoints: {public: p.addresses.public, ...(privateAddr ? {private: privateAddr, privateNet: p.underlay.network} : {})},
+    ...(p.advertiseAddr ? {advertise: p.advertiseAddr} : {}),
+    backend: p.settings.backend,
+    issuedAt: new Date(Math.max(Date.now(), floor + 1)).toISOString(),
+  }
+  // This record voids everything a revocation of its name did: the revocation is spent.
+  addIssued(membership, p.name, peer.issuedAt)
+  saveMembership(p.storeRoot, membership)
+  return {name: p.name, signed: signPeer(peer, signing.secretKey), signingPublicKey: signing.publicKey, membership, ...(revoked === undefined ? {} : {revoked})}
+}
+
+/** Pure: the host's /etc/cluster/router.json. */
+export function routerConfig(kv: Kv, routerKv: RouterConfig['kv'], settings: ClusterSettings, peer: IssuedPeer, underlay: Underlay): RouterConfig {
+  return {
+    clusterName: kv.clusterName,
+    prefix: kv.layout.prefix,
+    kv: routerKv,
+    signingPublicKey: peer.signingPublicKey,
+    self: peer.signed,
+    revocations: [...peer.membership.revocations.values()].map(r => r.signed),
+    newest: Object.fromEntries(peer.membership.newest),
+    backend: settings.backend,
+    range: settings.range,
+    domain: settings.domain,
+    ...(settings.dnsUpstreams?.length ? {dnsUpstreams: settings.dnsUpstreams} : {}),
+    underlay: {interface: underlay.interface, mtu: underlay.mtu},
+  }
+}
+
+/** Once the host's router runs with the new record, the revocation it spends goes from etcd. */
+export async function spendRevocation(kv: Kv, peer: IssuedPeer): Promise<void> {
+  if (peer.revoked === undefined) return
+  await kvCall(kv, `delete the spent revocation of ${peer.name}`, () => kv.client.delete().key(kv.layout.revocation(peer.name)).exec())
 }
 
 export async function leaveOverlay(conn: SshConnection): Promise<void> {
