@@ -11,12 +11,15 @@
 #             first draw, update latency, frame time (bench/ui/bench.ts; no lab)
 #   upgrade:  traffic lost by a 50 ms ping stream across the overlay while `cluster upgrade`
 #             replaces one host's router (bench/upgrade/bench.ts; target < 1 s per machine)
-# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade|ui]...   (default: all). Brings
-# the lab up unless only complete or ui is asked for.
+#   scale:    10, 25, 50, 100 real routers in network namespaces against one etcd (vxlan), then
+#             10 with wireguard (wireguard-go): join/leave convergence, etcd load, idle CPU and
+#             memory per router (bench/scale/bench.ts, README there; no lab)
+# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade|ui|scale]...   (default: all). Brings
+# the lab up unless only complete, ui or scale is asked for.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns overlay kv complete upgrade ui}")
+which=("${@:-machines dns overlay kv complete upgrade ui scale}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 lab=0
@@ -77,4 +80,9 @@ if want overlay && [ -f bench/overlay/run.sh ]; then bash bench/overlay/run.sh; 
 if want kv; then node dist/bench/kv/bench.js; fi
 if want complete; then bash bench/complete/run.sh; fi
 if want upgrade; then node dist/bench/upgrade/bench.js; fi
+if want scale; then
+  command -v wireguard-go >/dev/null || bash test/lab/install-deps.sh >&2
+  SCALE_BACKEND=vxlan node dist/bench/scale/bench.js
+  SCALE_BACKEND=wireguard SCALE_N=10 node dist/bench/scale/bench.js
+fi
 if want ui; then command -v chromium >/dev/null || bash test/lab/install-deps.sh >&2; node dist/bench/ui/bench.js; fi

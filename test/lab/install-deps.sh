@@ -22,10 +22,11 @@ fi
 # etcd-server, openssh-server, dnsmasq: integration tests start their own on loopback; zsh: the
 # completion test drives a real one; chromium: the ui e2e test and bench/ui open the page headless;
 # genisoimage (the seed ISO, and isoinfo to read it), qemu-utils (qemu-img: qcow2 to VDI) and
-# python3-yaml (cloud-init's YAML parser) for the virtualbox driver.
+# python3-yaml (cloud-init's YAML parser) for the virtualbox driver; wireguard-go: bench/scale's
+# wireguard routers run on this machine, whose kernel has no WireGuard.
 PACKAGES=(docker.io docker-compose debootstrap etcd-client etcd-server iperf3 dnsutils dnsperf
           dnsmasq hyperfine tcpdump wireguard-tools openssh-client openssh-server zsh chromium
-          genisoimage qemu-utils python3-yaml)
+          genisoimage qemu-utils python3-yaml wireguard-go)
 # Servers installed only for their binaries: their services must not start (now or at boot).
 declare -A NO_AUTOSTART=([dnsmasq]=dnsmasq.service [etcd-server]=etcd.service [openssh-server]=ssh.service)
 

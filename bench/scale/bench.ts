@@ -1,0 +1,314 @@
+/**
+ * The scale bench: N real routers (dist/router.cjs, started as the systemd unit starts it,
+ * `publishContainers: false`), each in its own network namespace on one bridge, against one
+ * etcd on this machine, issued exactly as `cluster create` issues them (cluster init, IPAM
+ * lease, signed peer record, router.json: src/lifecycle/overlay.ts) and removed as `cluster
+ * rm` removes them (router stopped and torn down, then forgetInEtcd). The cluster grows
+ * through each N in batches; at each N, rounds of one leave and one join measure:
+ *   join:  the joining router's start until every router's status lists every other router;
+ *   leave: rm's etcd step until no router lists the removed one;
+ *   etcd gRPC messages per router during a join, and while idle (with its watchers);
+ *   idle CPU (children included) and RSS per router, and RSS over an idle node started the
+ *   same way (same namespace set-up, unit flags and environment) in the same run.
+ * Every N ends with a check of the datapath itself: each namespace holds a route to every
+ * other host's subnet (vxlan, host-gw). Needs root, /usr/bin/etcd, and wireguard-go for
+ * the wireguard backend. Addresses: 198.18.16.0/22 only (bench/scale/hosts.ts).
+ *
+ *   node dist/bench/scale/bench.js
+ *   env: SCALE_BACKEND (vxlan), SCALE_N ("10 25 50 100"), SCALE_ROUNDS (8), SCALE_IDLE_S (20),
+ *        SCALE_BATCH (10), SCALE_OUT (bench/out)
+ */
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import type {Backend, ClusterSettings} from '../../core/model.js'
+import {allocateSubnet, listSubnets} from '../../src/ipam.js'
+import {openKv, type Kv} from '../../src/kv/client.js'
+import {issuePeerRecord, parseUnderlay, routerConfig, spendRevocation, type IssuedPeer} from '../../src/lifecycle/overlay.js'
+import {forgetInEtcd} from '../../src/lifecycle/remove.js'
+import {LocalStore} from '../../src/store/local.js'
+import {REPO_ROOT} from '../../test/lab/lab.js'
+import {cliOk, newCliEnv} from '../../test/support/cli.js'
+import {freePort} from '../../test/support/net.js'
+import {Fabric, Host, NET, hostAddress} from './hosts.js'
+import {renderSvg, renderTable, type ScaleRow} from './render.js'
+import {cpuTicks, growth, mean, percentile, rssBytes, sumByLabel, sumMetric} from './stats.js'
+
+const BACKEND = (process.env.SCALE_BACKEND ?? 'vxlan') as Backend
+const SIZES = (process.env.SCALE_N ?? '10 25 50 100').split(/\s+/).filter(Boolean).map(Number)
+const ROUNDS = Number(process.env.SCALE_ROUNDS ?? 8)
+const IDLE_S = Number(process.env.SCALE_IDLE_S ?? 20)
+const BATCH = Number(process.env.SCALE_BATCH ?? 10)
+const OUT = process.env.SCALE_OUT ?? join(REPO_ROOT, 'bench', 'out')
+const BUNDLE = join(REPO_ROOT, 'dist', 'router.cjs')
+const ENDPOINT = `http://${NET.gateway}:2379`
+/** How often the status files are looked at while waiting for convergence (the timing's resolution). */
+const POLL_MS = 20
+const CONVERGE_TIMEOUT_MS = 60_000
+/** After growing, and before an idle window: the routers' 5 s maintenance has run at least once. */
+const SETTLE_MS = 6000
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+const mb = (bytes: number) => bytes / 2 ** 20
+const say = (line: string) => process.stderr.write(`[scale ${BACKEND}] ${line}\n`)
+
+async function startEtcd(dir: string): Promise<ChildProcess> {
+  const peer = `http://127.0.0.1:${await freePort()}`
+  const log = openSync(join(dir, 'etcd.log'), 'a')
+  const child = spawn('etcd', ['--name', 'scale', '--data-dir', join(dir, 'etcd'), '--listen-client-urls', ENDPOINT, '--advertise-client-urls', ENDPOINT,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `scale=${peer}`], {stdio: ['ignore', log, log]})
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${ENDPOINT}/health`).then(r => r.ok, () => false)) return child
+    if (child.exitCode !== null) break
+    await sleep(100)
+  }
+  throw new Error(`etcd did not answer on ${ENDPOINT} (see ${join(dir, 'etcd.log')})`)
+}
+
+const etcdMetrics = async () => (await fetch(`${ENDPOINT}/metrics`)).text()
+const received = (text: string) => sumMetric(text, 'grpc_server_msg_received_total')
+const procTicks = (pid: number) => cpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+const procRss = (pid: number) => rssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'))
+
+class Scale {
+  readonly hosts: Host[] = []
+  /** Hosts whose router runs and is a member. */
+  readonly members = new Set<Host>()
+  private kv!: Kv
+  private store!: LocalStore
+  private settings!: ClusterSettings
+  private etcd?: ChildProcess
+  private idleNode?: Host
+  private readonly fabric = new Fabric()
+
+  constructor(private readonly root: string) {}
+
+  async setUp(): Promise<void> {
+    await this.fabric.up()
+    this.etcd = await startEtcd(this.root)
+    const clusterName = `scale-${BACKEND}-${randomBytes(3).toString('hex')}`
+    const env = newCliEnv(clusterName, ENDPOINT)
+    await cliOk(env, ['init', '--backend', BACKEND, '--overlay-range', NET.range, '--subnet-size', String(NET.subnetSize), '--dns-upstream', NET.gateway])
+    this.store = new LocalStore(env.storage)
+    this.kv = await openKv({endpoints: [ENDPOINT], clusterName}, this.store)
+    this.settings = JSON.parse((await this.kv.client.get(this.kv.layout.settings).string())!) as ClusterSettings
+    // The floor: an idle node, set up and started as a router is.
+    this.idleNode = new Host('idle', hostAddress(200), this.root)
+    await this.idleNode.create()
+    this.idleNode.router = this.idleNode.node(['-e', 'setInterval(() => {}, 1e9)'], 'ignore')
+  }
+
+  async tearDown(): Promise<void> {
+    for (const h of [...this.hosts, ...(this.idleNode ? [this.idleNode] : [])]) await h.destroy().catch(e => say(`cleanup of ${h.ns}: ${(e as Error).message}`))
+    this.kv?.close()
+    if (this.etcd && this.etcd.exitCode === null) {
+      const gone = new Promise(resolve => this.etcd!.once('exit', resolve))
+      this.etcd.kill('SIGTERM')
+      await gone
+    }
+    await this.fabric.down()
+  }
+
+  /** What create does for the host's router: key, IPAM lease, signed record, router.json; then the bridge address dockerd would take. */
+  private async provision(h: Host): Promise<IssuedPeer> {
+    const wgPublicKey = (await h.run([BUNDLE, 'keygen'])).trim()
+    const subnet = await allocateSubnet(this.kv.client, this.kv.layout, this.settings, h.name)
+    const {addrs, links} = await h.interfaces()
+    const underlay = parseUnderlay(addrs, links, h.address)
+    if (!underlay) throw new Error(`no interface in ${h.ns} holds ${h.address}`)
+    const peer = await issuePeerRecord({kv: this.kv, storeRoot: this.store.root, settings: this.settings, name: h.name, addresses: {public: h.address}, subnet, wgPublicKey, underlay})
+    const config = {...routerConfig(this.kv, {endpoints: this.kv.endpoints}, this.settings, peer, underlay), publishContainers: false}
+    writeFileSync(join(h.dir, 'etc', 'router.json'), JSON.stringify(config, null, 2) + '\n', {mode: 0o600})
+    await h.setSubnet(subnet)
+    return peer
+  }
+
+  private async start(h: Host, peer: IssuedPeer): Promise<void> {
+    h.startRouter(BUNDLE)
+    this.members.add(h)
+    await spendRevocation(this.kv, peer)
+  }
+
+  /**
+   * Waits until every member's status lists exactly the other members; returns when the last
+   * one was seen to (performance.now()). Only changed files are read again.
+   */
+  private async converged(): Promise<number> {
+    const pending = new Set(this.members)
+    const seen = new Map<Host, number>()
+    const deadline = performance.now() + CONVERGE_TIMEOUT_MS
+    let last = performance.now()
+    while (pending.size > 0) {
+      for (const h of pending) {
+        const mtime = (() => {
+          try {
+            return statSync(h.statusPath).mtimeMs
+          } catch {
+            return -1
+          }
+        })()
+        if (mtime < 0 || seen.get(h) === mtime) continue
+        seen.set(h, mtime)
+        const peers = h.readPeers()
+        const want = [...this.members].filter(m => m !== h)
+        if (peers && peers.length === want.length && want.every(m => peers.includes(m.name))) {
+          pending.delete(h)
+          last = performance.now()
+        }
+      }
+      if (performance.now() > deadline) {
+        const stuck = [...pending].slice(0, 5).map(h => `${h.name} lists ${h.readPeers()?.length ?? 'nothing'}`)
+        throw new Error(`not converged within ${CONVERGE_TIMEOUT_MS / 1000} s with ${this.members.size} members: ${stuck.join(', ')} (logs in ${this.root})`)
+      }
+      if (pending.size > 0) await sleep(POLL_MS)
+    }
+    return last
+  }
+
+  /** Adds hosts, BATCH at a time, until `n` routers run and agree. */
+  async growTo(n: number): Promise<void> {
+    while (this.members.size < n) {
+      const batch: Array<[Host, IssuedPeer]> = []
+      for (let i = 0; i < Math.min(BATCH, n - this.members.size); i++) {
+        const index = this.hosts.length
+        const h = new Host(`h${index}`, hostAddress(index), this.root)
+        this.hosts.push(h)
+        await h.create()
+        batch.push([h, await this.provision(h)])
+      }
+      for (const [h, peer] of batch) await this.start(h, peer)
+      await this.converged()
+      say(`${this.members.size} routers agree`)
+    }
+  }
+
+  /** `cluster rm`: the router stopped and torn down, then etcd forgets the host. Returns seconds until no router lists it. */
+  async leave(h: Host): Promise<number> {
+    await h.stopRouter()
+    await h.run([BUNDLE, 'teardown'])
+    this.members.delete(h)
+    const t0 = performance.now()
+    await forgetInEtcd(this.kv, h.name, this.store)
+    return ((await this.converged()) - t0) / 1000
+  }
+
+  /** `cluster create` of a host that left: seconds from its router's start until all agree, and etcd messages meanwhile. */
+  async join(h: Host): Promise<{seconds: number; messages: number}> {
+    const peer = await this.provision(h)
+    const before = received(await etcdMetrics())
+    await this.start(h, peer)
+    const seconds = ((await this.converged()) - h.startedAt) / 1000
+    return {seconds, messages: received(await etcdMetrics()) - before}
+  }
+
+  /** Every member's namespace routes every other member's subnet (the datapath, not only the status). */
+  async checkRoutes(): Promise<void> {
+    if (BACKEND === 'wireguard') return // one route for the whole range; the peers live in wireguard-go
+    const subnets = new Map([...await listSubnets(this.kv.client, this.kv.layout)].map(([cidr, owner]) => [owner, cidr]))
+    for (const h of this.members) {
+      const routes = new Set(await h.routes())
+      const missing = [...this.members].filter(m => m !== h && !routes.has(subnets.get(m.name) ?? '?'))
+      if (missing.length > 0) throw new Error(`${h.ns} has no route to ${missing.map(m => `${m.name} (${subnets.get(m.name)})`).join(', ')}`)
+    }
+  }
+
+  /** A quiet window: etcd messages and watchers, CPU and RSS of every router, the idle node's RSS. */
+  async idle(): Promise<Pick<ScaleRow, 'idleReqPerRouter' | 'watchersPerRouter' | 'rssMb' | 'ownMb' | 'cpuPct' | 'etcdCpuPct'> & {byMethod: Array<[string, number]>}> {
+    await sleep(SETTLE_MS)
+    const routers = [...this.members].map(h => h.router!.pid!)
+    const m0 = await etcdMetrics()
+    const c0 = routers.map(procTicks)
+    const e0 = procTicks(this.etcd!.pid!)
+    const t0 = performance.now()
+    await sleep(IDLE_S * 1000)
+    const m1 = await etcdMetrics()
+    const c1 = routers.map(procTicks)
+    const e1 = procTicks(this.etcd!.pid!)
+    const seconds = (performance.now() - t0) / 1000
+    const n = routers.length
+    const rss = mean(routers.map(procRss))
+    const base = procRss(this.idleNode!.router!.pid!)
+    const perCore = (ticks: number) => (ticks / CLK_TCK / seconds) * 100
+    return {
+      idleReqPerRouter: (received(m1) - received(m0)) / seconds / n,
+      watchersPerRouter: sumMetric(m1, 'etcd_debugging_mvcc_watcher_total') / n,
+      rssMb: mb(rss),
+      ownMb: mb(rss - base),
+      cpuPct: mean(c1.map((c, i) => perCore(c - c0[i]!))),
+      etcdCpuPct: perCore(e1 - e0),
+      byMethod: growth(sumByLabel(m0, 'grpc_server_msg_received_total', 'grpc_method'), sumByLabel(m1, 'grpc_server_msg_received_total', 'grpc_method'))
+        .map(([k, d]) => [k, d / seconds / n]),
+    }
+  }
+}
+
+async function measure(scale: Scale, n: number): Promise<ScaleRow> {
+  await scale.growTo(n)
+  await scale.checkRoutes()
+  const joins: number[] = []
+  const leaves: number[] = []
+  const messages: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    // A different host each round, spread over the cluster.
+    const h = scale.hosts.filter(x => scale.members.has(x))[(round * 7) % n]!
+    leaves.push(await scale.leave(h))
+    const joined = await scale.join(h)
+    joins.push(joined.seconds)
+    messages.push(joined.messages / n)
+    await sleep(1000)
+  }
+  await scale.checkRoutes()
+  const idle = await scale.idle()
+  say(`N=${n}: idle etcd messages/s per router by method: ${idle.byMethod.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`)
+  return {
+    backend: BACKEND, n, joins: ROUNDS,
+    joinP50: percentile(joins, 50), joinP95: percentile(joins, 95),
+    leaveP50: percentile(leaves, 50), leaveP95: percentile(leaves, 95),
+    joinReqPerRouter: percentile(messages, 50),
+    ...idle,
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the scale bench needs root (network namespaces, a bridge, bind mounts)')
+  statSync(BUNDLE) // fails with the path when `npm run build` has not run
+  const root = mkdtempSync(join(tmpdir(), 'scale-'))
+  const scale = new Scale(root)
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    void scale.tearDown().finally(() => process.exit(130))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  const rows: ScaleRow[] = []
+  try {
+    await scale.setUp()
+    for (const n of SIZES) {
+      const row = await measure(scale, n)
+      rows.push(row)
+      say(`N=${n}: join p95 ${row.joinP95.toFixed(2)} s, idle ${row.idleReqPerRouter.toFixed(3)} msg/s per router, CPU ${row.cpuPct.toFixed(2)} %, own ${row.ownMb.toFixed(1)} MB`)
+    }
+  } finally {
+    await scale.tearDown()
+  }
+  rmSync(root, {recursive: true, force: true})
+  const table = renderTable(rows)
+  console.log(`\n== scale, ${BACKEND}: ${ROUNDS} joins and leaves per N, idle window ${IDLE_S} s (${new Date().toISOString()})\n${table}`)
+  mkdirSync(OUT, {recursive: true})
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const base = join(OUT, `scale-${BACKEND}-${stamp}`)
+  writeFileSync(`${base}.json`, JSON.stringify(rows, null, 2) + '\n')
+  writeFileSync(`${base}.md`, table + '\n')
+  writeFileSync(`${base}.svg`, renderSvg(`${BACKEND}: N routers on one machine (${ROUNDS} joins per N)`, rows))
+  console.log(`written: ${base}.{json,md,svg}`)
+}
+
+main().catch(error => {
+  console.error(`scale bench: ${(error as Error).message}`)
+  process.exit(1)
+})
