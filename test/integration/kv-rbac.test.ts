@@ -17,6 +17,9 @@ import {enableRbac, ensureHostAccess, removeHostAccess} from '../../src/kv/boots
 import {hostRoleName} from '../../src/kv/bootstrap/plan.js'
 import {kvStatus} from '../../src/kv/bootstrap/status.js'
 import {saveSnapshot} from '../../src/kv/bootstrap/snapshot.js'
+import {addMember} from '../../src/kv/bootstrap/membership.js'
+import type {Progress} from '../../src/cli/progress.js'
+import {ClusterError} from '../../core/errors.js'
 import {startEtcd, type TestEtcd} from '../support/etcd.js'
 import {needs} from '../support/needs.js'
 
@@ -135,5 +138,26 @@ test('TLS files from the local config apply to https endpoints only; DEP0123 sta
   } finally {
     fromConfig.close()
     plainFromFlag.close()
+  }
+})
+
+test('kv add of a machine whose etcd record differs from this store\'s pinned copy is refused before any SSH; etcd keeps its members', async () => {
+  const pinned = {name: 'n3', driver: 'generic', driverData: {ip: '198.18.0.13', sshUser: 'root', sshPort: 22}, addresses: {public: '198.18.0.13'},
+    dockerUrl: 'tcp://198.18.0.13:2376', sshUser: 'root', sshPort: 22, labels: {}, engine: {labels: [], opts: [], env: [], insecureRegistries: [], registryMirrors: [], tlsSans: []},
+    certFingerprint: '', caFingerprint: '', hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedPinnedPinnedPinnedPinnedPinnedPinnedPi', state: 'ready' as const, createdAt: new Date().toISOString(), createdBy: 'test'}
+  store.ensure()
+  store.claimMachineDir('n3')
+  store.saveMachine({record: pinned})
+  const kv = await openKv(rootOpts(), store)
+  try {
+    // Someone with etcd write access points n3 at another host: its address would become the member's peer URL.
+    await client(root).put(layout.machine('n3')).value(JSON.stringify({...pinned, addresses: {public: '198.18.0.11'}, driverData: {...pinned.driverData, ip: '198.18.0.11'}}))
+    const before = (await kv.client.cluster.memberList({})).members.length
+    const signal = new AbortController().signal
+    await assert.rejects(addMember(kv, 'n3', {store, progress: {step: () => undefined} as unknown as Progress, signal}),
+      (e: unknown) => e instanceof ClusterError && /^the etcd record of n3 says address 198\.18\.0\.11, this store pinned 198\.18\.0\.13: refusing to connect/.test(e.oneLine()))
+    assert.equal((await kv.client.cluster.memberList({})).members.length, before)
+  } finally {
+    kv.close()
   }
 })

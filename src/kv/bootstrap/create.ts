@@ -101,7 +101,7 @@ async function readMovingRecords(kvOptions: KvOptions, store: LocalStore, progre
 
 /** One connection per member, or none: those made are closed when another fails. */
 async function connectAll(store: LocalStore, records: MachineRecord[]): Promise<SshConnection[]> {
-  const settled = await Promise.allSettled(records.map(r => connectMember(store, r)))
+  const settled = await Promise.allSettled(records.map(r => connectMember(store, r.name)))
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
   if (!failed) return settled.map(s => (s as PromiseFulfilledResult<SshConnection>).value)
   for (const s of settled) if (s.status === 'fulfilled') s.value.close()

@@ -54,8 +54,8 @@ export async function undoMember(conn: SshConnection): Promise<void> {
   await conn.run(`systemctl disable --now ${ETCD_UNIT} >/dev/null 2>&1; rm -rf ${ETCD_UNIT_PATH} ${ETCD_DATA_DIR} ${MEMBER_DIR}; systemctl daemon-reload`, 'removing the etcd member')
 }
 
-/** An SSH connection to a machine of the local store, with its pinned host key. */
-export async function connectMember(store: LocalStore, record: MachineRecord): Promise<SshConnection> {
-  const machine = await openLocalMachine(store, record.name)
-  return connectSsh({...machine.driver.ssh(), pinnedHostKey: record.hostKey, machineName: record.name, timeoutMs: 15_000})
+/** An SSH connection to a machine of the local store: where its driver says, with the host key this store pinned (never etcd's). */
+export async function connectMember(store: LocalStore, name: string): Promise<SshConnection> {
+  const machine = await openLocalMachine(store, name)
+  return connectSsh({...machine.driver.ssh(), pinnedHostKey: machine.record.hostKey, machineName: name, timeoutMs: 15_000})
 }

@@ -11,6 +11,7 @@ import type {MachineRecord} from '../../../core/model.js'
 import type {LocalStore} from '../../store/local.js'
 import type {Progress} from '../../cli/progress.js'
 import {getMachine, listMachines, readSettings} from '../machines.js'
+import {trustedRecord} from '../../lifecycle/trust.js'
 import {UNHEALTHY, isBrokenCircuit, kvCall, openKv, translateKvError, type Kv, type KvOptions} from '../client.js'
 import {memberOf, peerUrl, pickMembers, removalRisk, spreadKey, targetMemberCount, type MemberPlan, type Placeable} from './plan.js'
 import {connectMember, prepareMember, refuseUsedMember, startMember, undoMember} from './member.js'
@@ -61,9 +62,11 @@ const memberPlan = (m: IMember): MemberPlan => ({name: m.name, address: new URL(
 /** Adds machine `name` as a learner, waits until etcd promotes it; returns the seconds it took. */
 export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promise<number> {
   const started = Date.now()
-  const record = await getMachine(kv, name)
-  if (record.state !== 'ready') throw new InputError(`machine ${name} is ${record.state}, not ready`, `run \`cluster provision ${name}\` first`)
+  const shared = await getMachine(kv, name)
+  if (shared.state !== 'ready') throw new InputError(`machine ${name} is ${shared.state}, not ready`, `run \`cluster provision ${name}\` first`)
   if (!env.store.hasMachine(name)) throw new InputError(`machine ${name} is not in this store (no SSH key for it)`, 'run this from the store that created it')
+  // The member's peer address comes from the record too: etcd's copy must match what this store pinned.
+  const {record} = trustedRecord(env.store, name, shared)
   const members = await listMembers(kv)
   if (members.some(m => m.name === name)) throw new InputError(`machine ${name} is a member of the cluster's etcd already`, 'see `cluster kv status`')
   const unstarted = members.find(m => m.name === '' || m.isLearner)
@@ -72,7 +75,7 @@ export async function addMember(kv: Kv, name: string, env: MembershipEnv): Promi
       {hint: 'run `cluster kv status`; remove it with `cluster kv remove` if its machine is gone'})
   }
   const self = memberOf(record)
-  const conn = await connectMember(env.store, record)
+  const conn = await connectMember(env.store, name)
   try {
     await refuseUsedMember(conn, record)
     env.progress.step(`Adding ${name} to the cluster's etcd as a learner (${members.length} → ${members.length + 1} members)`)
@@ -169,7 +172,7 @@ export async function removeMember(kv: Kv, opts: KvOptions, name: string, env: M
   }
   if (!env.store.hasMachine(name)) return
   try {
-    const conn = await connectMember(env.store, env.store.getMachine(name).record)
+    const conn = await connectMember(env.store, name)
     try {
       await undoMember(conn)
     } finally {

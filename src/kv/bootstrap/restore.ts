@@ -9,7 +9,6 @@
 import {randomBytes} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {ClusterError, describeCause, InputError, KvUnavailableError} from '../../../core/errors.js'
-import type {MachineRecord} from '../../../core/model.js'
 import type {Progress} from '../../cli/progress.js'
 import type {SshConnection} from '../../ssh/client.js'
 import {detectProvisioner, ensurePackages} from '../../provision/install.js'
@@ -73,14 +72,14 @@ export async function restoreKv(req: KvRestoreRequest, env: {store: LocalStore; 
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
   const token = `${current.clusterName}-restored-${randomBytes(4).toString('hex')}`
 
-  const conn = await connectMember(store, record)
+  const conn = await connectMember(store, record.name)
   let quorumSeconds: number
   try {
     progress.step(`Copying the snapshot (${snapshot.bytes} bytes) to ${record.name}`)
     await conn.writeFile(SNAPSHOT_ON_HOST, await readFile(req.file), 0o600)
     await prepareMember(conn, record, self, [self], {store, token, step: progress.step})
     await ensureRestoreTool(conn)
-    const retired = await retireFormer(store, records, former, stamp, progress)
+    const retired = await retireFormer(store, former, stamp, progress)
     progress.step(`Restoring the snapshot on ${record.name} as a new one-member etcd (its previous data, if any, goes to ${asideDir(stamp)})`)
     await conn.run(restoreScript(self, token, SNAPSHOT_ON_HOST, stamp), 'restoring the snapshot')
     const endpoint = clientUrl(self)
@@ -132,10 +131,10 @@ async function refuseHealthyKv(flags: KvOptions, endpoints: string[], store: Loc
 }
 
 /** Former members stop their etcd for good; one that cannot be reached is reported, not waited for. */
-async function retireFormer(store: LocalStore, records: MachineRecord[], former: MemberPlan[], stamp: string, progress: Progress): Promise<Pick<KvRestoreResult, 'retired' | 'unreachable'>> {
+async function retireFormer(store: LocalStore, former: MemberPlan[], stamp: string, progress: Progress): Promise<Pick<KvRestoreResult, 'retired' | 'unreachable'>> {
   if (former.length) progress.step(`Taking the former members out: ${former.map(m => m.name).join(', ')} (unit disabled, data moved to ${asideDir(stamp)})`)
   const settled = await Promise.allSettled(former.map(async m => {
-    const c = await connectMember(store, records.find(r => r.name === m.name)!)
+    const c = await connectMember(store, m.name)
     try {
       await c.run(retireScript(stamp), `taking ${m.name} out of the lost etcd`)
     } finally {
