@@ -9,6 +9,7 @@
  * ensureFirewall is idempotent and cheap; the router re-runs it periodically because
  * Docker rewrites its chains when it restarts.
  */
+import {readFileSync, writeFileSync} from 'node:fs'
 import {run, probe} from './exec.js'
 import {METRICS_PORT, PROBE_PORT} from '../core/metrics.js'
 
@@ -50,17 +51,42 @@ const CHAINS: Chain[] = [
 
 const iptables = (table: string, args: string[]) => run('iptables', ['-w', '-t', table, ...args])
 
-/** The chain's rules as `iptables -S` prints them, without its policy/definition line. */
-async function listRules(table: string, chain: string): Promise<string[] | null> {
-  const out = await probe('iptables', ['-w', '-t', table, '-S', chain])
-  return out === null ? null : out.trim().split('\n').filter(l => l.startsWith('-A '))
+/**
+ * Pure: the rules of `chain` in a whole table's `iptables -S` output (without its `-N`/`-P`
+ * line), or null when the table has no such chain.
+ */
+export function chainRules(tableDump: string, chain: string): string[] | null {
+  const lines = tableDump.split('\n')
+  if (!lines.some(l => l === `-N ${chain}` || l.startsWith(`-P ${chain} `))) return null
+  return lines.filter(l => l.startsWith(`-A ${chain} `))
 }
 
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward'
+
+/** net.ipv4.ip_forward=1, written only when it is not (a read costs no process; sysctl would). */
+function enableForwarding(): void {
+  try {
+    if (readFileSync(IP_FORWARD, 'utf8').trim() !== '1') writeFileSync(IP_FORWARD, '1\n')
+  } catch (error) {
+    throw new Error(`cannot enable IPv4 forwarding (${(error as Error).message})`, {cause: error})
+  }
+}
+
+/**
+ * One `iptables -S` per table (not per chain: the router runs this every few seconds, and
+ * each process it starts is most of its idle CPU), then only the changes needed.
+ */
 export async function ensureFirewall(subnet: string, range: string): Promise<void> {
-  await run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1'])
+  enableForwarding()
+  const dumps = new Map<Table, Promise<string>>()
+  // Our own chains' changes do not touch the parents' rules, so one listing serves both loops.
+  const rulesOf = async (table: Table, chain: string) => {
+    if (!dumps.has(table)) dumps.set(table, run('iptables', ['-w', '-t', table, '-S']))
+    return chainRules(await dumps.get(table)!, chain)
+  }
   for (const {table, name, rules} of CHAINS) {
     const wanted = rules(subnet, range)
-    const have = await listRules(table, name)
+    const have = await rulesOf(table, name)
     const expected = wanted.map(r => `-A ${name} ${r.join(' ')}`)
     if (have === null) await iptables(table, ['-N', name])
     if (have === null || have.join('\n') !== expected.join('\n')) {
@@ -70,7 +96,7 @@ export async function ensureFirewall(subnet: string, range: string): Promise<voi
   }
   for (const {table, name, from} of CHAINS) {
     for (const parent of from) {
-      const have = await listRules(table, parent)
+      const have = await rulesOf(table, parent)
       if (have === null) continue // DOCKER-USER exists only once Docker has run
       const line = `-A ${parent} -j ${name}`
       if (have[0] === line) continue

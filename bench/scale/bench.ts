@@ -71,6 +71,7 @@ async function startEtcd(dir: string): Promise<ChildProcess> {
 const etcdMetrics = async () => (await fetch(`${ENDPOINT}/metrics`)).text()
 const received = (text: string) => sumMetric(text, 'grpc_server_msg_received_total')
 const procTicks = (pid: number) => cpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+const total = (t: {self: number; children: number}) => t.self + t.children
 const procRss = (pid: number) => rssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'))
 
 class Scale {
@@ -216,17 +217,17 @@ class Scale {
   }
 
   /** A quiet window: etcd messages and watchers, CPU and RSS of every router, the idle node's RSS. */
-  async idle(): Promise<Pick<ScaleRow, 'idleReqPerRouter' | 'watchersPerRouter' | 'rssMb' | 'ownMb' | 'cpuPct' | 'etcdCpuPct'> & {byMethod: Array<[string, number]>}> {
+  async idle(): Promise<Pick<ScaleRow, 'idleReqPerRouter' | 'watchersPerRouter' | 'rssMb' | 'ownMb' | 'cpuPct' | 'childCpuPct' | 'etcdCpuPct'> & {byMethod: Array<[string, number]>}> {
     await sleep(SETTLE_MS)
     const routers = [...this.members].map(h => h.router!.pid!)
     const m0 = await etcdMetrics()
     const c0 = routers.map(procTicks)
-    const e0 = procTicks(this.etcd!.pid!)
+    const e0 = total(procTicks(this.etcd!.pid!))
     const t0 = performance.now()
     await sleep(IDLE_S * 1000)
     const m1 = await etcdMetrics()
     const c1 = routers.map(procTicks)
-    const e1 = procTicks(this.etcd!.pid!)
+    const e1 = total(procTicks(this.etcd!.pid!))
     const seconds = (performance.now() - t0) / 1000
     const n = routers.length
     const rss = mean(routers.map(procRss))
@@ -237,7 +238,8 @@ class Scale {
       watchersPerRouter: sumMetric(m1, 'etcd_debugging_mvcc_watcher_total') / n,
       rssMb: mb(rss),
       ownMb: mb(rss - base),
-      cpuPct: mean(c1.map((c, i) => perCore(c - c0[i]!))),
+      cpuPct: mean(c1.map((c, i) => perCore(total(c) - total(c0[i]!)))),
+      childCpuPct: mean(c1.map((c, i) => perCore(c.children - c0[i]!.children))),
       etcdCpuPct: perCore(e1 - e0),
       byMethod: growth(sumByLabel(m0, 'grpc_server_msg_received_total', 'grpc_method'), sumByLabel(m1, 'grpc_server_msg_received_total', 'grpc_method'))
         .map(([k, d]) => [k, d / seconds / n]),

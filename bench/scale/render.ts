@@ -23,6 +23,8 @@ export interface ScaleRow {
   ownMb: number
   /** Mean idle CPU per router, percent of one core (children included). */
   cpuPct: number
+  /** The part of cpuPct spent in the router's children (ip, iptables, sysctl). */
+  childCpuPct: number
   /** etcd's own idle CPU, percent of one core. */
   etcdCpuPct: number
 }
@@ -48,6 +50,7 @@ const COLUMNS: Column[] = [
   {head: 'RSS MB', cell: r => f(1)(r.rssMb)},
   {head: 'own MB', cell: r => f(1)(r.ownMb)},
   {head: 'idle CPU %', cell: r => f(2)(r.cpuPct)},
+  {head: 'of it children %', cell: r => f(2)(r.childCpuPct)},
   {head: 'etcd CPU %', cell: r => f(2)(r.etcdCpuPct)},
 ]
 

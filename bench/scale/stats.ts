@@ -32,16 +32,16 @@ function parseLabels(text: string): Record<string, string> {
 }
 
 /**
- * CPU ticks a process used, its waited-for children included (the router's iptables and ip
- * calls are its cost too): utime + stime + cutime + cstime of /proc/PID/stat.
+ * CPU ticks a process used, itself (utime + stime) and its waited-for children (cutime +
+ * cstime: the router's ip, iptables and sysctl calls are its cost too), from /proc/PID/stat.
  */
-export function cpuTicks(stat: string): number {
+export function cpuTicks(stat: string): {self: number; children: number} {
   // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // fields[0] is field 3 (state); utime is field 14.
   const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map(i => Number(fields[i]))
   if ([utime, stime, cutime, cstime].some(n => n === undefined || Number.isNaN(n))) throw new Error(`not a /proc/PID/stat line: "${stat.slice(0, 80)}"`)
-  return utime! + stime! + cutime! + cstime!
+  return {self: utime! + stime!, children: cutime! + cstime!}
 }
 
 /** VmRSS of a /proc/PID/status text, in bytes. */

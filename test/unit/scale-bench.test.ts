@@ -45,7 +45,7 @@ test('sumByLabel and growth: what grew per method, largest first', () => {
 
 test('cpuTicks: utime+stime+cutime+cstime, a command name with spaces and parentheses included', () => {
   const stat = '1234 (node (x) y) S 1 1234 1234 0 -1 4194560 5000 0 0 0 250 50 7 3 20 0 11 0 100 1000000 12000 18446744073709551615'
-  assert.equal(cpuTicks(stat), 250 + 50 + 7 + 3)
+  assert.deepEqual(cpuTicks(stat), {self: 250 + 50, children: 7 + 3})
   assert.throws(() => cpuTicks('garbage'), /not a \/proc\/PID\/stat line/)
 })
 
@@ -65,7 +65,7 @@ test('unitCommand: the router unit\'s environment and node flags, as hosts run i
 
 const row = (n: number, joinP95: number): ScaleRow => ({
   backend: 'vxlan', n, joinP50: joinP95 / 2, joinP95, joins: 8, leaveP50: 0.1, leaveP95: 0.2, idleReqPerRouter: 0.3,
-  watchersPerRouter: 3, joinReqPerRouter: 4, rssMb: 50, ownMb: 9, cpuPct: 0.4, etcdCpuPct: 1,
+  watchersPerRouter: 3, joinReqPerRouter: 4, rssMb: 50, ownMb: 9, cpuPct: 0.4, childCpuPct: 0.1, etcdCpuPct: 1,
 })
 
 test('renderTable: a Markdown table, one line per row, every column aligned', () => {
