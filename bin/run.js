@@ -13,7 +13,9 @@ if (argv[0] === 'env' && !argv.includes('--help') && !argv.includes('-h')) {
 } else {
   // `cluster ssh NAME WORDS…`: the words belong to ssh (Docker Machine's way), `-h` included;
   // a `--` before NAME keeps oclif from reading them as its flags or as a help request.
-  const args = argv[0] === 'ssh' && argv.length > 1 && !argv[1].startsWith('-') ? ['ssh', '--', ...argv.slice(1)] : argv
+  // `-v`/`--version` as Docker Machine has them: the same line as `cluster version`.
+  const args = argv[0] === 'ssh' && argv.length > 1 && !argv[1].startsWith('-') ? ['ssh', '--', ...argv.slice(1)]
+    : argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version') ? ['version'] : argv
   const {execute} = await import('@oclif/core')
   await execute({dir: import.meta.url, args})
 }

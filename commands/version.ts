@@ -13,7 +13,7 @@ export default class Version extends MachineCommand {
     const {args, flags} = await this.parse(Version)
     if (!args.name) {
       if (flags.json) return this.printJson(versionJson(this.config.version))
-      return void process.stdout.write(`cluster ${this.config.version} (node ${process.version}, ${process.platform}-${process.arch})\n`)
+      return void process.stdout.write(`cluster version ${this.config.version} (node ${process.version}, ${process.platform}-${process.arch})\n`)
     }
     const r = await this.record(args.name, flags)
     const docker = (await pingEngine(r.dockerUrl, this.store, 10_000).catch((error: Error) => {

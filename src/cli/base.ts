@@ -38,7 +38,7 @@ export abstract class ClusterCommand extends Command {
     if (err instanceof ClusterError) this.fail(err.oneLine(), err.exitCode)
     // oclif's own parse errors (unknown flag, missing argument): their first line, and where to look.
     if (err instanceof Errors.CLIError) {
-      this.fail(`${err.message.split('\n')[0]}: see \`cluster ${this.id?.replaceAll(':', ' ') ?? ''} --help\``, 2)
+      this.fail(`${parseErrorLine(err.message)}: see \`cluster ${this.id?.replaceAll(':', ' ') ?? ''} --help\``, 2)
     }
     throw err
   }
@@ -86,4 +86,13 @@ export abstract class KvCommand extends ClusterCommand {
     this.kvClose()
     return super.finally(err)
   }
+}
+
+/**
+ * oclif's parse error as one line: "Missing 1 required arg:" is followed on the next line by
+ * the argument's name and description; the name is what the line needs.
+ */
+export function parseErrorLine(message: string): string {
+  const [first = '', next] = message.split('\n')
+  return first.endsWith(':') && next?.trim() ? `${first} ${next.trim().split(/\s+/)[0]}` : first
 }

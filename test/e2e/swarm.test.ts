@@ -121,6 +121,10 @@ test('a master and two workers form one swarm; env --swarm points at the master;
   assert.equal(info.ControlAvailable, true, 'env --swarm of a worker points at the manager')
   const ls = JSON.parse(await cliOk(env, ['ls', '--json'])) as {name: string; swarm: string}[]
   assert.deepEqual(ls.map(r => [r.name, r.swarm]), [['queenbee', 'queenbee (master)'], ['workerbee1', 'queenbee'], ['workerbee2', 'queenbee']])
+  // Docker Machine's `ls --filter swarm=MASTER` (its/cli ls_test): the master and its members; a worker's name is no swarm.
+  assert.deepEqual((await cliOk(env, ['ls', '-q', '--filter', 'swarm=queenbee'])).trim().split('\n'), ['queenbee', 'workerbee1', 'workerbee2'])
+  assert.equal((await cliOk(env, ['ls', '-q', '--filter', 'swarm=workerbee1'])).trim(), '')
+  assert.deepEqual((await cliOk(env, ['ls', '-q', '--filter', 'swarm=queenbee', '--filter', 'name=bee1$'])).trim().split('\n'), ['workerbee1'])
   // Every node advertises its overlay address (inside 198.19.0.0/16), never its lab address.
   const addrs = (await swarmDocker('queenbee', 'node ls -q')).trim().split('\n')
   for (const id of addrs) {
