@@ -22,7 +22,7 @@ import {overlayMtu} from '../core/mtu.js'
 import {ensureFirewall, removeFirewall} from './firewall.js'
 import {isEmpty, plan, type AppliedPeer} from './plan.js'
 import type {Rejection} from '../core/router-status.js'
-import {PeerSet} from './peers.js'
+import {PeerSet, ownRecordReplaced} from './peers.js'
 import {announce, connectKv, follow} from './kv.js'
 import {followMembers} from './members.js'
 import {NewestLog, NEWEST_PATH, RevocationLog, REVOCATIONS_PATH} from './revocations.js'
@@ -93,14 +93,25 @@ class Router {
       }
     }
     let lease: Lease | undefined
-    void announce(client, layout.peer(self.name), JSON.stringify(config.self), log, health('lease'), undefined, l => {
+    const ownKey = layout.peer(self.name)
+    const ownRaw = JSON.stringify(config.self)
+    void announce(client, ownKey, ownRaw, log, health('lease'), undefined, l => {
       lease = l
       this.announcedAt = performance.now()
     })
     void follow(client, layout.peers, {
       reset: all => this.changed(this.peers.replace(all)),
       put: (name, raw) => {
-        if (name === self.name) this.watchedOwnRecord()
+        if (name === self.name) {
+          this.watchedOwnRecord()
+          // Someone who can write etcd put an older (or forged) record over this host's: peers
+          // would drop this host until the current one is back, so put it back at once.
+          const why = ownRecordReplaced(raw, ownRaw, self, config.signingPublicKey)
+          if (why && lease) {
+            log.warn(`this host's peer record in etcd was replaced (${why}); writing it back`)
+            lease.put(ownKey, ownRaw).catch((error: unknown) => log.warn(`cannot write back ${ownKey}: ${(error as Error).message}`))
+          }
+        }
         this.changed(this.peers.put(name, raw))
       },
       delete: name => this.changed(this.peers.delete(name)),

@@ -107,3 +107,23 @@ export class PeerSet {
     return result
   }
 }
+
+/**
+ * What etcd now holds as this host's own record, against what the router announced: anything
+ * but that record or a valid newer one of this name (a re-provision on its way, whose router
+ * starts next) is a replay, a forgery or junk. Returns why, when the router should write its
+ * own back; undefined when it should leave etcd's.
+ */
+export function ownRecordReplaced(raw: string, announced: string, self: PeerRecord, signingPublicKey: string): string | undefined {
+  if (raw === announced) return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    return 'not JSON'
+  }
+  const found = verifyPeer(parsed, signingPublicKey)
+  if (isPeerError(found)) return found.error
+  if (found.name !== self.name) return `signed for "${found.name}"`
+  return Date.parse(found.issuedAt) > Date.parse(self.issuedAt) ? undefined : `issued ${found.issuedAt}, not after this router's ${self.issuedAt}`
+}

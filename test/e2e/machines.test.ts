@@ -381,7 +381,7 @@ test('rm revokes: a removed machine\'s old record written back into etcd is igno
   await etcd.delete().key(`${prefix}peers/node3`)
 })
 
-test('replays: an older record of a live member is refused; a host created after a revocation was deleted from etcd refuses the removed host\'s record', async () => {
+test('replays: an older record of a live member is refused, and its router puts the current one back; a host created after a revocation was deleted from etcd refuses the removed host\'s record', async () => {
   // An older record of node1, validly signed (the store's own key), put over its current one.
   const signing = loadSigningKey(env.storage)!
   const currentRaw = (await etcd.get(`${prefix}peers/node1`).string())!
@@ -392,6 +392,9 @@ test('replays: an older record of a live member is refused; a host created after
     const refused = refusal('node1', older.issuedAt, `older than its record issued ${isoRe(current.issuedAt)} already seen`)
     await until('node2 refuses the older record of node1', async () => refused.test(await journal('host2')))
     assert.ok(!(await wgPeers('host2')).includes(older.publicKey), 'the replayed key is never a peer')
+    // node1's router sees its record replaced and writes its own back: nobody has to.
+    await until('node1\'s router writes its current record back', async () => (await etcd.get(`${prefix}peers/node1`).string()) === currentRaw)
+    assert.match(await journal('host1'), /this host's peer record in etcd was replaced \(issued \S+, not after this router's \S+\); writing it back/)
   } finally {
     await etcd.put(`${prefix}peers/node1`).value(currentRaw)
   }

@@ -2,7 +2,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import nacl from 'tweetnacl'
-import {PeerSet} from '../../router/peers.js'
+import {PeerSet, ownRecordReplaced} from '../../router/peers.js'
 import type {PeerRecord} from '../../core/membership.js'
 import {signPeer, signRevocation} from '../../src/signing.js'
 import {verifyRevocation, type Revocation} from '../../core/membership.js'
@@ -164,4 +164,20 @@ test('a revocation is spent once a record of its name issued after it is believe
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }
+})
+
+test('ownRecordReplaced: a router writes its own record back over an older, forged, misnamed or junk one, never over a newer valid one', () => {
+  const self = record('host1', 1)
+  const announced = JSON.stringify(signPeer(self, pair.secretKey))
+  const at = (iso: string) => JSON.stringify(signPeer({...self, issuedAt: iso}, pair.secretKey))
+  assert.equal(ownRecordReplaced(announced, announced, self, publicKey), undefined)
+  assert.match(ownRecordReplaced(at('2026-11-23T14:00:00.000Z'), announced, self, publicKey)!, /^issued 2026-11-23T14:00:00\.000Z, not after this router's 2026-11-23T15:00:00\.000Z$/)
+  // The same date, another key: a replay of the same moment is not newer either.
+  assert.ok(ownRecordReplaced(JSON.stringify(signPeer({...self, publicKey: Buffer.alloc(32, 9).toString('base64')}, pair.secretKey)), announced, self, publicKey))
+  // A re-provision on its way: newer and validly signed, left alone.
+  assert.equal(ownRecordReplaced(at('2026-11-23T16:00:00.000Z'), announced, self, publicKey), undefined)
+  const stranger = nacl.sign.keyPair()
+  assert.match(ownRecordReplaced(JSON.stringify(signPeer({...self, issuedAt: '2030-01-01T00:00:00.000Z'}, stranger.secretKey)), announced, self, publicKey)!, /does not match/)
+  assert.equal(ownRecordReplaced('{oops', announced, self, publicKey), 'not JSON')
+  assert.match(ownRecordReplaced(JSON.stringify(signPeer({...record('host2', 2), issuedAt: '2030-01-01T00:00:00.000Z'}, pair.secretKey)), announced, self, publicKey)!, /^signed for "host2"$/)
 })
