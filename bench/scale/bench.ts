@@ -288,6 +288,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
   const rows: ScaleRow[] = []
+  let failure: Error | undefined
   try {
     await scale.setUp()
     for (const n of SIZES) {
@@ -295,10 +296,14 @@ async function main(): Promise<void> {
       rows.push(row)
       say(`N=${n}: join p95 ${row.joinP95.toFixed(2)} s, idle ${row.idleReqPerRouter.toFixed(3)} msg/s per router, CPU ${row.cpuPct.toFixed(2)} %, own ${row.ownMb.toFixed(1)} MB`)
     }
+  } catch (error) {
+    // The sizes measured so far are still worth their table; the logs stay for the failure.
+    failure = error as Error
   } finally {
     await scale.tearDown()
   }
-  rmSync(root, {recursive: true, force: true})
+  if (!failure) rmSync(root, {recursive: true, force: true})
+  if (rows.length === 0) throw failure ?? new Error('no size measured')
   const table = renderTable(rows)
   console.log(`\n== scale, ${BACKEND}: ${ROUNDS} joins and leaves per N, idle window ${IDLE_S} s (${new Date().toISOString()})\n${table}`)
   mkdirSync(OUT, {recursive: true})
@@ -308,6 +313,7 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.md`, table + '\n')
   writeFileSync(`${base}.svg`, renderSvg(`${BACKEND}: N routers on one machine (${ROUNDS} joins per N)`, rows))
   console.log(`written: ${base}.{json,md,svg}`)
+  if (failure) throw new Error(`${failure.message} (after N = ${rows.map(r => r.n).join(', ')}; router logs kept in ${root})`, {cause: failure})
 }
 
 main().catch(error => {
