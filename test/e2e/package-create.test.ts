@@ -38,7 +38,7 @@ test('the installed package creates a machine (its own etcd, the router it carri
     t.skip(`cannot run: npm reached neither its cache nor the registry for the dependencies (${installed.unreachable})`)
     return
   }
-  assert.match(await cliOk(env, ['--version']), new RegExp(`^${PACKAGE.name}/`))
+  assert.match(await cliOk(env, ['--version']), new RegExp(`^cluster version ${PACKAGE.version.replaceAll('.', '\\.')} `))
   await cliOk(env, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', SSH_KEY, '--overlay-range', LAB_OVERLAY_RANGE, 'p1'])
   assert.equal(await cliOk(env, ['ls', '-q', '--filter', 'state=Running']), 'p1\n')
   assert.equal(await execOk(HOST, ['systemctl', 'is-active', 'cluster-router', 'cluster-etcd']), 'active\nactive\n')

@@ -29,7 +29,7 @@ test('npm i -g of the packed tarball installs a `cluster` that runs and carries 
 
   const version = await inEnv(['--version'])
   assert.equal(version.code, 0, version.stderr)
-  assert.match(version.stdout, new RegExp(`^${pkg.name}/${pkg.version.replaceAll('.', '\\.')} `))
+  assert.match(version.stdout, new RegExp(`^cluster version ${pkg.version.replaceAll('.', '\\.')} \\(node `))
 
   const help = await inEnv(['create', '--help'])
   assert.equal(help.code, 0, help.stderr)
