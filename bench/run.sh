@@ -14,12 +14,15 @@
 #   scale:    10, 25, 50, 100 real routers in network namespaces against one etcd (vxlan), then
 #             10 with wireguard (wireguard-go): join/leave convergence, etcd load, idle CPU and
 #             memory per router (bench/scale/bench.ts, README there; no lab)
-# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade|ui|scale]...   (default: all). Brings
-# the lab up unless only complete, ui or scale is asked for.
+#   uml:      on the UML tier (real kernels): kernel WireGuard and wireguard-go on one kernel,
+#             each beside the UML underlay; UML boot and reboot times (bench/uml/run.sh; no lab,
+#             the UML tier instead)
+# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade|ui|scale|uml]...   (default: all).
+# Brings the lab up unless only complete, ui, scale or uml is asked for.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns overlay kv complete upgrade ui scale}")
+which=("${@:-machines dns overlay kv complete upgrade ui scale uml}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 lab=0
@@ -85,4 +88,5 @@ if want scale; then
   SCALE_BACKEND=vxlan node dist/bench/scale/bench.js
   SCALE_BACKEND=wireguard SCALE_N=10 node dist/bench/scale/bench.js
 fi
+if want uml; then bash bench/uml/run.sh; fi
 if want ui; then command -v chromium >/dev/null || bash test/lab/install-deps.sh >&2; node dist/bench/ui/bench.js; fi

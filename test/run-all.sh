@@ -2,13 +2,15 @@
 # The whole test suite (the README's test command, and CI's .ci/run), as root on a Debian
 # machine: installs dependencies, builds the project, lints it, runs the unit tests (need
 # nothing but node), the integration tests (start their own etcd, sshd, dnsmasq on loopback),
-# brings the lab up, runs the e2e tests one file at a time, and always tears the lab down.
+# brings the lab up, runs the e2e tests one file at a time, and always tears the lab down;
+# then the UML tier (test/lab/uml: kernel and root filesystem built from Debian packages,
+# two User-Mode Linux hosts) for the e2e tests of test/e2e-uml, torn down the same way.
 #
 #   bash test/run-all.sh
 #
-# Env: KEEP_LAB=1 leaves the lab running afterwards (for debugging);
+# Env: KEEP_LAB=1 leaves the lab (and the UML tier) running afterwards (for debugging);
 #      SKIP_BUILD=1 tests the dist/ already there (for debugging; CI always builds);
-#      E2E_FILTER=REGEX runs only e2e files whose name matches;
+#      E2E_FILTER=REGEX runs only e2e files (of both tiers) whose name matches;
 #      UNIT_TEST_TIMEOUT_MS / INTEGRATION_TEST_TIMEOUT_MS / E2E_TEST_TIMEOUT_MS: node's
 #      --test-timeout, which on Node 20 also bounds each test FILE (default 5 / 5 / 20 min),
 #      so a hung test fails instead of eating CI's 90 minutes.
@@ -26,12 +28,14 @@ t_start=$SECONDS
 failed=()
 summaries=()
 
+# Tears a tier down unless KEEP_LAB=1. $1 = what (default: the lab), $2 = its down script.
 teardown() {
+  local what="${1:-lab}" script="${2:-$LAB/down.sh}"
   if [ "${KEEP_LAB:-0}" = 1 ]; then
-    log "KEEP_LAB=1: lab left running (bash test/lab/down.sh removes it)"
+    log "KEEP_LAB=1: $what left running (bash ${script#"$ROOT"/} removes it)"
   else
-    log "tearing the lab down"
-    bash "$LAB/down.sh" || failed+=("lab teardown")
+    log "tearing the $what down"
+    bash "$script" || failed+=("$what teardown")
   fi
 }
 
@@ -57,7 +61,7 @@ node_tests() {
   fi
   local files=()
   local filter=.
-  [ "$label" != e2e ] || filter="${E2E_FILTER:-.}"
+  [[ "$label" != e2e* ]] || filter="${E2E_FILTER:-.}"
   # The lab's self-test (lab.test.js) first: it checks the compose hosts before other tests
   # change them, and when the lab is broken its failures explain everything after.
   mapfile -t files < <(find "$dir" -name '*.test.js' | grep -E "$filter" |
@@ -126,5 +130,21 @@ fi
 
 trap - EXIT
 teardown
+
+# The UML tier after the container lab is down, so its hosts have the cores and memory to
+# themselves; only when an e2e-uml file is selected (the kernel build takes minutes).
+if [ -n "$(find dist/test/e2e-uml -name '*.test.js' 2>/dev/null | grep -E "${E2E_FILTER:-.}")" ]; then
+  trap 'teardown "UML tier" "$LAB/uml/down.sh"; report' EXIT
+  log "bringing the UML tier up (builds the kernel and root filesystem when not cached)"
+  t_uml=$SECONDS
+  if bash "$LAB/uml/up.sh" 2 2>&1 | tee "$LOGS/uml-up.log"; then
+    summaries+=("uml tier: up in $((SECONDS - t_uml)) s (log $LOGS/uml-up.log)")
+    node_tests e2e-uml dist/test/e2e-uml --test-concurrency=1 --test-timeout="${E2E_TEST_TIMEOUT_MS:-1200000}"
+  else
+    failed+=("uml up")
+  fi
+  trap - EXIT
+  teardown "UML tier" "$LAB/uml/down.sh"
+fi
 report
 [ ${#failed[@]} -eq 0 ]

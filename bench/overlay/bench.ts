@@ -16,19 +16,17 @@ import {allocateSubnet} from '../../src/ipam.js'
 import {gatewayOf} from '../../core/subnets.js'
 import {newCluster, joinHost, startLabHost, destroyCluster, routerMemory, type OverlayCluster} from './lab-overlay.js'
 import type {Backend} from '../../core/model.js'
+import {iperf3, type Shell} from '../iperf.js'
 
 // Long enough that a few scheduler hiccups on the shared cores average out (3 s runs swung by ±5 %).
 const SECONDS = Number(process.env.IPERF_SECONDS ?? 8)
 /** The machine is shared and noisy: each path is measured this often, interleaved, and the best run kept. */
 const ROUNDS = Number(process.env.IPERF_ROUNDS ?? 3)
 
-/** iperf3 client run in `clientNs` (a shell prefix, e.g. nsenter into a container) towards `server`. */
-async function iperf(client: LabHost, server: LabHost, target: string, clientPrefix: string[] = [], serverPrefix: string[] = []): Promise<number> {
-  await execOk(server.name, ['sh', '-c', `pkill -x iperf3; ${serverPrefix.join(' ')} iperf3 -s -D -1 >/dev/null 2>&1`])
-  await new Promise(r => setTimeout(r, 300))
-  const out = await execOk(client.name, [...clientPrefix, 'iperf3', '-c', target, '-t', String(SECONDS), '-J'], {timeoutMs: (SECONDS + 20) * 1000})
-  const report = JSON.parse(out) as {end: {sum_received: {bits_per_second: number}}}
-  return report.end.sum_received.bits_per_second / 1e9
+/** iperf3 from host a to `target` on host b; the prefixes run it elsewhere (nsenter into a container). */
+function iperf(client: LabHost, server: LabHost, target: string, clientPrefix: string[] = [], serverPrefix: string[] = []): Promise<number> {
+  const shell = (host: LabHost): Shell => (command, opts) => execOk(host.name, ['sh', '-c', command], opts)
+  return iperf3(shell(client), shell(server), target, SECONDS, clientPrefix.join(' '), serverPrefix.join(' '))
 }
 
 /** `nsenter` into the network namespace of a container on `host` (the host's iperf3, the container's path). */

@@ -10,7 +10,7 @@
 import {test, before, after} from 'node:test'
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {
   newCluster, joinHost, startLabHost, destroyCluster, routerMemory, routerStatus, type OverlayCluster, type OverlayHost,
 } from '../../bench/overlay/lab-overlay.js'
@@ -19,6 +19,7 @@ import {gatewayOf} from '../../core/subnets.js'
 import type {PeerRecord} from '../../core/membership.js'
 import {signPeer} from '../../src/signing.js'
 import {cliOk} from '../support/cli.js'
+import {captureWhile} from '../support/capture.js'
 import {Etcd3} from 'etcd3'
 import {ETCD_ENDPOINT, ETCD_IP, exec, execOk, removeHost, type LabHost} from '../lab/lab.js'
 
@@ -64,27 +65,6 @@ async function wgPeers(host: LabHost): Promise<Map<string, string>> {
 
 async function journal(host: LabHost): Promise<string> {
   return execOk(host.name, ['journalctl', '-u', 'cluster-router', '--no-pager', '-o', 'cat'])
-}
-
-/**
- * Captures on `capturer`'s lab interface while `send` runs; returns the capture as text
- * (tcpdump -A) and how many packets it saw, so a capture that saw nothing cannot pass.
- * tcpdump runs in the foreground of one `docker exec`, ended by `timeout`.
- */
-async function capture(capturer: LabHost, filter: string, send: () => Promise<unknown>): Promise<{text: string; packets: number; log: string}> {
-  const seconds = 8
-  const child = spawn('docker', ['exec', capturer.name, 'timeout', String(seconds), 'tcpdump', '-i', 'eth0', '-l', '-n', '-A', '-s', '0', ...filter.split(' ')])
-  let text = ''
-  let log = ''
-  child.stdout.on('data', (d: Buffer) => (text += d.toString('latin1')))
-  child.stderr.on('data', (d: Buffer) => (log += d.toString()))
-  const exited = new Promise<number>(resolve => child.on('close', () => resolve(Date.now())))
-  await eventually('tcpdump listening', async () => log.includes('listening'), 5000, 50)
-  await send()
-  const sentAt = Date.now()
-  assert.ok(sentAt < await exited, 'the send ended while tcpdump still captured')
-  const packets = text.split('\n').filter(l => /^\d\d:\d\d:\d\d\.\d+ /.test(l)).length
-  return {text, packets, log}
 }
 
 function etcdctl(...args: string[]): string {
@@ -168,7 +148,7 @@ test('wireguard: three hosts, encrypted, reachable by container IP, resilient to
 
   await t.test('a marker sent over the overlay never shows on the lab network', async () => {
     const marker = `CLUSTER-MARKER-${randomBytes(6).toString('hex')}`
-    const cap = await capture(h2, 'not port 22 and not port 2379', async () => {
+    const cap = await captureWhile(['docker', 'exec', h2.name], 'eth0', 'not port 22 and not port 2379', async () => {
       await wgetFromContainer(h1, `http://${web}/?${marker}`)
     })
     assert.ok(cap.packets > 0, `the capture saw no packets at all: ${cap.log}`)
@@ -298,7 +278,7 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
     const size = await execOk(h1.name, ['docker', 'run', '--rm', 'cluster-lab/busybox', 'sh', '-c', `wget -qO- -T 10 http://${web}/big | wc -c`])
     assert.equal(size.trim(), '4000000')
     const marker = `CLUSTER-MARKER-${randomBytes(6).toString('hex')}`
-    const cap = await capture(h2, 'not port 22 and not port 2379', () => wgetFromContainer(h1, `http://${web}/?${marker}`))
+    const cap = await captureWhile(['docker', 'exec', h2.name], 'eth0', 'not port 22 and not port 2379', () => wgetFromContainer(h1, `http://${web}/?${marker}`))
     assert.ok(cap.packets > 0, `the capture saw no packets at all: ${cap.log}`)
     assert.ok(cap.text.includes(marker), `the ${backend} capture shows the marker`)
     if (backend === 'host-gw') {

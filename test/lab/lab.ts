@@ -348,9 +348,14 @@ export async function removeHost(name: string): Promise<void> {
  * Default image: the busybox workload image.
  */
 export function loadImage(host: string, image: string = IMAGES.busybox, timeoutMs = 120_000): Promise<void> {
+  return pipeImage(image, ['docker', 'exec', '-i', host, 'docker', 'load', '-q'], host, timeoutMs)
+}
+
+/** `docker save IMAGE | LOADER…`, where the loader runs `docker load` on `host` (over docker exec, or ssh). */
+export function pipeImage(image: string, loader: string[], host: string, timeoutMs = 120_000): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const save = spawn('docker', ['save', image], {stdio: ['ignore', 'pipe', 'pipe']})
-    const load = spawn('docker', ['exec', '-i', host, 'docker', 'load', '-q'], {stdio: ['pipe', 'pipe', 'pipe']})
+    const load = spawn(loader[0]!, loader.slice(1), {stdio: ['pipe', 'pipe', 'pipe']})
     let saveErr = ''
     let loadErr = ''
     save.stderr.on('data', d => (saveErr += d))

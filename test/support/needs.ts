@@ -1,13 +1,14 @@
 /**
- * What an integration test file needs from the machine, checked first thing in the file
+ * What a test file needs from the machine, checked first thing in the file
  * (before anything is spawned): when something is missing the file fails at once with one
  * line per missing thing naming it and how to get it, instead of slow ENOENT spawn errors.
- * CI (test/lab/install-deps.sh) installs all of them.
+ * CI provides all of them (test/lab/install-deps.sh; test/lab/uml/up.sh for the UML tier).
  */
 import {accessSync, constants} from 'node:fs'
 import {basename, delimiter, isAbsolute, join} from 'node:path'
+import {umlHosts} from '../lab/uml.js'
 
-type Need = 'etcd' | 'sshd' | 'ssh' | 'dnsmasq' | 'dig' | 'zsh' | 'chromium' | 'root'
+type Need = 'etcd' | 'sshd' | 'ssh' | 'dnsmasq' | 'dig' | 'zsh' | 'chromium' | 'root' | 'uml'
 
 const CHECKS: Record<Need, {present: () => boolean; missing: string}> = {
   etcd: {present: () => onPath('etcd'), missing: 'needs etcd on PATH (apt-get install etcd-server)'},
@@ -19,6 +20,7 @@ const CHECKS: Record<Need, {present: () => boolean; missing: string}> = {
   zsh: {present: () => onPath('zsh'), missing: 'needs zsh on PATH (apt-get install zsh)'},
   chromium: {present: () => onPath('chromium'), missing: 'needs chromium on PATH (apt-get install chromium)'},
   root: {present: () => process.getuid?.() === 0, missing: 'needs root: run the tests as root'},
+  uml: {present: () => umlHosts().length >= 2, missing: 'needs two UML hosts running (a kernel built for ARCH=um): bash test/lab/uml/up.sh 2'},
 }
 
 /** Ends this test file (exit 1, one line per missing need on stderr) unless all are present. */

@@ -22,6 +22,16 @@ const KEEPALIVE_SECONDS = '25'
 /** Peers per `wg set` call: well under the kernel's argument size limit. */
 const CHUNK = 500
 
+/**
+ * `CLUSTER_WIREGUARD=userspace` in the router's environment (a systemd drop-in for
+ * cluster-router) makes it run wireguard-go even where the kernel has WireGuard: to compare
+ * the two paths on one kernel, or to step around a kernel WireGuard problem. It applies
+ * when the interface is made; a router restart adopts the interface already there.
+ */
+export function wantsUserspace(env: NodeJS.ProcessEnv): boolean {
+  return env.CLUSTER_WIREGUARD === 'userspace'
+}
+
 export class WireGuardBackend implements Backend {
   readonly name = 'wireguard' as const
   readonly encrypted = true
@@ -38,10 +48,14 @@ export class WireGuardBackend implements Backend {
       // A router restart: the interface (and wireguard-go, which outlives us) is still
       // serving; adopt it rather than cut traffic.
       this.userspace = existsSync(userspaceSocket(WG_DEVICE))
-    } else if ((await probe('ip', ['link', 'add', 'dev', WG_DEVICE, 'type', 'wireguard'])) === null) {
-      this.options.log.info('kernel WireGuard is not available; starting wireguard-go')
-      await startWireguardGo(WG_DEVICE, this.options.log)
-      this.userspace = true
+    } else {
+      const why = wantsUserspace(process.env) ? 'CLUSTER_WIREGUARD=userspace'
+        : (await probe('ip', ['link', 'add', 'dev', WG_DEVICE, 'type', 'wireguard'])) === null ? 'kernel WireGuard is not available' : null
+      if (why) {
+        this.options.log.info(`${why}; starting wireguard-go`)
+        await startWireguardGo(WG_DEVICE, this.options.log)
+        this.userspace = true
+      }
     }
     await run('wg', ['set', WG_DEVICE, 'private-key', WG_KEY_PATH, 'listen-port', String(WG_PORT)])
     const address = await configureTunnel(WG_DEVICE, self.subnet, overlayMtu(this.name, this.options.underlay.mtu))
