@@ -12,10 +12,9 @@
  */
 import {rmSync} from 'node:fs'
 import {LAB_OVERLAY_RANGE, IMAGES, SSH_KEY} from '../../test/lab/lab.js'
-import {bootId, loadImageOverSsh, umlHosts, umlOk, umlRun, type UmlHost} from '../../test/lab/uml.js'
+import {bootId, loadImageOverSsh, umlHosts, umlOk, umlRouterStatus, umlRun, type UmlHost} from '../../test/lab/uml.js'
 import {cli, cliOk, newCliEnv} from '../../test/support/cli.js'
 import {waitFor} from '../../test/support/wait.js'
-import type {RouterStatus} from '../../core/router-status.js'
 import {iperf3, type Shell} from '../iperf.js'
 
 const SECONDS = Number(process.env.IPERF_SECONDS ?? 8)
@@ -26,7 +25,7 @@ const DROP_IN = '/etc/systemd/system/cluster-router.service.d/bench-userspace.co
 const shell = (host: UmlHost): Shell => (command, opts) => umlOk(host, command, opts)
 
 async function datapath(host: UmlHost): Promise<string> {
-  return (JSON.parse(await umlOk(host, 'cat /run/cluster/status.json')) as RouterStatus).datapath
+  return (await umlRouterStatus(host)).datapath
 }
 
 /** `docker run` of a sleeping busybox; returns the nsenter prefix into its network namespace and its overlay IP. */

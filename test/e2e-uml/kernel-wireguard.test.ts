@@ -19,9 +19,8 @@ import {cli, cliOk, newCliEnv} from '../support/cli.js'
 import {captureWhile} from '../support/capture.js'
 import {waitFor} from '../support/wait.js'
 import {IMAGES, LAB_OVERLAY_RANGE, SSH_KEY} from '../lab/lab.js'
-import {UML_BRIDGE, bootId, loadImageOverSsh, umlHosts, umlOk, umlRun, type UmlHost} from '../lab/uml.js'
+import {UML_BRIDGE, bootId, loadImageOverSsh, umlHosts, umlOk, umlRouterStatus, umlRun, type UmlHost} from '../lab/uml.js'
 import {overlayMtu} from '../../core/mtu.js'
-import type {RouterStatus} from '../../core/router-status.js'
 
 needs('root', 'uml')
 
@@ -30,10 +29,6 @@ const env = newCliEnv(`uml-${process.pid}`, '')
 const PAGE = 'hello-over-kernel-wireguard'
 const WEB = 'umlweb'
 const BIG = 4_000_000
-
-async function routerStatus(host: UmlHost): Promise<RouterStatus> {
-  return JSON.parse(await umlOk(host, 'cat /run/cluster/status.json')) as RouterStatus
-}
 
 /** The overlay address of a container on `host`. */
 async function containerIp(host: UmlHost, name: string): Promise<string> {
@@ -68,7 +63,7 @@ test('the router takes the kernel WireGuard path: a wireguard link, no wireguard
     assert.match(await umlOk(h, 'ip -d link show cluster-wg'), /\n\s+wireguard\b/, `${h.name}: cluster-wg is a kernel wireguard link`)
     const go = await umlRun(h, 'pgrep -a -x wireguard-go')
     assert.equal(go.code, 1, `${h.name}: no wireguard-go runs (${go.stdout.trim()})`)
-    const status = await routerStatus(h)
+    const status = await umlRouterStatus(h)
     assert.equal(status.backend, 'wireguard')
     assert.equal(status.datapath, 'kernel wireguard')
     assert.equal(status.encrypted, true)
@@ -110,7 +105,7 @@ test('MTU: a 4 MB transfer arrives whole; full-size packets pass with DF set, on
 })
 
 test('a reboot of host 2 restarts its kernel, and it comes back with the same subnet', async () => {
-  const before = {boot: await bootId(h2), subnet: (await routerStatus(h2)).subnet}
+  const before = {boot: await bootId(h2), subnet: (await umlRouterStatus(h2)).subnet}
   const boots = () => readFileSync(h2.console, 'latin1').split('Linux version').length - 1
   const bootsBefore = boots()
   // The SSH session may end with the reboot rather than with the command.
@@ -124,7 +119,7 @@ test('a reboot of host 2 restarts its kernel, and it comes back with the same su
   assert.equal(boots(), bootsBefore + 1, 'the console shows one more kernel boot')
   // /run is a tmpfs: a status file is the router of this boot's.
   const status = await waitFor('router of host 2 back', async () => {
-    const s = await routerStatus(h2)
+    const s = await umlRouterStatus(h2)
     return s.peers.length > 0 ? s : undefined
   }, 120_000, 1000)
   assert.equal(status.subnet, before.subnet)

@@ -24,12 +24,12 @@ fi
 # genisoimage (the seed ISO, and isoinfo to read it), qemu-utils (qemu-img: qcow2 to VDI) and
 # python3-yaml (cloud-init's YAML parser) for the virtualbox driver; wireguard-go: bench/scale's
 # wireguard routers run on this machine, whose kernel has no WireGuard; linux-source-6.1 and what
-# building it for ARCH=um takes (gcc, make, bc, bison, flex, libelf-dev), and e2fsprogs
+# building it for ARCH=um takes (gcc, make, bc, bison, flex, libelf-dev; patch for uml/patches), and e2fsprogs
 # (mkfs.ext4 -d) for the UML tier (uml/build.sh).
 PACKAGES=(docker.io docker-compose debootstrap etcd-client etcd-server iperf3 dnsutils dnsperf
           dnsmasq hyperfine tcpdump wireguard-tools openssh-client openssh-server zsh chromium
           genisoimage qemu-utils python3-yaml wireguard-go
-          linux-source-6.1 gcc make libc6-dev bc bison flex libelf-dev xz-utils e2fsprogs iptables)
+          linux-source-6.1 gcc make libc6-dev bc bison flex libelf-dev xz-utils patch e2fsprogs iptables)
 # Servers installed only for their binaries: their services must not start (now or at boot).
 declare -A NO_AUTOSTART=([dnsmasq]=dnsmasq.service [etcd-server]=etcd.service [openssh-server]=ssh.service)
 

@@ -6,10 +6,11 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {IMAGES, REPO_ROOT, pipeImage, ssh, sshOptions, type RunOptions, type RunResult} from './lab.js'
+import {STATUS_PATH} from '../../core/router-config.js'
+import type {RouterStatus} from '../../core/router-status.js'
 
 /** The host's bridge of the tier, 198.18.8.1/24 (tier.sh UML_BRIDGE). */
 export const UML_BRIDGE = 'cluster-uml'
-export const UML_GATEWAY = '198.18.8.1'
 /** Pid files, copy-on-write files and console logs of the running hosts. */
 export const UML_RUN = join(REPO_ROOT, 'test/lab/.cache/uml/run')
 const MAX_HOSTS = 9
@@ -61,6 +62,11 @@ export async function umlOk(host: UmlHost, command: string, opts: RunOptions = {
 /** Copies a local image (default: the busybox workload image) into a UML host's Docker over SSH. */
 export function loadImageOverSsh(host: UmlHost, image: string = IMAGES.busybox): Promise<void> {
   return pipeImage(image, ['ssh', ...sshOptions(), `root@${host.ip}`, 'docker load -q'], host.name)
+}
+
+/** The status file of the host's router; throws while the router has not written it. */
+export async function umlRouterStatus(host: UmlHost): Promise<RouterStatus> {
+  return JSON.parse(await umlOk(host, `cat ${STATUS_PATH}`)) as RouterStatus
 }
 
 /** The running kernel's boot id: a new one after every boot, the same across anything else. */

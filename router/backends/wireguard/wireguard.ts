@@ -22,16 +22,6 @@ const KEEPALIVE_SECONDS = '25'
 /** Peers per `wg set` call: well under the kernel's argument size limit. */
 const CHUNK = 500
 
-/**
- * `CLUSTER_WIREGUARD=userspace` in the router's environment (a systemd drop-in for
- * cluster-router) makes it run wireguard-go even where the kernel has WireGuard: to compare
- * the two paths on one kernel, or to step around a kernel WireGuard problem. It applies
- * when the interface is made; a router restart adopts the interface already there.
- */
-export function wantsUserspace(env: NodeJS.ProcessEnv): boolean {
-  return env.CLUSTER_WIREGUARD === 'userspace'
-}
-
 export class WireGuardBackend implements Backend {
   readonly name = 'wireguard' as const
   readonly encrypted = true
@@ -49,7 +39,10 @@ export class WireGuardBackend implements Backend {
       // serving; adopt it rather than cut traffic.
       this.userspace = existsSync(userspaceSocket(WG_DEVICE))
     } else {
-      const why = wantsUserspace(process.env) ? 'CLUSTER_WIREGUARD=userspace'
+      // CLUSTER_WIREGUARD=userspace (a systemd drop-in for cluster-router) runs wireguard-go
+      // even where the kernel has WireGuard: to compare the two paths on one kernel, or to
+      // step around a kernel WireGuard problem. A router restart adopts what is there (above).
+      const why = process.env.CLUSTER_WIREGUARD === 'userspace' ? 'CLUSTER_WIREGUARD=userspace'
         : (await probe('ip', ['link', 'add', 'dev', WG_DEVICE, 'type', 'wireguard'])) === null ? 'kernel WireGuard is not available' : null
       if (why) {
         this.options.log.info(`${why}; starting wireguard-go`)
