@@ -66,3 +66,28 @@ function takesValue(word: string, command: ManifestCommand): boolean {
   // A short option given with its value attached (`-sbash`) waits for nothing.
   return flag?.type === 'option' && (word.startsWith('--') || word.length === 2)
 }
+
+/**
+ * What the shells need to decide without node (src/completion/shells.ts): per command id, where
+ * its machine names go — `one` (the first positional), `list` (every positional) or `none` —
+ * and the flag words (`--format`, `-f`) that take the next word as their value. Machine
+ * arguments always come first; a command that put one later would need the shells' code to
+ * change, so it throws rather than complete wrongly.
+ */
+export interface MachineArgSpec {
+  id: string
+  machines: 'one' | 'list' | 'none'
+  valueFlags: string[]
+}
+
+export function machineArgSpecs(manifest: Manifest): MachineArgSpec[] {
+  return Object.entries(manifest).sort(([a], [b]) => a.localeCompare(b)).map(([id, command]) => {
+    const keys = Object.keys(command.args)
+    const at = keys.findIndex(k => MACHINE_ARGS.has(k))
+    if (at > 0 && !OTHER_NAMES.has(id)) throw new Error(`completion: ${id}'s machine argument '${keys[at]}' is not its first; src/completion/shells.ts completes only a first one`)
+    const machines = at !== 0 || OTHER_NAMES.has(id) ? 'none' : keys[0] === 'names' ? 'list' : 'one'
+    const valueFlags = Object.entries(command.flags).filter(([, f]) => f.type === 'option')
+      .flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])])
+    return {id, machines, valueFlags}
+  })
+}

@@ -9,9 +9,10 @@ import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {run, type RunResult} from '../lab/lab.js'
+import {REPO_ROOT, run, type RunResult} from '../lab/lab.js'
 import {CLUSTER_BIN} from '../support/cli.js'
 import {needs} from '../support/needs.js'
+import {lineWords, machineNamePrefix, type Manifest} from '../../src/completion/position.js'
 
 needs('zsh')
 
@@ -44,14 +45,15 @@ test('cluster autocomplete writes the bash, zsh and PowerShell scripts, each wit
   assert.equal(r.code, 0, r.stderr)
   const functions = join(dir, 'cache/cluster/autocomplete/functions')
   const scripts = {
-    bash: {file: join(functions, 'bash/cluster.bash'), plugin: '_cluster_autocomplete()', ours: 'complete -F _cluster_complete cluster'},
-    zsh: {file: join(functions, 'zsh/_cluster'), plugin: '#compdef cluster', ours: '"*: :_cluster_machine_args"'},
-    powershell: {file: join(functions, 'powershell/cluster.ps1'), plugin: '"create" = @{', ours: 'Register-ArgumentCompleter -Native -CommandName cluster -ScriptBlock $scriptblock\n'},
+    // bash and zsh list the machines in shell; PowerShell asks node.
+    bash: {file: join(functions, 'bash/cluster.bash'), plugin: '_cluster_autocomplete()', ours: 'complete -F _cluster_complete cluster', names: '$(_cluster_machine_names "${COMP_LINE:0:COMP_POINT}")'},
+    zsh: {file: join(functions, 'zsh/_cluster'), plugin: '#compdef cluster', ours: '"*: :_cluster_machine_args"', names: '$(_cluster_machine_names "$LBUFFER")'},
+    powershell: {file: join(functions, 'powershell/cluster.ps1'), plugin: '"create" = @{', ours: 'Register-ArgumentCompleter -Native -CommandName cluster -ScriptBlock $scriptblock\n', names: '& cluster __complete $Line'},
   }
-  for (const [shell, {file, plugin, ours}] of Object.entries(scripts)) {
+  for (const [shell, {file, plugin, ours, names}] of Object.entries(scripts)) {
     const text = readFileSync(file, 'utf8')
     assert.ok(text.includes(plugin), `${shell}: the plugin's completion of commands is there`)
-    assert.ok(text.includes('cluster __complete'), `${shell}: machine names come from cluster __complete`)
+    assert.ok(text.includes(names), `${shell}: machine names come from ${names}`)
     assert.ok(text.includes(ours), `${shell}: the machine-name completion is registered`)
     // What the user adds to the shell's startup file loads the file written.
     const setup = await withEnv('cluster', ['autocomplete', 'script', shell])
@@ -160,4 +162,34 @@ zpty -d z
   const r = await withEnv('zsh', ['-f', '-c', script])
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(r.stdout.trim().split('\n'), ['found: cluster rm web.eu', 'found: node-1  node-2'])
+})
+
+test('bash and zsh decide in shell exactly as cluster __complete decides in node, on every command', async () => {
+  const r0 = await withEnv('cluster', ['autocomplete', '--refresh-cache'])
+  assert.equal(r0.code, 0, r0.stderr)
+  const manifest = (JSON.parse(readFileSync(join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Manifest}).commands
+  const lines: string[] = ['', 'cluster', 'cluster ', 'clus', 'cluster nosuch ', '/usr/local/bin/cluster rm ', 'cluster kv ']
+  for (const [id, command] of Object.entries(manifest)) {
+    const head = `cluster ${id.replaceAll(':', ' ')}`
+    const flags = Object.entries(command.flags).flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])])
+    for (const rest of ['', ' ', ' n', ' node-1 ', ' node-1 w', ' -', ' - ', ' --', ' -- ', ' -- -x', ' --x=y ', ' node-1 -- ', ' a b ']) lines.push(head + rest)
+    for (const flag of flags) lines.push(`${head} ${flag} `, `${head} ${flag} v `, `${head} ${flag}=v `, `${head} ${flag} v w`)
+  }
+  const want = lines.map(line => {
+    const prefix = machineNamePrefix(lineWords(line, 'cluster'), manifest)
+    return prefix === undefined ? '1|' : '0|' + MACHINES.filter(m => m.startsWith(prefix)).join(',')
+  })
+  const loop = 'while IFS= read -r line; do out=$(_cluster_machine_names "$line"); c=$?; printf \'%s|%s\\n\' "$c" "$(printf %s "$out" | tr \'\\n\' ,)"; done'
+  const functions = join(dir, 'cache/cluster/autocomplete/functions')
+  const input = lines.join('\n') + '\n'
+  const bash = await withEnv('bash', ['--norc', '-c', `source ${functions}/bash/cluster.bash; ${loop}`], input)
+  // zsh: the completion file defines its functions and runs _cluster; compinit's functions are stubbed.
+  const zsh = await withEnv('zsh', ['-f', '-c', `compdef() { :; }; _arguments() { :; }; source ${functions}/zsh/_cluster; ${loop}`], input)
+  for (const [shell, r] of [['bash', bash], ['zsh', zsh]] as const) {
+    assert.equal(r.code, 0, `${shell}: ${r.stderr}`)
+    const got = r.stdout.split('\n').slice(0, -1)
+    assert.equal(got.length, lines.length, `${shell}: one answer per line`)
+    const wrong = lines.flatMap((line, i) => got[i] === want[i] ? [] : [`"${line}": ${got[i]} (node: ${want[i]})`])
+    assert.deepEqual(wrong, [], `${shell}: ${lines.length} lines`)
+  }
 })

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {REPO_ROOT} from '../lab/lab.js'
-import {lineWords, machineNamePrefix, type Manifest} from '../../src/completion/position.js'
-import {bashWithMachineNames, powershellWithMachineNames, zshWithMachineNames} from '../../src/completion/shells.js'
+import {lineWords, machineArgSpecs, machineNamePrefix, type Manifest} from '../../src/completion/position.js'
+import {bashWithMachineNames, posixMachineNames, powershellWithMachineNames, zshWithMachineNames} from '../../src/completion/shells.js'
 
 const manifest = (JSON.parse(readFileSync(join(REPO_ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Manifest}).commands
 const at = (line: string): string | undefined => machineNamePrefix(lineWords(line, 'cluster'), manifest)
@@ -44,20 +44,35 @@ test('machine names go in every machine argument, list arguments included, and n
 
 test('the additions to the plugin\'s scripts are made once and keep the plugin\'s completion as the fallback', () => {
   const bash = '_cluster_autocomplete()\n{\n}\ncomplete -F _cluster_autocomplete cluster\n'
-  const withNames = bashWithMachineNames(bash, 'cluster')
+  const withNames = bashWithMachineNames(bash, 'cluster', manifest)
   assert.ok(withNames.startsWith(bash))
   assert.match(withNames, /_cluster_autocomplete\n}\ncomplete -F _cluster_complete cluster\n$/)
-  assert.equal(bashWithMachineNames(withNames, 'cluster'), withNames)
+  assert.equal(bashWithMachineNames(withNames, 'cluster', manifest), withNames)
 
   const zsh = '#compdef cluster\n_cluster() {\n_arguments -S \\\n"*: :_files"\n}\n_cluster\n'
-  const zshNames = zshWithMachineNames(zsh, 'cluster')
+  const zshNames = zshWithMachineNames(zsh, 'cluster', manifest)
   assert.ok(zshNames.startsWith('#compdef cluster\n'), 'the #compdef line stays first')
   assert.ok(!zshNames.includes('"*: :_files"'))
   assert.match(zshNames, /\|\| \{ _files "\$@"; return \}/)
-  assert.equal(zshWithMachineNames(zshNames, 'cluster'), zshNames)
+  assert.equal(zshWithMachineNames(zshNames, 'cluster', manifest), zshNames)
 
   const ps = '$scriptblock = {\n}\nRegister-ArgumentCompleter -Native -CommandName cluster -ScriptBlock $scriptblock\n'
   const psNames = powershellWithMachineNames(ps, 'cluster')
   assert.match(psNames, /\$pluginCompleter = \$scriptblock[\s\S]*& \$pluginCompleter [\s\S]*-ScriptBlock \$scriptblock\n$/)
   assert.equal(powershellWithMachineNames(psNames, 'cluster'), psNames)
+})
+
+test('the shells\' tables: where each command takes machines, and which flags take a value', () => {
+  const specs = new Map(machineArgSpecs(manifest).map(s => [s.id, s]))
+  assert.equal(specs.get('rm')?.machines, 'list')
+  assert.equal(specs.get('ssh')?.machines, 'one')
+  assert.equal(specs.get('kv:add')?.machines, 'list')
+  for (const id of ['create', 'dns:add', 'ls', 'scp', 'kv:snapshot']) assert.equal(specs.get(id)?.machines, 'none', id)
+  assert.ok(specs.get('inspect')?.valueFlags.includes('--format') && specs.get('inspect')?.valueFlags.includes('-f'))
+  assert.ok(!specs.get('rm')?.valueFlags.includes('--force'), 'a boolean flag takes no value')
+  const later = {x: {args: {file: {}, name: {}}, flags: {}}} satisfies Manifest
+  assert.throws(() => machineArgSpecs(later), /x's machine argument 'name' is not its first/)
+  const script = posixMachineNames('cluster', machineArgSpecs(manifest))
+  assert.match(script, /^ {6}'kv add'\) spec='\* /m)
+  assert.match(script, /^ {6}'create'\) spec='- /m)
 })
