@@ -281,6 +281,17 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
     const cap = await captureWhile(['docker', 'exec', h2.name], 'eth0', 'not port 22 and not port 2379', () => wgetFromContainer(h1, `http://${web}/?${marker}`))
     assert.ok(cap.packets > 0, `the capture saw no packets at all: ${cap.log}`)
     assert.ok(cap.text.includes(marker), `the ${backend} capture shows the marker`)
+    await t.test('after a router restart (upgrade, crash) the peers are still reached', async () => {
+      // vxlan: re-setting the device's address on start flushed its permanent neighbours, and
+      // the new router, finding routes and forwarding entries in place, never wrote them again.
+      await execOk(h1.name, ['systemctl', 'restart', 'cluster-router'])
+      await sleep(3000)
+      assert.equal((await wgetFromContainer(h1, `http://${web}/`)).trim(), PAGE)
+      if (backend === 'vxlan') {
+        const neigh = await execOk(h1.name, ['ip', 'neigh', 'show', 'dev', 'cluster-vxlan', 'nud', 'permanent'])
+        assert.match(neigh, /lladdr 0a:58:/, 'the peer\'s permanent neighbour entry is there')
+      }
+    })
     if (backend === 'host-gw') {
       await t.test('a peer off this layer-2 network is refused with a clear reason', async () => {
         const far: PeerRecord = {

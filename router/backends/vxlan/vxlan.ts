@@ -9,7 +9,8 @@ import type {PeerRecord} from '../../../core/membership.js'
 import {networkOf} from '../../../core/subnets.js'
 import type {Actions, AppliedPeer, CurrentState} from '../../plan.js'
 import type {Rejection} from '../../../core/router-status.js'
-import {run, probe} from '../../exec.js'
+import {readFileSync} from 'node:fs'
+import {ipJson, probe, run} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
 import {overlayMtu} from '../../../core/mtu.js'
 import {bridgeBatch, configureTunnel, deleteLink, ipBatch, linkExists, ourRoutes, routeDst, ROUTE_PROTO} from '../link.js'
@@ -28,6 +29,16 @@ interface FdbEntry {
   dst?: string
 }
 
+interface NeighEntry {
+  dst: string
+  lladdr?: string
+}
+
+/** The device's MAC address, from sysfs. */
+function currentMac(device: string): string {
+  return readFileSync(`/sys/class/net/${device}/address`, 'utf8').trim()
+}
+
 export class VxlanBackend implements Backend {
   readonly name = 'vxlan' as const
   readonly encrypted = false
@@ -44,19 +55,28 @@ export class VxlanBackend implements Backend {
       await run('ip', ['link', 'add', 'dev', VXLAN_DEVICE, 'type', 'vxlan', 'id', VNI, 'dstport', PORT,
         'dev', this.options.underlay.interface, 'nolearning'])
     }
-    await run('ip', ['link', 'set', 'dev', VXLAN_DEVICE, 'address', macOf(vtep)])
+    // Setting a device's address flushes its neighbour entries, permanent ones included, even
+    // when the address is the one it has: a restarted router (upgrade, crash) would find every
+    // route and forwarding entry in place, keep them, and reach no peer.
+    if (currentMac(VXLAN_DEVICE) !== macOf(vtep)) await run('ip', ['link', 'set', 'dev', VXLAN_DEVICE, 'address', macOf(vtep)])
     await configureTunnel(VXLAN_DEVICE, self.subnet, overlayMtu(this.name, this.options.underlay.mtu))
     return {peers: await this.current()}
   }
 
-  /** Our routes on the device, each joined with the forwarding entry of its gateway's MAC. */
+  /**
+   * Our routes on the device, each joined with the forwarding entry of its gateway's MAC. A
+   * peer whose neighbour entry is missing (flushed by someone) shows no endpoint, so the plan
+   * sets it again.
+   */
   private async current(): Promise<AppliedPeer[]> {
     const fdb = JSON.parse((await run('bridge', ['-j', 'fdb', 'show', 'dev', VXLAN_DEVICE])) || '[]') as FdbEntry[]
     const dstByMac = new Map(fdb.filter(e => e.dst).map(e => [e.mac, e.dst!]))
+    const neighbours = new Set((await ipJson<NeighEntry>(['neigh', 'show', 'dev', VXLAN_DEVICE, 'nud', 'permanent']))
+      .filter(n => n.lladdr === macOf(n.dst)).map(n => n.dst))
     return (await ourRoutes(['dev', VXLAN_DEVICE])).map(route => ({
       name: '',
       subnet: routeDst(route),
-      endpoint: dstByMac.get(macOf(route.gateway ?? '')) ?? '',
+      endpoint: neighbours.has(route.gateway ?? '') ? dstByMac.get(macOf(route.gateway ?? '')) ?? '' : '',
     }))
   }
 
