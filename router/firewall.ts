@@ -6,8 +6,8 @@
  *    DROP and its chains only let in published ports).
  * Both live in our own chains, jumped to from the top of the built-in chain (and of
  * DOCKER-USER, which Docker keeps first), so they are easy to find, check and remove.
- * ensureFirewall is idempotent and cheap; the router re-runs it periodically because
- * Docker rewrites its chains when it restarts.
+ * ensureFirewall is idempotent and cheap (one `iptables-save` when nothing is missing); the
+ * router re-runs it periodically because Docker rewrites its chains when it restarts.
  */
 import {readFileSync, writeFileSync} from 'node:fs'
 import {run, probe} from './exec.js'
@@ -49,7 +49,36 @@ const CHAINS: Chain[] = [
   ]},
 ]
 
+const BUILT_IN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'])
+
 const iptables = (table: string, args: string[]) => run('iptables', ['-w', '-t', table, ...args])
+
+/**
+ * Pure: `iptables-save` output as one `iptables -S` listing per table (`:NAME POLICY [n:m]`
+ * becomes `-P NAME POLICY` for a built-in chain and `-N NAME` for one of ours or Docker's;
+ * the rules are printed the same by both). One process for every table instead of one per
+ * table: the router runs this every few seconds, and each process costs CPU on every host.
+ */
+export function tablesOf(save: string): Map<string, string> {
+  const tables = new Map<string, string>()
+  let table: string | undefined
+  let lines: string[] = []
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) {
+      table = line.slice(1)
+      lines = []
+    } else if (line === 'COMMIT' && table !== undefined) {
+      tables.set(table, lines.join('\n') + '\n')
+      table = undefined
+    } else if (table !== undefined && line.startsWith(':')) {
+      const [name, policy] = line.slice(1).split(' ')
+      lines.push(policy === '-' ? `-N ${name}` : `-P ${name} ${policy}`)
+    } else if (table !== undefined && line.startsWith('-A ')) {
+      lines.push(line)
+    }
+  }
+  return tables
+}
 
 /**
  * Pure: the rules of `chain` in a whole table's `iptables -S` output (without its `-N`/`-P`
@@ -78,15 +107,13 @@ function enableForwarding(): void {
  */
 export async function ensureFirewall(subnet: string, range: string): Promise<void> {
   enableForwarding()
-  const dumps = new Map<Table, Promise<string>>()
   // Our own chains' changes do not touch the parents' rules, so one listing serves both loops.
-  const rulesOf = async (table: Table, chain: string) => {
-    if (!dumps.has(table)) dumps.set(table, run('iptables', ['-w', '-t', table, '-S']))
-    return chainRules(await dumps.get(table)!, chain)
-  }
+  // A table not in use yet is not listed: its chains are missing, and made.
+  const dumps = tablesOf(await run('iptables-save', []))
+  const rulesOf = (table: Table, chain: string) => chainRules(dumps.get(table) ?? '', chain)
   for (const {table, name, rules} of CHAINS) {
     const wanted = rules(subnet, range)
-    const have = await rulesOf(table, name)
+    const have = rulesOf(table, name)
     const expected = wanted.map(r => `-A ${name} ${r.join(' ')}`)
     if (have === null) await iptables(table, ['-N', name])
     if (have === null || have.join('\n') !== expected.join('\n')) {
@@ -96,8 +123,10 @@ export async function ensureFirewall(subnet: string, range: string): Promise<voi
   }
   for (const {table, name, from} of CHAINS) {
     for (const parent of from) {
-      const have = await rulesOf(table, parent)
-      if (have === null) continue // DOCKER-USER exists only once Docker has run
+      // A built-in chain is there even when its table is not listed yet (unused: nothing in it);
+      // DOCKER-USER exists only once Docker has run.
+      const have = rulesOf(table, parent) ?? (BUILT_IN.has(parent) ? [] : null)
+      if (have === null) continue
       const line = `-A ${parent} -j ${name}`
       if (have[0] === line) continue
       // Missing, or pushed down by rules inserted above it: put it back on top, once.

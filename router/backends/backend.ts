@@ -29,6 +29,8 @@ export interface PeerStatus {
 export interface Backend {
   readonly name: BackendName
   readonly encrypted: boolean
+  /** Whether status() changes without the router changing the datapath (handshakes, byte counts). */
+  readonly liveStatus: boolean
   /** What really carries the packets (e.g. "kernel wireguard", "wireguard-go"), for `net status`. */
   datapath(): string
   /** Creates what the backend needs (idempotent) and reports the peers already in place. */

@@ -3,6 +3,7 @@
  * routes they own. Every route the router makes carries protocol ROUTE_PROTO, so a restart
  * finds them (no duplicates) and teardown removes exactly those.
  */
+import {existsSync} from 'node:fs'
 import {run, probe, ipJson} from '../exec.js'
 import {networkOf} from '../../core/subnets.js'
 
@@ -17,8 +18,9 @@ export interface RouteEntry {
   flags?: string[]
 }
 
+/** A look in sysfs, not an `ip` process: the router asks this every few seconds (its health check). */
 export async function linkExists(device: string): Promise<boolean> {
-  return (await probe('ip', ['link', 'show', 'dev', device])) !== null
+  return existsSync(`/sys/class/net/${device}`)
 }
 
 export async function deleteLink(device: string): Promise<void> {

@@ -11,7 +11,7 @@
 import {createSocket, type Socket} from 'node:dgram'
 import {PROBE_PORT, PEER_LABEL} from '../../core/metrics.js'
 import {peerMetrics} from './instruments.js'
-import {PROBE_BYTES, PROBE_TIMEOUT_MS, ProbeRota, probeSpacingMs} from './probe-schedule.js'
+import {PROBE_BYTES, PROBE_ROUND_MS, PROBE_TIMEOUT_MS, ProbeRota, probesPerRound} from './probe-schedule.js'
 import {repeatUntilStopped} from '../dns/repeat.js'
 import type {Logger} from '../log.js'
 
@@ -49,14 +49,14 @@ export function decodeProbe(buf: Buffer): ProbeMessage | undefined {
 interface InFlight {
   target: ProbeTarget
   sentAt: number
-  timer: NodeJS.Timeout
 }
 
 export class Prober {
   private readonly rota = new ProbeRota<ProbeTarget>()
   private readonly inFlight = new Map<number, InFlight>()
   private sequence = 0
-  private timer: NodeJS.Timeout | undefined
+  private roundTimer: NodeJS.Timeout | undefined
+  private lostTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly socket: Socket) {
     socket.on('message', (msg, from) => this.onMessage(msg, from.address, from.port))
@@ -70,30 +70,37 @@ export class Prober {
     for (const gauge of [peerMetrics.probeUp, peerMetrics.probeRtt, peerMetrics.probeLast]) gauge.retain(stillThere)
   }
 
+  /** One round now, then one every PROBE_ROUND_MS; each round's unanswered probes are settled as lost after PROBE_TIMEOUT_MS. */
   start(): void {
-    const tick = () => {
-      this.sendNext()
-      this.timer = setTimeout(tick, probeSpacingMs(this.rota.size))
+    const round = () => {
+      const sent = this.sendRound()
+      if (sent.length > 0) this.lostTimer = setTimeout(() => sent.forEach(s => this.settle(s, undefined)), PROBE_TIMEOUT_MS)
     }
-    tick()
+    round()
+    this.roundTimer = setInterval(round, PROBE_ROUND_MS)
   }
 
   /** Stops probing and closes the socket (it is the prober's from construction). */
   stop(): void {
-    clearTimeout(this.timer)
-    for (const f of this.inFlight.values()) clearTimeout(f.timer)
+    clearInterval(this.roundTimer)
+    clearTimeout(this.lostTimer)
     this.inFlight.clear()
     this.socket.close()
   }
 
-  private sendNext(): void {
-    const target = this.rota.take()
-    if (!target) return
-    const sequence = this.sequence = (this.sequence + 1) >>> 0
-    const timer = setTimeout(() => this.settle(sequence, undefined), PROBE_TIMEOUT_MS)
-    this.inFlight.set(sequence, {target, sentAt: performance.now(), timer})
-    // A send error (no route yet) is a lost probe: the timeout settles it.
-    this.socket.send(encodeProbe({kind: 'request', sequence}), PROBE_PORT, target.address, () => undefined)
+  /** Probes the next peers in turn; returns the probes' sequence numbers. */
+  private sendRound(): number[] {
+    const count = probesPerRound(this.rota.size)
+    const sent: number[] = []
+    for (let i = 0; i < count; i++) {
+      const target = this.rota.take()!
+      const sequence = this.sequence = (this.sequence + 1) >>> 0
+      this.inFlight.set(sequence, {target, sentAt: performance.now()})
+      // A send error (no route yet) is a lost probe: the timeout settles it.
+      this.socket.send(encodeProbe({kind: 'request', sequence}), PROBE_PORT, target.address, () => undefined)
+      sent.push(sequence)
+    }
+    return sent
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
@@ -106,7 +113,6 @@ export class Prober {
     const flight = this.inFlight.get(sequence)
     if (!flight) return
     this.inFlight.delete(sequence)
-    clearTimeout(flight.timer)
     const labels = {[PEER_LABEL]: flight.target.name}
     peerMetrics.probeUp.set(answeredAt === undefined ? 0 : 1, labels)
     if (answeredAt !== undefined) peerMetrics.probeRtt.set((answeredAt - flight.sentAt) / 1000, labels)

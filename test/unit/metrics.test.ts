@@ -11,7 +11,7 @@ import {Registry, formatValue} from '../../router/metrics/registry.js'
 import {httpBody, parseMetrics, peerHealth, sampleValue} from '../../src/metrics/scrape.js'
 import * as names from '../../core/metrics.js'
 import {answerCode, questionType} from '../../router/dns/metrics.js'
-import {MAX_PROBES_PER_SECOND, PROBE_ROUND_MS, ProbeRota, probeRoundMs, probeSpacingMs} from '../../router/metrics/probe-schedule.js'
+import {MAX_PROBES_PER_SECOND, PROBE_ROUND_MS, ProbeRota, probeRoundMs, probesPerRound} from '../../router/metrics/probe-schedule.js'
 import {decodeProbe, encodeProbe} from '../../router/metrics/probe.js'
 import {ClusterError} from '../../core/errors.js'
 import {fileSdGroups} from '../../src/metrics/targets.js'
@@ -111,12 +111,17 @@ test('DNS labels come from the raw bytes: question type and answer code', () => 
 
 test('probe schedule: a few peers each every round; 1,000 peers within the rate cap', () => {
   assert.equal(probeRoundMs(3), PROBE_ROUND_MS)
-  assert.equal(probeSpacingMs(0), PROBE_ROUND_MS)
-  for (const n of [1, 10, 100, 1000, 10_000]) {
-    assert.ok(1000 / probeSpacingMs(n) <= MAX_PROBES_PER_SECOND + 1e-9, `${n} peers: at most ${MAX_PROBES_PER_SECOND} probes/s`)
-    assert.ok(probeRoundMs(n) >= PROBE_ROUND_MS)
+  assert.equal(probeRoundMs(0), PROBE_ROUND_MS)
+  assert.equal(probesPerRound(0), 0)
+  assert.equal(probesPerRound(3), 3, 'few peers: all of them every round')
+  for (const n of [1, 10, 11, 100, 1000, 10_000]) {
+    assert.ok(probesPerRound(n) * 1000 / PROBE_ROUND_MS <= MAX_PROBES_PER_SECOND, `${n} peers: at most ${MAX_PROBES_PER_SECOND} probes/s`)
+    assert.ok(probeRoundMs(n) / PROBE_ROUND_MS * probesPerRound(n) >= n, `${n} peers: every one probed once per round`)
   }
-  assert.equal(probeRoundMs(1000), 20_000)
+  assert.equal(probeRoundMs(10), PROBE_ROUND_MS)
+  assert.equal(probeRoundMs(11), 2 * PROBE_ROUND_MS)
+  assert.equal(probeRoundMs(100), 20_000)
+  assert.equal(probeRoundMs(1000), 200_000)
 })
 
 test('probe rota: every peer in turn; a new list keeps the turn where it was', () => {

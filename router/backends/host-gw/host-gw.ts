@@ -15,6 +15,7 @@ import {flushOurRoutes, ipBatch, ourRoutes, routeDst, ROUTE_PROTO, type RouteEnt
 export class HostGwBackend implements Backend {
   readonly name = 'host-gw' as const
   readonly encrypted = false
+  readonly liveStatus = false
 
   constructor(private readonly options: BackendOptions) {}
 

@@ -10,7 +10,7 @@ import {networkOf} from '../../../core/subnets.js'
 import type {Actions, AppliedPeer, CurrentState} from '../../plan.js'
 import type {Rejection} from '../../../core/router-status.js'
 import {readFileSync} from 'node:fs'
-import {ipJson, probe, run} from '../../exec.js'
+import {ipJson, run} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
 import {overlayMtu} from '../../../core/mtu.js'
 import {bridgeBatch, configureTunnel, deleteLink, ipBatch, linkExists, ourRoutes, routeDst, ROUTE_PROTO} from '../link.js'
@@ -42,6 +42,7 @@ function currentMac(device: string): string {
 export class VxlanBackend implements Backend {
   readonly name = 'vxlan' as const
   readonly encrypted = false
+  readonly liveStatus = false
 
   constructor(private readonly options: BackendOptions) {}
 
@@ -111,6 +112,6 @@ export class VxlanBackend implements Backend {
   }
 
   async healthy(): Promise<boolean> {
-    return (await probe('ip', ['link', 'show', 'dev', VXLAN_DEVICE])) !== null
+    return linkExists(VXLAN_DEVICE)
   }
 }
