@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each printed side by side with its floor or peer in one run:
-#   machines: `cluster env` vs `node -e ''`; `cluster ls` with 1, 50, 200 machines (and 200
+#   machines: `cluster env` vs `node -e ''`; `cluster ls` with 1, 50, 200, 1,000 machines (and 200
 #             with 10 unreachable, --timeout 2); `cluster create` on a lab host with Docker.
 #   dns:      bench/dns/run.sh (our DNS server vs dnsmasq, dnsperf)
 #   overlay:  bench/overlay/run.sh when present (iperf3 over the overlay vs underlay vs bare tunnel)
@@ -13,7 +13,8 @@
 #             replaces one host's router (bench/upgrade/bench.ts; target < 1 s per machine)
 #   scale:    10, 25, 50, 100 real routers in network namespaces against one etcd (vxlan), then
 #             10 with wireguard (wireguard-go): join/leave convergence, etcd load, idle CPU and
-#             memory per router (bench/scale/bench.ts, README there; no lab)
+#             memory per router (bench/scale/bench.ts, README there; no lab); then the router's
+#             plan for 100, 1,000, 10,000 synthetic peers (bench/overlay/plan-bench.ts)
 #   uml:      on the UML tier (real kernels): kernel WireGuard and wireguard-go on one kernel,
 #             each beside the UML underlay; UML boot and reboot times (bench/uml/run.sh; no lab,
 #             the UML tier instead)
@@ -49,7 +50,7 @@ if want machines; then
   echo "== cluster env vs the bare node start"
   hyperfine -N -w 5 -r 40 --export-json "$out/env.json" "node -e ''" "$C env bench1" 2>&1 | grep -E 'Benchmark|Time' || true
   read -r node_t env_t < <(mean "$out/env.json" | paste -sd ' ')
-  for n in 1 50 200; do
+  for n in 1 50 200 1000; do
     node bench/machines/seed.mjs "$CLUSTER_KV_ENDPOINTS" "$CLUSTER_NAME" bench1 "$n" 0 "$CLUSTER_STORAGE_PATH"
     # First run with no TLS session tickets kept from an earlier ls: full handshakes.
     rm -rf "$CLUSTER_STORAGE_PATH/cache/tls-sessions"
@@ -72,6 +73,7 @@ if want machines; then
   printf '%-44s %8.3f   %s of node\n' "cluster ls, 1 machine" "$ls_1" "$(ratio "$ls_1" "$node_t")"
   printf '%-44s %8.3f   %s of ls-1\n' "cluster ls, 50 machines" "$ls_50" "$(ratio "$ls_50" "$ls_1")"
   printf '%-44s %8.3f   %s of ls-1 (target < 1 s)\n' "cluster ls, 200 machines" "$ls_200" "$(ratio "$ls_200" "$ls_1")"
+  printf '%-44s %8.3f   %s of ls-1 (--timeout 10)\n' "cluster ls, 1,000 machines" "$ls_1000" "$(ratio "$ls_1000" "$ls_1")"
   printf '%-44s %8.3f   %s of ls-1 (no TLS tickets yet)\n' "cluster ls, 200 machines, first run" "$lscold_200" "$(ratio "$lscold_200" "$ls_1")"
   printf '%-44s %8.3f   %s marked, --timeout 2 s\n' "cluster ls, 200 machines, 10 unreachable" "$ls_dead" "$timeouts/10"
   printf '%-44s %8.3f   (target < 20 s)\n' "cluster create, host with Docker" "$create_t"
@@ -87,6 +89,8 @@ if want scale; then
   command -v wireguard-go >/dev/null || bash test/lab/install-deps.sh >&2
   SCALE_BACKEND=vxlan node dist/bench/scale/bench.js
   SCALE_BACKEND=wireguard SCALE_N=10 node dist/bench/scale/bench.js
+  echo "== the router's plan for 100, 1,000 and 10,000 synthetic peers (the router's node flags)"
+  for n in 100 1000 10000; do node --lite-mode --no-expose-wasm --max-semi-space-size=1 dist/bench/overlay/plan-bench.js "$n"; done
 fi
 if want uml; then bash bench/uml/run.sh; fi
 if want ui; then command -v chromium >/dev/null || bash test/lab/install-deps.sh >&2; node dist/bench/ui/bench.js; fi

@@ -53,10 +53,12 @@ cleanup() {
 trap cleanup EXIT
 
 # The records: NAMES names with PER_NAME addresses each (a service on several hosts), in the
-# overlay range of the lab; the queries: every name, plus one unknown name in ten (NXDOMAIN).
+# overlay range of the lab (198.19.0.0/16: up to 4,096 names, 15 addresses each); the queries:
+# every name, plus one unknown name in ten (NXDOMAIN).
+(( NAMES <= 4096 && PER_NAME <= 15 )) || { log "NAMES <= 4096 and PER_NAME <= 15 (the addresses are 198.19.K*16+N/256.N%256)"; exit 2; }
 for ((n = 0; n < NAMES; n++)); do
   for ((k = 1; k <= PER_NAME; k++)); do
-    echo "198.19.$k.$((n + 1)) svc$n.$DOMAIN"
+    echo "198.19.$((k * 16 + n / 256)).$((n % 256)) svc$n.$DOMAIN"
   done
 done >"$WORK/hosts"
 for ((n = 0; n < NAMES; n++)); do

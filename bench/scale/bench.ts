@@ -34,7 +34,7 @@ import {cliOk, newCliEnv} from '../../test/support/cli.js'
 import {freePort} from '../../test/support/net.js'
 import {Fabric, Host, NET, hostAddress} from './hosts.js'
 import {renderSvg, renderTable, type ScaleRow} from './render.js'
-import {cpuTicks, growth, mean, percentile, rssBytes, sumByLabel, sumMetric} from './stats.js'
+import {applyMs, cpuTicks, growth, machineJiffies, mean, percentile, rssBytes, sumByLabel, sumMetric} from './stats.js'
 
 const BACKEND = (process.env.SCALE_BACKEND ?? 'vxlan') as Backend
 const SIZES = (process.env.SCALE_N ?? '10 25 50 100').split(/\s+/).filter(Boolean).map(Number)
@@ -253,6 +253,9 @@ async function measure(scale: Scale, n: number): Promise<ScaleRow> {
   const joins: number[] = []
   const leaves: number[] = []
   const messages: number[] = []
+  // Each router's log from here on holds this size's applies; the machine's CPU from here on, its load.
+  const logStart = new Map(scale.hosts.map(h => [h, h.logSize()]))
+  const cpu0 = machineJiffies(readFileSync('/proc/stat', 'utf8'))
   for (let round = 0; round < ROUNDS; round++) {
     // A different host each round, spread over the cluster.
     const h = scale.hosts.filter(x => scale.members.has(x))[(round * 7) % n]!
@@ -262,6 +265,8 @@ async function measure(scale: Scale, n: number): Promise<ScaleRow> {
     messages.push(joined.messages / n)
     await sleep(1000)
   }
+  const cpu1 = machineJiffies(readFileSync('/proc/stat', 'utf8'))
+  const applies = scale.hosts.flatMap(h => applyMs(h.logSince(logStart.get(h) ?? 0)))
   await scale.checkRoutes()
   const idle = await scale.idle()
   say(`N=${n}: idle etcd messages/s per router by method: ${idle.byMethod.map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`)
@@ -269,6 +274,8 @@ async function measure(scale: Scale, n: number): Promise<ScaleRow> {
     backend: BACKEND, n, joins: ROUNDS,
     joinP50: percentile(joins, 50), joinP95: percentile(joins, 95),
     leaveP50: percentile(leaves, 50), leaveP95: percentile(leaves, 95),
+    applyP50Ms: percentile(applies, 50), applyP95Ms: percentile(applies, 95),
+    machineBusyPct: ((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * 100,
     joinReqPerRouter: percentile(messages, 50),
     ...idle,
   }

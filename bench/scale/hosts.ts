@@ -7,7 +7,7 @@
  * Every address is in 198.18.16.0/22.
  */
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync} from 'node:fs'
+import {existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {gatewayOf} from '../../core/subnets.js'
@@ -49,9 +49,20 @@ async function sh(cmd: string, args: string[]): Promise<string> {
 
 export const ip = (...args: string[]) => sh('ip', args)
 
-/** The bridge, the mount points, and an iptables rule letting bridged traffic through a DROP forward policy. */
+/**
+ * The kernel's ARP table is one for all network namespaces, with one limit (gc_thresh3,
+ * default 1024): N vxlan routers on one kernel hold about N × N entries (each its peers'
+ * VTEPs), and past ~32 routers new entries fail ("neighbor table overflow") and the newest
+ * hosts cannot even reach etcd. Real hosts each have their own table of N entries; the bench
+ * raises the shared limits for its run and puts them back after.
+ */
+const NEIGH_LIMITS = {gc_thresh1: 16_384, gc_thresh2: 32_768, gc_thresh3: 65_536}
+const neighPath = (name: string): string => `/proc/sys/net/ipv4/neigh/default/${name}`
+
+/** The bridge, the mount points, the ARP table's limits, and an iptables rule letting bridged traffic through a DROP forward policy. */
 export class Fabric {
   private madeMountPoints: string[] = []
+  private savedNeighLimits: Array<[string, string]> = []
   private forwardRule = ['FORWARD', '-i', NET.bridge, '-o', NET.bridge, '-j', 'ACCEPT']
 
   async up(): Promise<void> {
@@ -60,6 +71,10 @@ export class Fabric {
     await ip('addr', 'add', `${NET.gateway}/${NET.prefix}`, 'dev', NET.bridge)
     await ip('link', 'set', NET.bridge, 'up')
     await sh('iptables', ['-w', '-I', ...this.forwardRule.slice(0, 1), '1', ...this.forwardRule.slice(1)])
+    for (const [name, value] of Object.entries(NEIGH_LIMITS)) {
+      this.savedNeighLimits.push([name, readFileSync(neighPath(name), 'utf8').trim()])
+      writeFileSync(neighPath(name), String(value))
+    }
     for (const dir of Object.values(MOUNT_POINTS)) {
       if (existsSync(dir)) continue
       mkdirSync(dir, {recursive: true})
@@ -69,6 +84,8 @@ export class Fabric {
 
   async down(): Promise<void> {
     await sh('iptables', ['-w', '-D', ...this.forwardRule]).catch(() => undefined)
+    for (const [name, value] of this.savedNeighLimits) writeFileSync(neighPath(name), value)
+    this.savedNeighLimits = []
     if (existsSync(`/sys/class/net/${NET.bridge}`)) await ip('link', 'del', NET.bridge)
     for (const dir of this.madeMountPoints.reverse()) rmdirSync(dir)
     this.madeMountPoints = []
@@ -144,8 +161,22 @@ export class Host {
     return out
   }
 
+  /** Bytes in the router's log so far (0 before its first start). */
+  logSize(): number {
+    return existsSync(this.logPath) ? statSync(this.logPath).size : 0
+  }
+
+  /** The router's log from byte `offset` on. */
+  logSince(offset: number): string {
+    return existsSync(this.logPath) ? readFileSync(this.logPath).subarray(offset).toString('utf8') : ''
+  }
+
+  private get logPath(): string {
+    return join(this.dir, 'router.log')
+  }
+
   startRouter(bundle: string): void {
-    const log = openSync(join(this.dir, 'router.log'), 'a')
+    const log = openSync(this.logPath, 'a')
     this.startedAt = performance.now()
     this.router = this.node([bundle], log)
     closeSync(log)

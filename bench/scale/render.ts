@@ -8,6 +8,11 @@ export interface ScaleRow {
   joinP50: number
   joinP95: number
   joins: number
+  /** One router's reconcile for a join or leave (its log's `applied … ms`), p50 and p95 over all routers and rounds, ms. */
+  applyP50Ms: number
+  applyP95Ms: number
+  /** How busy the whole machine was during the joins and leaves, % of all its cores. */
+  machineBusyPct: number
   /** Seconds from `rm`'s etcd step until no router has the removed peer. */
   leaveP50: number
   leaveP95: number
@@ -41,6 +46,9 @@ const COLUMNS: Column[] = [
   {head: 'N', cell: r => String(r.n)},
   {head: 'join p50 s', cell: r => f(2)(r.joinP50)},
   {head: 'join p95 s', cell: r => f(2)(r.joinP95)},
+  {head: 'apply p50 ms', cell: r => f(0)(r.applyP50Ms)},
+  {head: 'apply p95 ms', cell: r => f(0)(r.applyP95Ms)},
+  {head: 'machine busy %', cell: r => f(0)(r.machineBusyPct)},
   {head: 'leave p50 s', cell: r => f(2)(r.leaveP50)},
   {head: 'leave p95 s', cell: r => f(2)(r.leaveP95)},
   {head: 'rounds', cell: r => String(r.joins)},

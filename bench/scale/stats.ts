@@ -71,3 +71,15 @@ export function sumByLabel(text: string, name: string, label: string): Map<strin
 export function growth(before: Map<string, number>, after: Map<string, number>): Array<[string, number]> {
   return [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as [string, number]).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1])
 }
+
+/** The milliseconds of every `applied …: N peers, X ms` line the routers log (router/main.ts reconcile). */
+export function applyMs(log: string): number[] {
+  return [...log.matchAll(/^applied .*: \d+ peers, ([\d.]+) ms$/gm)].map(m => Number(m[1]))
+}
+
+/** Busy and total jiffies of the whole machine, from /proc/stat's first line (idle and iowait are not busy). */
+export function machineJiffies(stat: string): {busy: number; total: number} {
+  const fields = stat.split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = fields.reduce((a, b) => a + b, 0)
+  return {busy: total - fields[3]! - fields[4]!, total}
+}

@@ -1,7 +1,7 @@
 /** The scale bench's pure helpers: percentiles, Prometheus sums, /proc parsing, the unit's command, the table and the plot. */
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {cpuTicks, growth, mean, percentile, rssBytes, sumByLabel, sumMetric} from '../../bench/scale/stats.js'
+import {applyMs, cpuTicks, growth, machineJiffies, mean, percentile, rssBytes, sumByLabel, sumMetric} from '../../bench/scale/stats.js'
 import {niceCeiling, renderSvg, renderTable, type ScaleRow} from '../../bench/scale/render.js'
 import {unitCommand} from '../../bench/scale/unit-command.js'
 import {UNIT} from '../../src/agent/unit.js'
@@ -64,7 +64,7 @@ test('unitCommand: the router unit\'s environment and node flags, as hosts run i
 })
 
 const row = (n: number, joinP95: number): ScaleRow => ({
-  backend: 'vxlan', n, joinP50: joinP95 / 2, joinP95, joins: 8, leaveP50: 0.1, leaveP95: 0.2, idleReqPerRouter: 0.3,
+  backend: 'vxlan', n, joinP50: joinP95 / 2, joinP95, joins: 8, applyP50Ms: 40, applyP95Ms: 90, machineBusyPct: 60, leaveP50: 0.1, leaveP95: 0.2, idleReqPerRouter: 0.3,
   watchersPerRouter: 3, joinReqPerRouter: 4, rssMb: 50, ownMb: 9, cpuPct: 0.4, childCpuPct: 0.1, etcdCpuPct: 1,
 })
 
@@ -98,4 +98,16 @@ test('renderSvg: one polyline point per N and series, the target dashed, text es
   }
   assert.equal([...svg.matchAll(/stroke-dasharray/g)].length, 3) // the three targets
   assert.throws(() => renderSvg('x', []), /no results/)
+})
+
+test('applyMs: the milliseconds of the routers\' apply lines, and nothing else', () => {
+  const log = 'router h1: subnet 198.18.18.4/30\napplied +1 (h3@198.18.16.13): 24 peers, 151.6 ms\n'
+    + 'warning: ignoring peer record h3\napplied +12: 40 peers, 9.5 ms\napplied -1 (h2@198.18.16.12): 23 peers, 36.8 ms\n'
+  assert.deepEqual(applyMs(log), [151.6, 9.5, 36.8])
+  assert.deepEqual(applyMs(''), [])
+})
+
+test('machineJiffies: busy is everything but idle and iowait', () => {
+  const stat = 'cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n'
+  assert.deepEqual(machineJiffies(stat), {busy: 160, total: 1000})
 })
