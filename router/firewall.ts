@@ -102,8 +102,9 @@ function enableForwarding(): void {
 }
 
 /**
- * One `iptables -S` per table (not per chain: the router runs this every few seconds, and
- * each process it starts is most of its idle CPU), then only the changes needed.
+ * One `iptables-save` for every table (not a listing per table or chain: the router runs this
+ * every few seconds, and each process it starts is most of its idle CPU), then only the
+ * changes needed.
  */
 export async function ensureFirewall(subnet: string, range: string): Promise<void> {
   enableForwarding()

@@ -3,7 +3,7 @@
  * routes they own. Every route the router makes carries protocol ROUTE_PROTO, so a restart
  * finds them (no duplicates) and teardown removes exactly those.
  */
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {run, probe, ipJson} from '../exec.js'
 import {networkOf} from '../../core/subnets.js'
 
@@ -18,9 +18,16 @@ export interface RouteEntry {
   flags?: string[]
 }
 
+const sysfs = (device: string): string => `/sys/class/net/${device}`
+
 /** A look in sysfs, not an `ip` process: the router asks this every few seconds (its health check). */
 export async function linkExists(device: string): Promise<boolean> {
-  return existsSync(`/sys/class/net/${device}`)
+  return existsSync(sysfs(device))
+}
+
+/** The device's MAC address, from sysfs. */
+export function linkAddress(device: string): string {
+  return readFileSync(`${sysfs(device)}/address`, 'utf8').trim()
 }
 
 export async function deleteLink(device: string): Promise<void> {

@@ -9,11 +9,10 @@ import type {PeerRecord} from '../../../core/membership.js'
 import {networkOf} from '../../../core/subnets.js'
 import type {Actions, AppliedPeer, CurrentState} from '../../plan.js'
 import type {Rejection} from '../../../core/router-status.js'
-import {readFileSync} from 'node:fs'
 import {ipJson, run} from '../../exec.js'
 import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
 import {overlayMtu} from '../../../core/mtu.js'
-import {bridgeBatch, configureTunnel, deleteLink, ipBatch, linkExists, ourRoutes, routeDst, ROUTE_PROTO} from '../link.js'
+import {bridgeBatch, configureTunnel, deleteLink, ipBatch, linkAddress, linkExists, ourRoutes, routeDst, ROUTE_PROTO} from '../link.js'
 
 export const VXLAN_DEVICE = 'cluster-vxlan'
 const VNI = '1'
@@ -32,11 +31,6 @@ interface FdbEntry {
 interface NeighEntry {
   dst: string
   lladdr?: string
-}
-
-/** The device's MAC address, from sysfs. */
-function currentMac(device: string): string {
-  return readFileSync(`/sys/class/net/${device}/address`, 'utf8').trim()
 }
 
 export class VxlanBackend implements Backend {
@@ -59,7 +53,7 @@ export class VxlanBackend implements Backend {
     // Setting a device's address flushes its neighbour entries, permanent ones included, even
     // when the address is the one it has: a restarted router (upgrade, crash) would find every
     // route and forwarding entry in place, keep them, and reach no peer.
-    if (currentMac(VXLAN_DEVICE) !== macOf(vtep)) await run('ip', ['link', 'set', 'dev', VXLAN_DEVICE, 'address', macOf(vtep)])
+    if (linkAddress(VXLAN_DEVICE) !== macOf(vtep)) await run('ip', ['link', 'set', 'dev', VXLAN_DEVICE, 'address', macOf(vtep)])
     await configureTunnel(VXLAN_DEVICE, self.subnet, overlayMtu(this.name, this.options.underlay.mtu))
     return {peers: await this.current()}
   }
@@ -74,11 +68,10 @@ export class VxlanBackend implements Backend {
     const dstByMac = new Map(fdb.filter(e => e.dst).map(e => [e.mac, e.dst!]))
     const neighbours = new Set((await ipJson<NeighEntry>(['neigh', 'show', 'dev', VXLAN_DEVICE, 'nud', 'permanent']))
       .filter(n => n.lladdr === macOf(n.dst)).map(n => n.dst))
-    return (await ourRoutes(['dev', VXLAN_DEVICE])).map(route => ({
-      name: '',
-      subnet: routeDst(route),
-      endpoint: neighbours.has(route.gateway ?? '') ? dstByMac.get(macOf(route.gateway ?? '')) ?? '' : '',
-    }))
+    return (await ourRoutes(['dev', VXLAN_DEVICE])).map(route => {
+      const gateway = route.gateway ?? ''
+      return {name: '', subnet: routeDst(route), endpoint: neighbours.has(gateway) ? dstByMac.get(macOf(gateway)) ?? '' : ''}
+    })
   }
 
   async apply(actions: Actions): Promise<Rejection[]> {
