@@ -103,6 +103,8 @@ export class Host {
   readonly dir: string
   router: ChildProcess | undefined
   startedAt = 0
+  /** Its subnet of the overlay range, once setSubnet gave docker0 its address. */
+  subnet: string | undefined
 
   constructor(readonly name: string, readonly address: string, root: string) {
     this.ns = `cscale-${name}`
@@ -130,6 +132,16 @@ export class Host {
   async setSubnet(subnet: string): Promise<void> {
     await ip('-n', this.ns, 'addr', 'flush', 'dev', 'docker0')
     await ip('-n', this.ns, 'addr', 'add', `${gatewayOf(subnet)}/${subnet.split('/')[1]}`, 'dev', 'docker0')
+    this.subnet = subnet
+  }
+
+  /**
+   * Routes this machine's traffic for the host's subnet to the namespace, so its docker0
+   * address (where the router serves DNS) answers from here too. Gone with the bridge.
+   */
+  async routeFromMachine(): Promise<void> {
+    if (!this.subnet) throw new Error(`${this.ns} has no subnet yet`)
+    await ip('route', 'replace', this.subnet, 'via', this.address, 'dev', NET.bridge)
   }
 
   /** `ip -o -4 addr show` and `ip -o link show` inside the namespace (what create reads over SSH). */
@@ -145,9 +157,9 @@ export class Host {
     })
   }
 
-  /** `node FLAGS SCRIPT ARGS` the way the unit starts node. */
-  node(script: string[], log: number | 'ignore' | 'pipe'): ChildProcess {
-    return this.spawn([process.execPath, ...NODE_FLAGS, ...script], log)
+  /** `node FLAGS SCRIPT ARGS` the way the unit starts node, under `wrap` (e.g. `taskset -c 0`). */
+  node(script: string[], log: number | 'ignore' | 'pipe', wrap: string[] = []): ChildProcess {
+    return this.spawn([...wrap, process.execPath, ...NODE_FLAGS, ...script], log)
   }
 
   async run(script: string[]): Promise<string> {
@@ -175,10 +187,10 @@ export class Host {
     return join(this.dir, 'router.log')
   }
 
-  startRouter(bundle: string): void {
+  startRouter(bundle: string, wrap: string[] = []): void {
     const log = openSync(this.logPath, 'a')
     this.startedAt = performance.now()
-    this.router = this.node([bundle], log)
+    this.router = this.node([bundle], log, wrap)
     closeSync(log)
   }
 
