@@ -10,8 +10,8 @@
  * Measured in one run:
  *   - bench/dns/measure.sh against the loaded router, dnsmasq serving the same records from a
  *     hosts file, and bench/dns's Node UDP echo (the floor), all three on the loaded host's
- *     docker0 address and on CPU 0 at nice -10; dnsperf on CPU 1 (with etcd, the other
- *     routers and this process);
+ *     docker0 address and on CPU 0 at nice -10; dnsperf (nice -10) on CPU 1, after etcd,
+ *     the other routers and this process (nice -15: see NICE);
  *   - for every stop, the time until every router's DNS answers without the address, and
  *     wrong answers (the address more than 1 s after the stop); for every start, the time
  *     until every router answers with it (bench/dns-churn/convergence.ts).
@@ -24,7 +24,7 @@
  */
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {cpus, tmpdir} from 'node:os'
+import {cpus, setPriority, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {dnsRange, type DnsRecord} from '../../core/dns-records.js'
 import {gatewayOf} from '../../core/subnets.js'
@@ -58,8 +58,15 @@ const TWO_CORES = cpus().length >= 2
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const say = (line: string) => process.stderr.write(`[dns-churn] ${line}\n`)
 const log = {info: say, warn: say}
-/** The loaded server and its peers (dnsmasq, echo) on CPU 0 at a raised priority, as bench/dns runs them. */
-const SERVER_CPU = ['nice', '-n', '-10', ...(TWO_CORES ? ['taskset', '-c', '0'] : [])]
+/**
+ * Priorities (nice), absolute. The cluster's own work (etcd, the other routers, this process's
+ * churn and probes) comes first on CPU 1: on real hosts it runs on other machines and never
+ * waits for a load generator; dnsperf, at bench/dns's -10, gets what it leaves. Under
+ * dnsperf at -10 beside it at 0, it starved: convergence times measured the starvation.
+ */
+const NICE = {cluster: -15, dns: -10}
+/** The loaded server and its peers (dnsmasq, echo) alone on CPU 0, at bench/dns's priority (`nice -n` is relative to this process's). */
+const SERVER_CPU = ['nice', '-n', String(NICE.dns - NICE.cluster), ...(TWO_CORES ? ['taskset', '-c', '0'] : [])]
 
 interface Result {
   qps: number
@@ -240,7 +247,8 @@ class DnsChurn {
 
 /** bench/dns/measure.sh against the three servers; its output passes through, its result lines are read. */
 async function measure(queries: string, ours: Server): Promise<Record<'ours' | 'dnsmasq' | 'echo', Result>> {
-  const child = spawn('bash', [join(REPO_ROOT, 'bench', 'dns', 'measure.sh'), queries,
+  // measure.sh lowers dnsperf's nice by 10 from its own: start it at 0, as bench/dns/run.sh does.
+  const child = spawn('nice', ['-n', String(-NICE.cluster), 'bash', join(REPO_ROOT, 'bench', 'dns', 'measure.sh'), queries,
     `ours=${ours.address}:${ours.port}`, `dnsmasq=${ours.address}:${DNSMASQ_PORT}`, `echo=${ours.address}:${ECHO_PORT}`], {stdio: ['ignore', 'pipe', 'inherit']})
   let out = ''
   child.stdout.on('data', (d: Buffer) => {
@@ -265,6 +273,7 @@ async function main(): Promise<string[]> {
   statSync(BUNDLE) // fails with the path when `npm run build` has not run
   // This process, etcd and the other routers on CPU 1 with dnsperf; the loaded server alone on CPU 0.
   if (TWO_CORES) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], {stdio: 'ignore'})
+  setPriority(NICE.cluster)
   const records = serviceRecords(NAMES, PER_NAME)
   const schedule = new ChurnSchedule(records, HOSTS, Math.round((RESTART_S * CHURN_PER_S) / 2))
   const containers = schedule.initial()
