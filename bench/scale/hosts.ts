@@ -111,13 +111,18 @@ export class Host {
     this.dir = join(root, name)
   }
 
+  /** This machine's end of the host's underlay link, on the bridge. */
+  private get veth(): string {
+    return `cs${this.name}`.slice(0, 15)
+  }
+
   get statusPath(): string {
     return join(this.dir, 'run', 'status.json')
   }
 
   async create(): Promise<void> {
     for (const k of Object.keys(MOUNT_POINTS)) mkdirSync(join(this.dir, k), {recursive: true, mode: 0o700})
-    const veth = `cs${this.name}`.slice(0, 15)
+    const veth = this.veth
     await ip('netns', 'add', this.ns)
     await ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns)
     await ip('link', 'set', veth, 'master', NET.bridge, 'up')
@@ -229,6 +234,9 @@ export class Host {
         // already gone
       }
     }
+    // The pair by hand first: deleting a namespace frees its devices later, in the kernel's own
+    // time, and a run started at once found this host's link still there ("File exists").
+    await ip('link', 'del', this.veth).catch(() => undefined)
     await ip('netns', 'del', this.ns).catch(() => undefined)
   }
 }
