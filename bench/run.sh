@@ -3,6 +3,10 @@
 #   machines: `cluster env` vs `node -e ''`; `cluster ls` with 1, 50, 200, 1,000 machines (and 200
 #             with 10 unreachable, --timeout 2); `cluster create` on a lab host with Docker.
 #   dns:      bench/dns/run.sh (our DNS server vs dnsmasq, dnsperf)
+#   dns-churn: 4 real routers in network namespaces against one etcd, 10,002 container records
+#             and 50 container stops and starts a second while dnsperf loads one router's DNS,
+#             beside dnsmasq and Node's UDP echo; removal convergence on every router
+#             (bench/dns-churn/bench.ts, README there; no lab)
 #   overlay:  bench/overlay/run.sh when present (iperf3 over the overlay vs underlay vs bare tunnel)
 #   kv:       the cluster's own etcd: first create with it vs against an external etcd, kv add,
 #             failed operations while it grows 1 → 3 members (bench/kv/bench.ts)
@@ -18,12 +22,12 @@
 #   uml:      on the UML tier (real kernels): kernel WireGuard and wireguard-go on one kernel,
 #             each beside the UML underlay; UML boot and reboot times (bench/uml/run.sh; no lab,
 #             the UML tier instead)
-# usage: bash bench/run.sh [machines|dns|overlay|kv|complete|upgrade|ui|scale|uml]...   (default: all).
-# Brings the lab up unless only complete, ui, scale or uml is asked for.
+# usage: bash bench/run.sh [machines|dns|dns-churn|overlay|kv|complete|upgrade|ui|scale|uml]...   (default: all).
+# Brings the lab up unless only complete, ui, dns-churn, scale or uml is asked for.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns overlay kv complete upgrade ui scale uml}")
+which=("${@:-machines dns dns-churn overlay kv complete upgrade ui scale uml}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 lab=0
@@ -81,6 +85,7 @@ if want machines; then
 fi
 
 if want dns && [ -f bench/dns/run.sh ]; then bash bench/dns/run.sh; fi
+if want dns-churn; then node dist/bench/dns-churn/bench.js; fi
 if want overlay && [ -f bench/overlay/run.sh ]; then bash bench/overlay/run.sh; fi
 if want kv; then node dist/bench/kv/bench.js; fi
 if want complete; then bash bench/complete/run.sh; fi

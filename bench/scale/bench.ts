@@ -18,21 +18,17 @@
  *   env: SCALE_BACKEND (vxlan), SCALE_N ("10 25 50 100"), SCALE_ROUNDS (8), SCALE_IDLE_S (20),
  *        SCALE_BATCH (10), SCALE_OUT (bench/out)
  */
-import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
-import {mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {execFileSync, type ChildProcess} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import type {Backend, ClusterSettings} from '../../core/model.js'
-import {allocateSubnet, listSubnets} from '../../src/ipam.js'
-import {openKv, type Kv} from '../../src/kv/client.js'
-import {issuePeerRecord, parseUnderlay, routerConfig, spendRevocation, type IssuedPeer} from '../../src/lifecycle/overlay.js'
+import type {Backend} from '../../core/model.js'
+import {listSubnets} from '../../src/ipam.js'
+import type {IssuedPeer} from '../../src/lifecycle/overlay.js'
 import {forgetInEtcd} from '../../src/lifecycle/remove.js'
-import {LocalStore} from '../../src/store/local.js'
 import {REPO_ROOT} from '../../test/lab/lab.js'
-import {cliOk, newCliEnv} from '../../test/support/cli.js'
-import {freePort} from '../../test/support/net.js'
-import {Fabric, Host, NET, hostAddress} from './hosts.js'
+import {BUNDLE, BenchCluster, ENDPOINT, startEtcd, stopProcess, tearDownOnSignal} from './cluster.js'
+import {Fabric, Host, hostAddress} from './hosts.js'
 import {renderSvg, renderTable, type ScaleRow} from './render.js'
 import {applyMs, cpuTicks, growth, machineJiffies, mean, percentile, rssBytes, sumByLabel, sumMetric} from './stats.js'
 
@@ -42,8 +38,6 @@ const ROUNDS = Number(process.env.SCALE_ROUNDS ?? 8)
 const IDLE_S = Number(process.env.SCALE_IDLE_S ?? 20)
 const BATCH = Number(process.env.SCALE_BATCH ?? 10)
 const OUT = process.env.SCALE_OUT ?? join(REPO_ROOT, 'bench', 'out')
-const BUNDLE = join(REPO_ROOT, 'dist', 'router.cjs')
-const ENDPOINT = `http://${NET.gateway}:2379`
 /** How often the status files are looked at while waiting for convergence (the timing's resolution). */
 const POLL_MS = 20
 const CONVERGE_TIMEOUT_MS = 60_000
@@ -55,19 +49,6 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 const mb = (bytes: number) => bytes / 2 ** 20
 const say = (line: string) => process.stderr.write(`[scale ${BACKEND}] ${line}\n`)
 
-async function startEtcd(dir: string): Promise<ChildProcess> {
-  const peer = `http://127.0.0.1:${await freePort()}`
-  const log = openSync(join(dir, 'etcd.log'), 'a')
-  const child = spawn('etcd', ['--name', 'scale', '--data-dir', join(dir, 'etcd'), '--listen-client-urls', ENDPOINT, '--advertise-client-urls', ENDPOINT,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `scale=${peer}`], {stdio: ['ignore', log, log]})
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(`${ENDPOINT}/health`).then(r => r.ok, () => false)) return child
-    if (child.exitCode !== null) break
-    await sleep(100)
-  }
-  throw new Error(`etcd did not answer on ${ENDPOINT} (see ${join(dir, 'etcd.log')})`)
-}
-
 const etcdMetrics = async () => (await fetch(`${ENDPOINT}/metrics`)).text()
 const received = (text: string) => sumMetric(text, 'grpc_server_msg_received_total')
 const procTicks = (pid: number) => cpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'))
@@ -78,9 +59,7 @@ class Scale {
   readonly hosts: Host[] = []
   /** Hosts whose router runs and is a member. */
   readonly members = new Set<Host>()
-  private kv!: Kv
-  private store!: LocalStore
-  private settings!: ClusterSettings
+  private cluster!: BenchCluster
   private etcd?: ChildProcess
   private idleNode?: Host
   private readonly fabric = new Fabric()
@@ -90,12 +69,7 @@ class Scale {
   async setUp(): Promise<void> {
     await this.fabric.up()
     this.etcd = await startEtcd(this.root)
-    const clusterName = `scale-${BACKEND}-${randomBytes(3).toString('hex')}`
-    const env = newCliEnv(clusterName, ENDPOINT)
-    await cliOk(env, ['init', '--backend', BACKEND, '--overlay-range', NET.range, '--subnet-size', String(NET.subnetSize), '--dns-upstream', NET.gateway])
-    this.store = new LocalStore(env.storage)
-    this.kv = await openKv({endpoints: [ENDPOINT], clusterName}, this.store)
-    this.settings = JSON.parse((await this.kv.client.get(this.kv.layout.settings).string())!) as ClusterSettings
+    this.cluster = await BenchCluster.init(BACKEND, `scale-${BACKEND}`)
     // The floor: an idle node, set up and started as a router is.
     this.idleNode = new Host('idle', hostAddress(200), this.root)
     await this.idleNode.create()
@@ -104,33 +78,14 @@ class Scale {
 
   async tearDown(): Promise<void> {
     for (const h of [...this.hosts, ...(this.idleNode ? [this.idleNode] : [])]) await h.destroy().catch(e => say(`cleanup of ${h.ns}: ${(e as Error).message}`))
-    this.kv?.close()
-    if (this.etcd && this.etcd.exitCode === null) {
-      const gone = new Promise(resolve => this.etcd!.once('exit', resolve))
-      this.etcd.kill('SIGTERM')
-      await gone
-    }
+    this.cluster?.close()
+    await stopProcess(this.etcd)
     await this.fabric.down()
   }
 
-  /** What create does for the host's router: key, IPAM lease, signed record, router.json; then the bridge address dockerd would take. */
-  private async provision(h: Host): Promise<IssuedPeer> {
-    const wgPublicKey = (await h.run([BUNDLE, 'keygen'])).trim()
-    const subnet = await allocateSubnet(this.kv.client, this.kv.layout, this.settings, h.name)
-    const {addrs, links} = await h.interfaces()
-    const underlay = parseUnderlay(addrs, links, h.address)
-    if (!underlay) throw new Error(`no interface in ${h.ns} holds ${h.address}`)
-    const peer = await issuePeerRecord({kv: this.kv, storeRoot: this.store.root, settings: this.settings, name: h.name, addresses: {public: h.address}, subnet, wgPublicKey, underlay})
-    const config = {...routerConfig(this.kv, {endpoints: this.kv.endpoints}, this.settings, peer, underlay), publishContainers: false}
-    writeFileSync(join(h.dir, 'etc', 'router.json'), JSON.stringify(config, null, 2) + '\n', {mode: 0o600})
-    await h.setSubnet(subnet)
-    return peer
-  }
-
   private async start(h: Host, peer: IssuedPeer): Promise<void> {
-    h.startRouter(BUNDLE)
+    await this.cluster.start(h, peer)
     this.members.add(h)
-    await spendRevocation(this.kv, peer)
   }
 
   /**
@@ -178,7 +133,7 @@ class Scale {
         const h = new Host(`h${index}`, hostAddress(index), this.root)
         this.hosts.push(h)
         await h.create()
-        batch.push([h, await this.provision(h)])
+        batch.push([h, await this.cluster.provision(h)])
       }
       for (const [h, peer] of batch) await this.start(h, peer)
       await this.converged()
@@ -192,13 +147,13 @@ class Scale {
     await h.run([BUNDLE, 'teardown'])
     this.members.delete(h)
     const t0 = performance.now()
-    await forgetInEtcd(this.kv, h.name, this.store)
+    await forgetInEtcd(this.cluster.kv, h.name, this.cluster.store)
     return ((await this.converged()) - t0) / 1000
   }
 
   /** `cluster create` of a host that left: seconds from its router's start until all agree, and etcd messages meanwhile. */
   async join(h: Host): Promise<{seconds: number; messages: number}> {
-    const peer = await this.provision(h)
+    const peer = await this.cluster.provision(h)
     const before = received(await etcdMetrics())
     await this.start(h, peer)
     const seconds = ((await this.converged()) - h.startedAt) / 1000
@@ -208,7 +163,7 @@ class Scale {
   /** Every member's namespace routes every other member's subnet (the datapath, not only the status). */
   async checkRoutes(): Promise<void> {
     if (BACKEND === 'wireguard') return // one route for the whole range; the peers live in wireguard-go
-    const subnets = new Map([...await listSubnets(this.kv.client, this.kv.layout)].map(([cidr, owner]) => [owner, cidr]))
+    const subnets = new Map([...await listSubnets(this.cluster.kv.client, this.cluster.kv.layout)].map(([cidr, owner]) => [owner, cidr]))
     for (const h of this.members) {
       const routes = new Set(await h.routes())
       const missing = [...this.members].filter(m => m !== h && !routes.has(subnets.get(m.name) ?? '?'))
@@ -286,14 +241,7 @@ async function main(): Promise<void> {
   statSync(BUNDLE) // fails with the path when `npm run build` has not run
   const root = mkdtempSync(join(tmpdir(), 'scale-'))
   const scale = new Scale(root)
-  let stopping = false
-  const stop = () => {
-    if (stopping) return
-    stopping = true
-    void scale.tearDown().finally(() => process.exit(130))
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  tearDownOnSignal(() => scale.tearDown())
   const rows: ScaleRow[] = []
   let failure: Error | undefined
   try {

@@ -103,10 +103,17 @@ export class Host {
   readonly dir: string
   router: ChildProcess | undefined
   startedAt = 0
+  /** Its subnet of the overlay range, once setSubnet gave docker0 its address. */
+  subnet: string | undefined
 
   constructor(readonly name: string, readonly address: string, root: string) {
     this.ns = `cscale-${name}`
     this.dir = join(root, name)
+  }
+
+  /** This machine's end of the host's underlay link, on the bridge. */
+  private get veth(): string {
+    return `cs${this.name}`.slice(0, 15)
   }
 
   get statusPath(): string {
@@ -115,7 +122,7 @@ export class Host {
 
   async create(): Promise<void> {
     for (const k of Object.keys(MOUNT_POINTS)) mkdirSync(join(this.dir, k), {recursive: true, mode: 0o700})
-    const veth = `cs${this.name}`.slice(0, 15)
+    const veth = this.veth
     await ip('netns', 'add', this.ns)
     await ip('link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns)
     await ip('link', 'set', veth, 'master', NET.bridge, 'up')
@@ -130,6 +137,16 @@ export class Host {
   async setSubnet(subnet: string): Promise<void> {
     await ip('-n', this.ns, 'addr', 'flush', 'dev', 'docker0')
     await ip('-n', this.ns, 'addr', 'add', `${gatewayOf(subnet)}/${subnet.split('/')[1]}`, 'dev', 'docker0')
+    this.subnet = subnet
+  }
+
+  /**
+   * Routes this machine's traffic for the host's subnet to the namespace, so its docker0
+   * address (where the router serves DNS) answers from here too. Gone with the bridge.
+   */
+  async routeFromMachine(): Promise<void> {
+    if (!this.subnet) throw new Error(`${this.ns} has no subnet yet`)
+    await ip('route', 'replace', this.subnet, 'via', this.address, 'dev', NET.bridge)
   }
 
   /** `ip -o -4 addr show` and `ip -o link show` inside the namespace (what create reads over SSH). */
@@ -145,9 +162,9 @@ export class Host {
     })
   }
 
-  /** `node FLAGS SCRIPT ARGS` the way the unit starts node. */
-  node(script: string[], log: number | 'ignore' | 'pipe'): ChildProcess {
-    return this.spawn([process.execPath, ...NODE_FLAGS, ...script], log)
+  /** `node FLAGS SCRIPT ARGS` the way the unit starts node, under `wrap` (e.g. `taskset -c 0`). */
+  node(script: string[], log: number | 'ignore' | 'pipe', wrap: string[] = []): ChildProcess {
+    return this.spawn([...wrap, process.execPath, ...NODE_FLAGS, ...script], log)
   }
 
   async run(script: string[]): Promise<string> {
@@ -175,10 +192,10 @@ export class Host {
     return join(this.dir, 'router.log')
   }
 
-  startRouter(bundle: string): void {
+  startRouter(bundle: string, wrap: string[] = []): void {
     const log = openSync(this.logPath, 'a')
     this.startedAt = performance.now()
-    this.router = this.node([bundle], log)
+    this.router = this.node([bundle], log, wrap)
     closeSync(log)
   }
 
@@ -217,6 +234,9 @@ export class Host {
         // already gone
       }
     }
+    // The pair by hand first: deleting a namespace frees its devices later, in the kernel's own
+    // time, and a run started at once found this host's link still there ("File exists").
+    await ip('link', 'del', this.veth).catch(() => undefined)
     await ip('netns', 'del', this.ns).catch(() => undefined)
   }
 }

@@ -10,11 +10,11 @@ import {createSocket, type RemoteInfo, type Socket} from 'node:dgram'
 import {createServer, type Server, type Socket as TcpSocket} from 'node:net'
 import {containsCidr} from 'cidr-tools'
 import {encode, type DecodedPacket} from 'dns-packet'
-import {MAX_UDP_PAYLOAD, servfail, udpLimit, type Lookup, type Zone} from './answer.js'
+import {MAX_UDP_PAYLOAD, servfail, udpLimit, type Zone} from './answer.js'
 import {forwardTcp, forwardUdp, hostUpstreams, parseUpstream, type Upstream} from './forward.js'
 import {Deframer, frame} from '../framing.js'
 import {DNS_TCP} from './framing.js'
-import {Responder, type Outcome} from './responder.js'
+import {Responder, type Index, type Outcome} from './responder.js'
 import {recordAnswer, recordUpstreamFailure} from './metrics.js'
 
 export interface DnsLog {
@@ -29,7 +29,7 @@ export interface DnsServerOptions {
   /** Cluster domain, e.g. `cluster.internal`. */
   domain: string
   /** The record index; its onChange (when present) drops cached answers. */
-  index: Lookup & {onChange?(listener: () => void): void}
+  index: Index
   /** `ip[:port]` of resolvers for everything outside the domain; default: the host's resolv.conf. */
   upstreams?: string[]
   /** Overlay range: PTR queries for unknown addresses inside it get NXDOMAIN instead of being forwarded. */

@@ -173,6 +173,38 @@ test('responder: a record change shows in the very next answer (no stale cache)'
   assert.equal(rcodeOf(answerOf(responder.respond(query('app.cluster.internal'), udpLimit, 'udp'))), RCODE.NXDOMAIN)
 })
 
+test('responder: a change leaves the cached answers of other names alone (their round-robin goes on)', () => {
+  const index = indexOf(['web', '198.19.1.2'], ['web', '198.19.2.2'], ['web', '198.19.3.2'], ['db', '198.19.1.9'])
+  const responder = new Responder(zone, index)
+  const first = () => dataOf(answerOf(responder.respond(query('web'), udpLimit, 'udp')))[0]
+  assert.equal(first(), '198.19.1.2')
+  assert.equal(first(), '198.19.2.2')
+  index.put('k9', staticRecord('other', '198.19.7.7'))
+  index.delete('k3')
+  // A dropped cache would start the rotation again at 198.19.1.2.
+  assert.equal(first(), '198.19.3.2')
+  index.put('k9', staticRecord('web', '198.19.7.7'))
+  assert.deepEqual(dataOf(answerOf(responder.respond(query('web'), udpLimit, 'udp'))), ['198.19.1.2', '198.19.2.2', '198.19.3.2', '198.19.7.7'])
+})
+
+test('responder: a change drops the cached answers it touched: the name, its bare label, its aliases, PTR of its address, NXDOMAIN', () => {
+  const index = new RecordIndex()
+  const responder = new Responder(zone, index)
+  const ask = (name: string, type: RecordType = 'A') => answerOf(responder.respond(query(name, type), udpLimit, 'udp'))
+  assert.equal(rcodeOf(ask('app.cluster.internal')), RCODE.NXDOMAIN)
+  assert.equal(rcodeOf(ask('1.7.19.198.in-addr.arpa', 'PTR')), RCODE.NXDOMAIN)
+  index.put('c1', {name: 'app', aliases: ['front'], ip: '198.19.7.1', host: 'h1', containerId: 'c1'})
+  assert.deepEqual(dataOf(ask('app.cluster.internal')), ['198.19.7.1'])
+  assert.deepEqual(dataOf(ask('APP')), ['198.19.7.1'])
+  assert.deepEqual(dataOf(ask('front.cluster.internal')), ['198.19.7.1'])
+  assert.deepEqual(dataOf(ask('1.7.19.198.in-addr.arpa', 'PTR')), ['app.cluster.internal', 'front.cluster.internal'])
+  index.delete('c1')
+  assert.equal(rcodeOf(ask('app.cluster.internal')), RCODE.NXDOMAIN)
+  assert.equal(rcodeOf(ask('front.cluster.internal')), RCODE.NXDOMAIN)
+  assert.equal(rcodeOf(ask('1.7.19.198.in-addr.arpa', 'PTR')), RCODE.NXDOMAIN)
+  assert.equal(responder.respond(query('app'), udpLimit, 'udp').action, 'forward', 'a bare label no longer known is the upstream\'s')
+})
+
 test('responder: garbage is dropped, forwards carry the decoded query', () => {
   const responder = new Responder(zone, web)
   assert.equal(responder.respond(Buffer.from([1]), udpLimit, 'udp').action, 'drop')

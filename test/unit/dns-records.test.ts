@@ -41,6 +41,46 @@ test('index: lookups stay cheap with 10 000 records', () => {
   assert.ok(perLookupNs < 2000, `lookup took ${perLookupNs} ns`)
 })
 
+test('index: a change with 10,000 records touches only its names (a whole rebuild took ~20 ms each)', () => {
+  const index = new RecordIndex()
+  index.replaceAll(Array.from({length: 10_000}, (_, i) => ({key: `k${i}`, record: staticRecord(`svc${i % 3334}`, `198.19.${i >> 8}.${i & 255}`)})))
+  const t0 = performance.now()
+  for (let i = 0; i < 1000; i++) {
+    index.put(`new${i}`, staticRecord(`svc${i}`, `198.18.${i >> 8}.${i & 255}`))
+    index.delete(`k${i}`)
+  }
+  const ms = performance.now() - t0
+  assert.ok(ms < 500, `2,000 changes took ${ms.toFixed(0)} ms`)
+  assert.deepEqual(index.addressesOf('svc0'), ['198.19.13.6', '198.19.26.12', '198.18.0.0'])
+})
+
+test('index: any sequence of puts and deletes gives the lookups a fresh listing would', () => {
+  let seed = 7
+  const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
+  const index = new RecordIndex()
+  const model = new Map<string, ReturnType<typeof staticRecord>>()
+  const changed: Array<[string[], string[]]> = []
+  index.onChange(change => changed.push(change ? [[...change.names], [...change.addresses]] : [[], []]))
+  for (let step = 0; step < 2000; step++) {
+    const key = `k${random(40)}`
+    if (random(3) === 0) {
+      index.delete(key)
+      model.delete(key)
+    } else {
+      const record = {...staticRecord(`n${random(8)}`, `198.19.0.${random(12)}`), aliases: random(2) ? [`a${random(4)}`] : []}
+      index.put(key, record)
+      model.set(key, record)
+    }
+  }
+  const fresh = new RecordIndex()
+  fresh.replaceAll([...model].map(([key, record]) => ({key, record})))
+  const sorted = (xs: readonly string[]) => [...xs].sort()
+  for (let i = 0; i < 12; i++) assert.deepEqual(sorted(index.namesAt(`198.19.0.${i}`)), sorted(fresh.namesAt(`198.19.0.${i}`)))
+  for (const name of ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'a0', 'a1', 'a2', 'a3']) assert.deepEqual(sorted(index.addressesOf(name)), sorted(fresh.addressesOf(name)))
+  assert.equal(index.size, fresh.size)
+  assert.ok(changed.length > 0 && changed.every(([names, addresses]) => names.length > 0 && addresses.length >= 1 && addresses.length <= 2))
+})
+
 test('labels and names: Docker-style names pass, junk does not', () => {
   for (const ok of ['web', 'app_on_host1', 'db-1', 'A1', 'x'.repeat(63)]) assert.ok(isValidLabel(ok), ok)
   for (const bad of ['', '-web', 'web-', 'a.b', 'we b', 'x'.repeat(64), 'ünï', 'a/b']) assert.ok(!isValidLabel(bad), bad)
