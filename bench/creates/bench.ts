@@ -48,6 +48,25 @@ const DUP_NAME = 'dup'
 const TOKEN = `creates-bench-${process.pid}`
 const PREFIX = `crb-${process.pid}`
 
+/**
+ * inotify instances are counted per user for the whole kernel (default limit 128), and every
+ * lab host shares this kernel and runs as root: 20 hosts' systemd and dockerd take about 150,
+ * and wireguard-go, which needs one for its control socket, then fails ("Failed to listen on
+ * uapi socket: too many open files") and the router restarts for ever. Real hosts each have
+ * their own kernel; the bench raises the shared limit for its run and puts it back after.
+ */
+const INOTIFY_INSTANCES = {path: '/proc/sys/fs/inotify/max_user_instances', value: 8192}
+
+async function withRaisedInotify<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = readFileSync(INOTIFY_INSTANCES.path, 'utf8').trim()
+  writeFileSync(INOTIFY_INSTANCES.path, String(Math.max(Number(saved), INOTIFY_INSTANCES.value)))
+  try {
+    return await fn()
+  } finally {
+    writeFileSync(INOTIFY_INSTANCES.path, saved)
+  }
+}
+
 /** MemAvailable of /proc/meminfo, in MiB. */
 function memAvailableMb(): number {
   const m = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))
@@ -83,26 +102,40 @@ async function createAll(env: CliEnv, names: string[], simUrl: string, logDir: s
   })))
 }
 
-/** Every router's status, by machine (`cluster net status --json`). */
-async function routerStatuses(env: CliEnv): Promise<Map<string, RouterStatus>> {
-  const rows = JSON.parse(await cliOk(env, ['net', 'status', '--json'])) as Array<{machine: string; value?: RouterStatus | null}>
-  return new Map(rows.flatMap(r => r.value ? [[r.machine, r.value] as const] : []))
+/** Every router's status by machine, and why there is none where there is none (`cluster net status --json`). */
+async function routerStatuses(env: CliEnv): Promise<{statuses: Map<string, RouterStatus>; missing: Map<string, string>}> {
+  const rows = JSON.parse(await cliOk(env, ['net', 'status', '--json'])) as Array<{machine: string; value?: RouterStatus | null; error?: string}>
+  return {
+    statuses: new Map(rows.flatMap(r => r.value ? [[r.machine, r.value] as const] : [])),
+    missing: new Map(rows.flatMap(r => r.value ? [] : [[r.machine, r.error ?? 'no status file: the router is not running'] as const])),
+  }
 }
 
+type Mesh = Awaited<ReturnType<typeof routerStatuses>> & {seconds: number}
+
 /** Polls until every ready machine's router is connected and lists every other ready machine; seconds from now, or NaN. */
-async function waitForMesh(env: CliEnv, ready: string[]): Promise<{seconds: number; statuses: Map<string, RouterStatus>}> {
+async function waitForMesh(env: CliEnv, ready: string[]): Promise<Mesh> {
   const started = performance.now()
-  let statuses = new Map<string, RouterStatus>()
-  while (performance.now() - started < MESH_TIMEOUT_MS) {
-    statuses = await routerStatuses(env)
+  for (;;) {
+    const found = await routerStatuses(env)
     const meshed = ready.every(name => {
-      const s = statuses.get(name)
+      const s = found.statuses.get(name)
       return s?.etcd.connected && new Set(s.peers.map(p => p.name)).size === ready.length - 1
     })
-    if (meshed) return {seconds: (performance.now() - started) / 1000, statuses}
+    if (meshed) return {...found, seconds: (performance.now() - started) / 1000}
+    if (performance.now() - started > MESH_TIMEOUT_MS) return {...found, seconds: NaN}
     await sleep(1000)
   }
-  return {seconds: NaN, statuses}
+}
+
+/** Where the mesh is incomplete: each router's peer count, or why it has no status. */
+function meshGaps(mesh: Mesh, ready: string[]): string {
+  return ready.flatMap(name => {
+    const s = mesh.statuses.get(name)
+    if (!s) return [`${name}: ${mesh.missing.get(name) ?? 'not listed'}`]
+    if (!s.etcd.connected) return [`${name}: etcd unreachable since ${s.etcd.since}`]
+    return s.peers.length === ready.length - 1 ? [] : [`${name}: ${s.peers.length} peers`]
+  }).join('; ')
 }
 
 interface Sources {
@@ -178,6 +211,11 @@ async function main(): Promise<number> {
     console.error(`all creates exited; ${ok.length} of ${runs.length} exit 0, the last ready at ${allReadyS.toFixed(1)} s`)
 
     const mesh = await waitForMesh(env, readyNames)
+    // Why a router has no status is in its journal on the droplet's lab host.
+    for (const d of sim.snapshot().droplets.filter(d => mesh.missing.has(d.name))) {
+      const journal = await run('docker', ['exec', `${PREFIX}-${d.id}`, 'sh', '-c', 'systemctl status cluster-router; journalctl -b -u cluster-router | tail -n 60'])
+      writeFileSync(join(logDir, `${d.name}-router.log`), journal.stdout + journal.stderr)
+    }
     const docker = new Map(await Promise.all(readyNames.map(async name =>
       [name, (await cli(env, ['version', '--json', name])).code === 0] as const)))
     const sources = await readSources(env, etcd, sim)
@@ -212,7 +250,8 @@ async function main(): Promise<number> {
       ['creates started at once', `${n} names + ${DUP} of one name = ${runs.length} processes; ${capacity}`],
       ['time until all ready (last create exited 0)', `${allReadyS.toFixed(1)} s`],
       ['per create, p50 / p95 / max', `${percentile(times, 50).toFixed(1)} / ${percentile(times, 95).toFixed(1)} / ${Math.max(...times).toFixed(1)} s`],
-      ['every router lists every other (after the last create)', Number.isNaN(mesh.seconds) ? `not within ${MESH_TIMEOUT_MS / 1000} s` : `${mesh.seconds.toFixed(1)} s`],
+      ['every router lists every other (after the last create)', Number.isNaN(mesh.seconds)
+        ? `not within ${MESH_TIMEOUT_MS / 1000} s: ${meshGaps(mesh, readyNames)}` : `${mesh.seconds.toFixed(1)} s`],
       ['ready / rolled back / hung', `${times.length} / ${distinct.filter(r => r.code !== 0 && r.code !== null).length} / ${distinct.filter(r => r.code === null).length}`],
       ['least memory available during the run', `${Math.round(minAvailable)} MB (of ${Math.round(availableMb)} MB before)`],
       ['cluster rm -f -y of all', `${rmS.toFixed(1)} s, exit ${rm.code}`],
@@ -235,4 +274,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main()
+process.exitCode = await withRaisedInotify(main)
