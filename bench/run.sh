@@ -19,19 +19,22 @@
 #             10 with wireguard (wireguard-go): join/leave convergence, etcd load, idle CPU and
 #             memory per router (bench/scale/bench.ts, README there; no lab); then the router's
 #             plan for 100, 1,000, 10,000 synthetic peers (bench/overlay/plan-bench.ts)
+#   creates:  20 `cluster create -d digitalocean` processes at once (the DO simulator, droplets are lab
+#             hosts) against one store and one etcd, plus 3 racing for one name: collisions, ready or
+#             rolled back, time until all ready, nothing left after rm (bench/creates/bench.ts)
 #   uml:      on the UML tier (real kernels): kernel WireGuard and wireguard-go on one kernel,
 #             each beside the UML underlay; UML boot and reboot times (bench/uml/run.sh; no lab,
 #             the UML tier instead)
-# usage: bash bench/run.sh [machines|dns|dns-churn|overlay|kv|complete|upgrade|ui|scale|uml]...   (default: all).
+# usage: bash bench/run.sh [machines|dns|dns-churn|overlay|kv|complete|upgrade|ui|scale|creates|uml]...   (default: all).
 # Brings the lab up unless only complete, ui, dns-churn, scale or uml is asked for.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-which=("${@:-machines dns dns-churn overlay kv complete upgrade ui scale uml}")
+which=("${@:-machines dns dns-churn overlay kv complete upgrade ui scale creates uml}")
 want() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 lab=0
-for b in machines dns overlay kv upgrade; do want "$b" && lab=1; done
+for b in machines dns overlay kv upgrade creates; do want "$b" && lab=1; done
 [ "$lab" = 0 ] || bash test/lab/install-deps.sh >&2
 [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund
 [ -f dist/router.cjs ] || npm run build
@@ -97,5 +100,6 @@ if want scale; then
   echo "== the router's plan for 100, 1,000 and 10,000 synthetic peers (the router's node flags)"
   for n in 100 1000 10000; do node --lite-mode --no-expose-wasm --max-semi-space-size=1 dist/bench/overlay/plan-bench.js "$n"; done
 fi
+if want creates; then node dist/bench/creates/bench.js; fi
 if want uml; then bash bench/uml/run.sh; fi
 if want ui; then command -v chromium >/dev/null || bash test/lab/install-deps.sh >&2; node dist/bench/ui/bench.js; fi

@@ -48,11 +48,14 @@ async function uploadRouter(conn: SshConnection): Promise<void> {
 /** Prints the host's clock first: the restart's moment, to tell the new router's status from the old one's. */
 const RESTART_ROUTER = `date -u +%Y-%m-%dT%H:%M:%S.%3NZ && systemctl daemon-reload && systemctl enable --quiet ${ROUTER_UNIT} && systemctl restart ${ROUTER_UNIT}`
 
-/** Writes the router's config and unit, then (re)starts it: a re-provision picks up a new bundle or config. */
-export async function startRouter(conn: SshConnection, config: RouterConfig): Promise<void> {
+/**
+ * Writes the router's config and unit, then (re)starts it: a re-provision picks up a new
+ * bundle or config. Returns the host's time just before the start (for waitForRouter).
+ */
+export async function startRouter(conn: SshConnection, config: RouterConfig): Promise<string> {
   await conn.writeFile(CONFIG_PATH, JSON.stringify(config, null, 2) + '\n', 0o600)
   await conn.writeFile(UNIT_PATH, UNIT, 0o644)
-  await conn.run(RESTART_ROUTER, 'starting the router')
+  return (await conn.run(RESTART_ROUTER, 'starting the router')).trim()
 }
 
 /** The bundle this CLI deploys. */

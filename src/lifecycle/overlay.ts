@@ -13,11 +13,19 @@ import type {RouterConfig} from '../../core/router-config.js'
 import {loadOrCreateSigningKey, signPeer} from '../signing.js'
 import {dockerBridgeSettings} from '../provision/docker-bridge.js'
 import {prepareRouter, startRouter, stopRouter} from '../agent/deploy.js'
+import {waitForRouter} from '../agent/status.js'
 import {ClusterError} from '../../core/errors.js'
 import {kvCall, type Kv} from '../kv/client.js'
 import {addIssued, saveMembership, syncMembership, type Membership} from '../store/membership.js'
 import type {SetupContext} from './setup-context.js'
 import {HOST_CLIENT_DIR} from '../kv/bootstrap/plan.js'
+
+/**
+ * How long a new router has to report itself connected to etcd. Twice upgrade's: a new host's
+ * router also makes its WireGuard device first, and 20 creates at once on two cores took
+ * tens of seconds per step (bench/creates).
+ */
+const ROUTER_START_MS = 60_000
 
 export interface Underlay {
   interface: string
@@ -52,7 +60,7 @@ async function underlayOf(conn: SshConnection, address: string): Promise<Underla
 export interface OverlayJoin {
   /** daemon.json keys that put the Docker bridge in the host's subnet. */
   dockerDaemon: Record<string, unknown>
-  /** Starts (or restarts) the router once Docker runs with those settings. */
+  /** Starts (or restarts) the router once Docker runs with those settings, and waits until it reports connected to etcd. */
   start(): Promise<void>
 }
 
@@ -71,7 +79,9 @@ export async function joinOverlay(c: SetupContext, provisioner: Provisioner): Pr
   return {
     dockerDaemon: dockerBridgeSettings(subnet, settings.backend, Math.min(underlay.mtu, publicUnderlay.mtu), settings.domain),
     start: async () => {
-      await startRouter(conn, routerConfig(kv, routerKv, settings, peer, underlay))
+      const startedAt = await startRouter(conn, routerConfig(kv, routerKv, settings, peer, underlay))
+      // "Ready" includes the overlay: a router that cannot start fails the create, which rolls back.
+      await waitForRouter(record.name, conn, startedAt, ROUTER_START_MS)
       await spendRevocation(kv, peer)
     },
   }

@@ -15,7 +15,7 @@ import {detectProvisioner, upgradeDockerPackages, type EngineUpgrade} from '../p
 import {waitForEngine} from '../provision/engine.js'
 import {dockerClientCert, loadOrCreateAuthorities} from '../tls/authorities.js'
 import {installedRouter, localRouter, replaceRouter} from '../agent/deploy.js'
-import {readRouterStatus} from '../agent/status.js'
+import {waitForRouter} from '../agent/status.js'
 import {planRouterUpgrade, type RouterIdentity} from '../agent/router-version.js'
 import {UNIT} from '../agent/unit.js'
 import type {LocalStore} from '../store/local.js'
@@ -130,28 +130,11 @@ async function upgradeRouter(name: string, conn: SshConnection, progress: Progre
   }
   progress.step(`router ${describeRouter(installed.router)} → ${describeRouter(local)}: restarting it (the overlay stays up)`)
   const restartedAt = await replaceRouter(conn, plan)
-  await waitForRouter(name, conn, restartedAt)
+  await waitForRouter(name, conn, restartedAt, ROUTER_READY_MS).catch((error: ClusterError) => {
+    throw new ClusterError(`${error.message}; the machines after it were not upgraded`, {hint: error.hint, cause: error})
+  })
   progress.step('the new router is serving')
   return result
-}
-
-/** Waits for a status written by the new router (after `since`, host time) that says etcd is reachable. */
-async function waitForRouter(name: string, conn: SshConnection, since: string): Promise<void> {
-  const deadline = Date.now() + ROUTER_READY_MS
-  let last = 'no status yet'
-  while (Date.now() < deadline) {
-    const status = await readRouterStatus(conn).catch((error: Error) => {
-      last = error.message
-      return undefined
-    })
-    if (status && status.updatedAt >= since) {
-      if (status.etcd.connected) return
-      last = 'etcd not reachable yet'
-    }
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
-  throw new ClusterError(`the new router on ${name} did not report back within ${ROUTER_READY_MS / 1000} s (${last}); the machines after it were not upgraded`,
-    {hint: `see \`cluster ssh ${name} journalctl -u cluster-router\``})
 }
 
 /** `0.1.0 (3f2a1b9c04de)`: the version line and the start of the hash. */
