@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# DNS benchmark: our server (router/dns, as the router runs it) against dnsmasq serving the
-# same records from a hosts file, side by side in one run, on loopback.
+# DNS benchmark: our server (router/dns's code, with the JIT: the router's own --lite-mode is
+# measured by bench/dns-churn) against dnsmasq serving the same records from a hosts file,
+# side by side in one run, on loopback.
 #
 #   bash bench/dns/run.sh            (after npm run build; builds with tsc when dist is missing)
 #

@@ -31,26 +31,29 @@ test('index: lookups both ways, duplicates merged, deletes and replaceAll', () =
   assert.equal(changes, 5)
 })
 
-test('index: lookups stay cheap with 10 000 records', () => {
+test('index: lookups with 10 000 records', () => {
   const index = new RecordIndex()
   index.replaceAll(Array.from({length: 10_000}, (_, i) => ({key: `k${i}`, record: staticRecord(`svc${i % 1000}`, `198.19.${i >> 8}.${i & 255}`)})))
-  const t0 = process.hrtime.bigint()
-  for (let i = 0; i < 100_000; i++) index.addressesOf(`svc${i % 1000}`)
-  const perLookupNs = Number(process.hrtime.bigint() - t0) / 100_000
   assert.equal(index.addressesOf('svc7').length, 10)
-  assert.ok(perLookupNs < 2000, `lookup took ${perLookupNs} ns`)
+  assert.deepEqual(index.namesAt('198.19.0.7'), ['svc7'])
 })
 
-test('index: a change with 10,000 records touches only its names (a whole rebuild took ~20 ms each)', () => {
+// Speed lives in bench/dns-churn; here, that a change reaches only what it touched.
+test('index: a change with 10,000 records reports and rebuilds only its own name and address', () => {
   const index = new RecordIndex()
   index.replaceAll(Array.from({length: 10_000}, (_, i) => ({key: `k${i}`, record: staticRecord(`svc${i % 3334}`, `198.19.${i >> 8}.${i & 255}`)})))
-  const t0 = performance.now()
+  const changes: Array<[string[], string[]] | undefined> = []
+  index.onChange(change => changes.push(change && [[...change.names], [...change.addresses]]))
+  const untouched = index.addressesOf('svc2000')
   for (let i = 0; i < 1000; i++) {
     index.put(`new${i}`, staticRecord(`svc${i}`, `198.18.${i >> 8}.${i & 255}`))
     index.delete(`k${i}`)
   }
-  const ms = performance.now() - t0
-  assert.ok(ms < 500, `2,000 changes took ${ms.toFixed(0)} ms`)
+  assert.equal(changes.length, 2000)
+  assert.deepEqual(changes[0], [['svc0'], ['198.18.0.0']])
+  assert.deepEqual(changes[1], [['svc0'], ['198.19.0.0']])
+  assert.ok(changes.every(c => c && c[0].length === 1 && c[1].length === 1), 'every change touched one name and one address')
+  assert.equal(index.addressesOf('svc2000'), untouched, 'an untouched name keeps its array: it was not rebuilt')
   assert.deepEqual(index.addressesOf('svc0'), ['198.19.13.6', '198.19.26.12', '198.18.0.0'])
 })
 
