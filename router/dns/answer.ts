@@ -77,6 +77,11 @@ export function relativeTo(name: string, domain: string): string | undefined {
   return name.endsWith(`.${domain}`) ? name.slice(0, -domain.length - 1) : undefined
 }
 
+/** `1.2.3.4` → `4.3.2.1.in-addr.arpa`: the PTR question about an address (reverseAddress's inverse). */
+export function reverseName(ip: string): string {
+  return `${ip.split('.').reverse().join('.')}.in-addr.arpa`
+}
+
 /** `4.3.2.1.in-addr.arpa` → `1.2.3.4`; anything else (partial, IPv6, junk) → undefined. */
 export function reverseAddress(name: string): string | undefined {
   const suffix = '.in-addr.arpa'

@@ -39,9 +39,9 @@ export class RecordIndex {
     const old = this.byKey.get(key)
     this.byKey.set(key, record)
     if (old && sameAnswers(old, record)) return
-    const change = {names: new Set<string>(), addresses: new Set<string>()}
-    if (old) this.unlink(old, change)
-    this.link(record, change)
+    const change = touched()
+    if (old) this.tally(old, -1, change)
+    this.tally(record, 1, change)
     this.refresh(change)
   }
 
@@ -49,8 +49,8 @@ export class RecordIndex {
     const old = this.byKey.get(key)
     if (!old) return
     this.byKey.delete(key)
-    const change = {names: new Set<string>(), addresses: new Set<string>()}
-    this.unlink(old, change)
+    const change = touched()
+    this.tally(old, -1, change)
     this.refresh(change)
   }
 
@@ -61,12 +61,12 @@ export class RecordIndex {
     this.nameCounts.clear()
     this.addressesByName.clear()
     this.namesByAddress.clear()
-    const change = {names: new Set<string>(), addresses: new Set<string>()}
+    const change = touched()
     for (const {key, record} of entries) {
       const old = this.byKey.get(key)
-      if (old) this.unlink(old, change)
+      if (old) this.tally(old, -1, change)
       this.byKey.set(key, record)
-      this.link(record, change)
+      this.tally(record, 1, change)
     }
     this.refresh(change, true)
   }
@@ -90,19 +90,11 @@ export class RecordIndex {
     this.listeners.push(listener)
   }
 
-  private link(record: DnsRecord, change: Touched): void {
+  /** Counts the record's pairs in (+1) or out (-1), noting each name and the address as touched. */
+  private tally(record: DnsRecord, by: 1 | -1, change: Touched): void {
     for (const name of namesOf(record)) {
-      count(this.addressCounts, name, record.ip, 1)
-      count(this.nameCounts, record.ip, name, 1)
-      change.names.add(name)
-    }
-    change.addresses.add(record.ip)
-  }
-
-  private unlink(record: DnsRecord, change: Touched): void {
-    for (const name of namesOf(record)) {
-      count(this.addressCounts, name, record.ip, -1)
-      count(this.nameCounts, record.ip, name, -1)
+      count(this.addressCounts, name, record.ip, by)
+      count(this.nameCounts, record.ip, name, by)
       change.names.add(name)
     }
     change.addresses.add(record.ip)
@@ -114,6 +106,10 @@ export class RecordIndex {
     for (const ip of change.addresses) setOrDelete(this.namesByAddress, ip, this.nameCounts.get(ip))
     for (const listener of this.listeners) listener(everything ? undefined : change)
   }
+}
+
+function touched(): Touched {
+  return {names: new Set(), addresses: new Set()}
 }
 
 /** Same name, aliases and address: the answers it gives are the same. */

@@ -11,7 +11,7 @@
  * a churn of containers most answers stay cached (bench/dns-churn).
  */
 import {decode, encode, type DecodedPacket} from 'dns-packet'
-import {decide, fitToSize, rotations, type Lookup, type Zone} from './answer.js'
+import {decide, fitToSize, reverseName, rotations, type Lookup, type Zone} from './answer.js'
 import type {ChangeListener, IndexChange} from './records.js'
 
 export type Outcome =
@@ -97,7 +97,7 @@ export class Responder {
       this.dropQuestion(`${name}.${this.zone.domain}`)
       this.dropQuestion(name)
     }
-    for (const ip of change.addresses) this.dropQuestion(`${ip.split('.').reverse().join('.')}.in-addr.arpa`)
+    for (const ip of change.addresses) this.dropQuestion(reverseName(ip))
   }
 
   private dropQuestion(question: string): void {

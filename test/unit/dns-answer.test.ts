@@ -2,7 +2,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {decode, encode, RECURSION_DESIRED, TRUNCATED_RESPONSE, type DecodedPacket, type Packet, type RecordType} from 'dns-packet'
-import {decide, fitToSize, RCODE, relativeTo, reverseAddress, rotations, udpLimit, type Zone} from '../../router/dns/answer.js'
+import {decide, fitToSize, RCODE, relativeTo, reverseAddress, reverseName, rotations, udpLimit, type Zone} from '../../router/dns/answer.js'
 import {Responder} from '../../router/dns/responder.js'
 import {RecordIndex} from '../../router/dns/records.js'
 import {staticRecord} from '../../core/dns-records.js'
@@ -119,6 +119,8 @@ test('helpers: relative names, reverse names, UDP limits', () => {
   assert.equal(relativeTo('cluster.internal', 'cluster.internal'), '')
   assert.equal(relativeTo('xcluster.internal', 'cluster.internal'), undefined)
   assert.equal(reverseAddress('4.3.2.1.in-addr.arpa'), '1.2.3.4')
+  assert.equal(reverseName('1.2.3.4'), '4.3.2.1.in-addr.arpa')
+  assert.equal(reverseAddress(reverseName('198.19.0.7')), '198.19.0.7')
   for (const bad of ['3.2.1.in-addr.arpa', '256.3.2.1.in-addr.arpa', '04.3.2.1.in-addr.arpa', 'x.3.2.1.in-addr.arpa']) {
     assert.equal(reverseAddress(bad), undefined, bad)
   }
