@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks, each printed side by side with its floor or peer in one run:
 #   machines: `cluster env` vs `node -e ''`; `cluster ls` with 1, 50, 200, 1,000 machines (and 200
-#             with 10 unreachable, --timeout 2); `cluster create` on a lab host with Docker.
+#             with 10 unreachable, --timeout 2); `cluster create` on a lab host with Docker;
+#             where the time goes (ls -q against ls, create's own step timestamps).
 #   dns:      bench/dns/run.sh (our DNS server vs dnsmasq, dnsperf)
 #   dns-churn: 4 real routers in network namespaces against one etcd, 10,002 container records
 #             and 50 container stops and starts a second while dnsperf loads one router's DNS,
@@ -53,7 +54,10 @@ if want machines; then
   hyperfine --runs 3 --export-json "$out/create.json" --prepare "$C rm -f -y bench1 >/dev/null 2>&1 || true" \
     "$C create -q -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key $KEY --overlay-range 198.19.0.0/16 bench1" 2>&1 | grep -E 'Time|Range' || true
   $C rm -f -y bench1 >/dev/null 2>&1 || true
-  $C create -q -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key "$KEY" --overlay-range 198.19.0.0/16 bench1
+  # Once more with its progress lines: their timestamps say where a create's time goes.
+  t0=$EPOCHREALTIME
+  $C create -d generic --generic-ip-address 198.18.0.11 --generic-ssh-key "$KEY" --overlay-range 198.19.0.0/16 bench1 2>"$out/create-steps.log" >/dev/null
+  create_wall="$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
   echo "== cluster env vs the bare node start"
   hyperfine -N -w 5 -r 40 --export-json "$out/env.json" "node -e ''" "$C env bench1" 2>&1 | grep -E 'Benchmark|Time' || true
   read -r node_t env_t < <(mean "$out/env.json" | paste -sd ' ')
@@ -65,6 +69,9 @@ if want machines; then
     printf -v "lscold_$n" '%s' "$(mean "$out/lscold$n.json")"
     hyperfine -N -w 1 -r 5 --export-json "$out/ls$n.json" "$C ls -t 10" >/dev/null 2>&1
     printf -v "ls_$n" '%s' "$(mean "$out/ls$n.json")"
+    # -q lists from etcd without the live check: start, loading and the etcd read alone.
+    hyperfine -N -w 1 -r 5 --export-json "$out/lsq$n.json" "$C ls -q" >/dev/null 2>&1
+    printf -v "lsq_$n" '%s' "$(mean "$out/lsq$n.json")"
   done
   node bench/machines/seed.mjs "$CLUSTER_KV_ENDPOINTS" "$CLUSTER_NAME" bench1 200 10 "$CLUSTER_STORAGE_PATH"
   hyperfine -N -r 3 --export-json "$out/lsdead.json" "$C ls -t 2" >/dev/null 2>&1
@@ -84,6 +91,21 @@ if want machines; then
   printf '%-44s %8.3f   %s of ls-1 (no TLS tickets yet)\n' "cluster ls, 200 machines, first run" "$lscold_200" "$(ratio "$lscold_200" "$ls_1")"
   printf '%-44s %8.3f   %s marked, --timeout 2 s\n' "cluster ls, 200 machines, 10 unreachable" "$ls_dead" "$timeouts/10"
   printf '%-44s %8.3f   (target < 20 s)\n' "cluster create, host with Docker" "$create_t"
+  echo
+  echo "== where the time goes"
+  printf '%-44s %8.3f   s\n' "node's start (node -e '')" "$node_t"
+  printf '%-44s %8.3f   s\n' "cluster env: loading and reading the store" "$(awk -v a="$env_t" -v b="$node_t" 'BEGIN { print a - b }')"
+  printf '%-44s %8s   %s\n' "cluster ls, N machines" "ls -q" "live checks (ls - ls -q), per machine"
+  for n in 1 50 200 1000; do
+    q="lsq_$n" l="ls_$n"
+    printf '%-44s %8.3f   %s\n' "  N = $n" "${!q}" "$(awk -v l="${!l}" -v q="${!q}" -v n="$n" 'BEGIN { printf "%.3f s, %.1f ms", l - q, (l - q) * 1000 / n }')"
+  done
+  echo "cluster create, step by step (seconds, from the progress lines of one more run, $create_wall s in all):"
+  # "[  1.2s] (bench1) message": a step lasts until the next one starts. The clock starts once
+  # the command runs: node's start and loading are in the last line, with the exit.
+  awk -v wall="$create_wall" 'match($0, /^\[ *[0-9.]+s\] \([^)]*\) /) { t = substr($0, 2, index($0, "s]") - 2) + 0; m = substr($0, RLENGTH + 1)
+         if (prev == "") printf "  %6.1f  (the command, until its first line)\n", t; else printf "  %6.1f  %s\n", t - pt, prev; prev = m; pt = t }
+       END { printf "  %6.1f  node start and loading, after the last line and exit\n", wall - pt }' "$out/create-steps.log"
   $C rm -f -y bench1 >/dev/null
 fi
 
