@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {MachineCommand} from '../src/cli/machine-command.js'
-import {certPaths} from '../src/tls/authorities.js'
+import {certPaths} from '../src/tls/paths.js'
 import {configJson, jsonFlag} from '../src/cli/json.js'
 import {swarmManagerOf} from '../src/swarm/plan.js'
 

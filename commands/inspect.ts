@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {MachineCommand} from '../src/cli/machine-command.js'
 import {renderTemplate} from '../src/cli/format.js'
 import {dockerMachineView} from '../src/cli/machine-view.js'
-import {certPaths} from '../src/tls/authorities.js'
+import {certPaths} from '../src/tls/paths.js'
 
 export default class Inspect extends MachineCommand {
   static summary = 'Show everything known about a machine'

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {MachineCommand} from '../src/cli/machine-command.js'
 import {contextPlan, unsetContext, useContext} from '../src/docker-context.js'
 import {swarmManagerOf} from '../src/swarm/plan.js'
-import {certPaths} from '../src/tls/authorities.js'
+import {certPaths} from '../src/tls/paths.js'
 import {InputError} from '../core/errors.js'
 
 export default class Use extends MachineCommand {

@@ -5,7 +5,7 @@ import {request, type RequestOptions} from 'node:https'
 import {parseDockerUrl} from './engine-address.js'
 import {LocalStore} from './store/local.js'
 import {writeFileSafe} from '../core/files.js'
-import {certPaths} from './tls/authorities.js'
+import {certPaths} from './tls/paths.js'
 import {ClusterError} from '../core/errors.js'
 
 export {parseDockerUrl, type EngineAddress} from './engine-address.js'

@@ -2,7 +2,7 @@
 import {readFileSync} from 'node:fs'
 import type Docker from 'dockerode'
 import {parseDockerUrl} from '../docker.js'
-import {certPaths} from '../tls/authorities.js'
+import {certPaths} from '../tls/paths.js'
 import type {LocalStore} from '../store/local.js'
 import type {MachineRecord} from '../../core/model.js'
 

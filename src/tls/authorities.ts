@@ -20,17 +20,15 @@ import {join} from 'node:path'
 import {createCa, createClientCert, issueClientCert, issuePeerCert, issueServerCert, type KeyPairPem, type Usage} from './certs.js'
 import type {LocalStore} from '../store/local.js'
 import {writeFileSafe, writeSecret} from '../../core/files.js'
-
-export type Authority = 'dockerServer' | 'dockerClient' | 'etcdClient' | 'etcdMember'
+import {caFiles, certPaths, type Authority} from './paths.js'
 
 export type Authorities = Record<Authority, KeyPairPem>
 
-const AUTHORITIES: Record<Authority, {file: string; cn: string; usage: Usage}> = {
-  // ca.pem keeps its name: DOCKER_CERT_PATH needs ca.pem to verify the servers.
-  dockerServer: {file: 'ca', cn: 'cluster Docker server CA', usage: {serverAuth: true}},
-  dockerClient: {file: 'docker-client-ca', cn: 'cluster Docker client CA', usage: {clientAuth: true}},
-  etcdClient: {file: 'etcd-client-ca', cn: 'cluster etcd client CA', usage: {clientAuth: true}},
-  etcdMember: {file: 'etcd-member-ca', cn: 'cluster etcd member CA', usage: {serverAuth: true, clientAuth: true}},
+const AUTHORITIES: Record<Authority, {cn: string; usage: Usage}> = {
+  dockerServer: {cn: 'cluster Docker server CA', usage: {serverAuth: true}},
+  dockerClient: {cn: 'cluster Docker client CA', usage: {clientAuth: true}},
+  etcdClient: {cn: 'cluster etcd client CA', usage: {clientAuth: true}},
+  etcdMember: {cn: 'cluster etcd member CA', usage: {serverAuth: true, clientAuth: true}},
 }
 
 /**
@@ -46,25 +44,6 @@ export const CERT_NAMES = {
   /** etcd's own name for its administrator. */
   etcdRoot: 'root',
 } as const
-
-export function certPaths(store: LocalStore) {
-  const d = store.certsDir
-  const pem = (a: Authority) => join(d, `${AUTHORITIES[a].file}.pem`)
-  return {
-    /** DOCKER_CERT_PATH: ca.pem verifies the engines, cert.pem/key.pem is the CLI's client certificate. */
-    ca: pem('dockerServer'), caKey: join(d, 'ca-key.pem'), cert: join(d, 'cert.pem'), key: join(d, 'key.pem'),
-    /** What an etcd client verifies the members with. */
-    etcdCa: pem('etcdMember'),
-    etcdRoot: join(d, 'etcd-root.pem'), etcdRootKey: join(d, 'etcd-root-key.pem'),
-    /** The client certificate of a store made before the purpose CAs, kept for machines not yet moved. */
-    legacy: join(d, 'legacy'),
-  }
-}
-
-function caFiles(store: LocalStore, a: Authority): {cert: string; key: string} {
-  const base = join(store.certsDir, AUTHORITIES[a].file)
-  return {cert: `${base}.pem`, key: `${base}-key.pem`}
-}
 
 const complete = (store: LocalStore) =>
   (Object.keys(AUTHORITIES) as Authority[]).every(a => existsSync(caFiles(store, a).key)) && existsSync(certPaths(store).key)

@@ -8,8 +8,9 @@ import {join} from 'node:path'
 import type {AddressInfo} from 'node:net'
 import {createCa, createClientCert, issueServerCert, issuePeerCert, generateRsaKey, certFingerprint, certSans, type KeyPairPem} from '../../src/tls/certs.js'
 import {
-  certPaths, dockerClientCert, etcdRootFiles, issueDockerServerCert, issueEtcdMemberCert, issueRouterEtcdCert, loadOrCreateAuthorities, trustFor,
+  dockerClientCert, etcdRootFiles, issueDockerServerCert, issueEtcdMemberCert, issueRouterEtcdCert, loadOrCreateAuthorities, trustFor,
 } from '../../src/tls/authorities.js'
+import {certPaths} from '../../src/tls/paths.js'
 import {LocalStore} from '../../src/store/local.js'
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'

@@ -6,7 +6,8 @@
  * cluster and writes only its own records.
  */
 import type {SshConnection} from '../../ssh/client.js'
-import {certPaths, issueRouterEtcdCert, trustFor} from '../../tls/authorities.js'
+import {issueRouterEtcdCert, trustFor} from '../../tls/authorities.js'
+import {certPaths} from '../../tls/paths.js'
 import {hostKeygenCommand} from '../../provision/host-keygen.js'
 import type {LocalStore} from '../../store/local.js'
 import type {RouterConfig} from '../../../core/router-config.js'
