@@ -1,7 +1,7 @@
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
 import {createServer} from 'node:https'
-import {mkdtempSync, statSync, existsSync} from 'node:fs'
+import {mkdtempSync, statSync, existsSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import type {AddressInfo} from 'node:net'
@@ -11,7 +11,7 @@ import {LocalStore} from '../../src/store/local.js'
 import {loadOrCreateAuthorities} from '../../src/tls/authorities.js'
 import {generateRsaKey, issueServerCert} from '../../src/tls/certs.js'
 
-test('pingEngine: version and swarm role from /_ping over mutual TLS; a kept TLS ticket (0600) makes the next check resume', async () => {
+test('pingEngine: version and swarm role from /_ping over mutual TLS; a kept TLS ticket (0600) makes every later check resume', async () => {
   const store = new LocalStore(mkdtempSync(join(tmpdir(), 'cluster-ping-')))
   const {dockerServer, dockerClient} = loadOrCreateAuthorities(store)
   const key = generateRsaKey()
@@ -28,8 +28,12 @@ test('pingEngine: version and swarm role from /_ping over mutual TLS; a kept TLS
     const ticket = join(store.root, 'cache', 'tls-sessions', url.slice(6).replace(':', '_'))
     for (let i = 0; i < 50 && !existsSync(ticket); i++) await new Promise(r => setTimeout(r, 20))
     assert.equal(statSync(ticket).mode & 0o777, 0o600)
+    const kept = readFileSync(ticket)
     await pingEngine(url, store, 5000)
-    assert.deepEqual(resumed, [false, true])
+    await pingEngine(url, store, 5000)
+    assert.deepEqual(resumed, [false, true, true])
+    // The full handshake's ticket serves again and again (a resumed check keeps it, src/docker.ts).
+    assert.deepEqual(readFileSync(ticket), kept)
   } finally {
     server.close()
   }
