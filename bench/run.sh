@@ -2,7 +2,8 @@
 # Benchmarks, each printed side by side with its floor or peer in one run:
 #   machines: `cluster env` vs `node -e ''`; `cluster ls` with 1, 50, 200, 1,000 machines (and 200
 #             with 10 unreachable, --timeout 2); `cluster create` on a lab host with Docker;
-#             where the time goes (ls -q against ls, create's own step timestamps).
+#             where the time goes (ls -q against ls and env at each N, create's own step
+#             timestamps).
 #   dns:      bench/dns/run.sh (our DNS server vs dnsmasq, dnsperf)
 #   dns-churn: 4 real routers in network namespaces against one etcd, 10,002 container records
 #             and 50 container stops and starts a second while dnsperf loads one router's DNS,
@@ -69,9 +70,13 @@ if want machines; then
     printf -v "lscold_$n" '%s' "$(mean "$out/lscold$n.json")"
     hyperfine -N -w 1 -r 5 --export-json "$out/ls$n.json" "$C ls -t 10" >/dev/null 2>&1
     printf -v "ls_$n" '%s' "$(mean "$out/ls$n.json")"
-    # -q lists from etcd without the live check: start, loading and the etcd read alone.
+    # -q lists from etcd without the live check: start, loading and the etcd read alone
+    # (0.45-0.57 s at every N on 2026-12-03; node --cpu-prof: loading is three quarters of it).
     hyperfine -N -w 1 -r 5 --export-json "$out/lsq$n.json" "$C ls -q" >/dev/null 2>&1
     printf -v "lsq_$n" '%s' "$(mean "$out/lsq$n.json")"
+    # env reads one machine from the store: it should not grow with the N beside it.
+    hyperfine -N -w 1 -r 10 --export-json "$out/envn$n.json" "$C env bench1" >/dev/null 2>&1
+    printf -v "envn_$n" '%s' "$(mean "$out/envn$n.json")"
   done
   node bench/machines/seed.mjs "$CLUSTER_KV_ENDPOINTS" "$CLUSTER_NAME" bench1 200 10 "$CLUSTER_STORAGE_PATH"
   hyperfine -N -r 3 --export-json "$out/lsdead.json" "$C ls -t 2" >/dev/null 2>&1
@@ -95,12 +100,12 @@ if want machines; then
   echo "== where the time goes"
   printf '%-44s %8.3f   s\n' "node's start (node -e '')" "$node_t"
   printf '%-44s %8.3f   s\n' "cluster env: loading and reading the store" "$(awk -v a="$env_t" -v b="$node_t" 'BEGIN { print a - b }')"
-  printf '%-44s %8s   %s\n' "cluster ls, N machines" "ls -q" "live checks (ls - ls -q), per machine"
+  printf '%-44s %8s   %s\n' "cluster ls, N machines" "ls -q" "live checks (ls - ls -q), per machine; env"
   for n in 1 50 200 1000; do
-    q="lsq_$n" l="ls_$n"
-    printf '%-44s %8.3f   %s\n' "  N = $n" "${!q}" "$(awk -v l="${!l}" -v q="${!q}" -v n="$n" 'BEGIN { printf "%.3f s, %.1f ms", l - q, (l - q) * 1000 / n }')"
+    q="lsq_$n" l="ls_$n" e="envn_$n"
+    printf '%-44s %8.3f   %s\n' "  N = $n" "${!q}" "$(awk -v l="${!l}" -v q="${!q}" -v n="$n" -v e="${!e}" 'BEGIN { printf "%.3f s, %.1f ms; env %.3f s", l - q, (l - q) * 1000 / n, e }')"
   done
-  echo "cluster create, step by step (seconds, from the progress lines of one more run, $create_wall s in all):"
+  printf 'cluster create, step by step (seconds, from the progress lines of one more run, %.1f s in all):\n' "$create_wall"
   # "[  1.2s] (bench1) message": a step lasts until the next one starts. The clock starts once
   # the command runs: node's start and loading are in the last line, with the exit.
   awk -v wall="$create_wall" 'match($0, /^\[ *[0-9.]+s\] \([^)]*\) /) { t = substr($0, 2, index($0, "s]") - 2) + 0; m = substr($0, RLENGTH + 1)

@@ -1,6 +1,9 @@
 // Puts COUNT synthetic machine records into etcd, copies of a real machine's record under
 // other names, so `cluster ls` checks COUNT live engines; UNREACHABLE of them point at a lab
-// address where nothing answers, to show they are marked within --timeout.
+// address where nothing answers, to show they are marked within --timeout. A copy keeps the
+// real record's signature, which does not cover its new name: ls checks each record's shape
+// (core/records.ts) but no signature (only a store that never met a machine checks one, before
+// SSH), so the copies list as the real machine does.
 // usage: node seed.mjs ENDPOINT CLUSTER REAL_NAME COUNT UNREACHABLE STORE
 import {Etcd3} from 'etcd3'
 import {mkdirSync, writeFileSync, rmSync, readdirSync} from 'node:fs'
