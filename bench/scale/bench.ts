@@ -30,7 +30,7 @@ import {REPO_ROOT} from '../../test/lab/lab.js'
 import {BUNDLE, BenchCluster, ENDPOINT, startEtcd, stopProcess, tearDownOnSignal} from './cluster.js'
 import {Fabric, Host, hostAddress} from './hosts.js'
 import {renderSvg, renderTable, type ScaleRow} from './render.js'
-import {applyMs, cpuTicks, growth, machineJiffies, mean, percentile, rssBytes, sumByLabel, sumMetric} from './stats.js'
+import {applyMs, cpuTicks, growth, machineJiffies, mean, percentile, memoryOf, sumByLabel, sumMetric} from './stats.js'
 
 const BACKEND = (process.env.SCALE_BACKEND ?? 'vxlan') as Backend
 const SIZES = (process.env.SCALE_N ?? '10 25 50 100').split(/\s+/).filter(Boolean).map(Number)
@@ -53,7 +53,7 @@ const etcdMetrics = async () => (await fetch(`${ENDPOINT}/metrics`)).text()
 const received = (text: string) => sumMetric(text, 'grpc_server_msg_received_total')
 const procTicks = (pid: number) => cpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'))
 const total = (t: {self: number; children: number}) => t.self + t.children
-const procRss = (pid: number) => rssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'))
+const procMemory = (pid: number) => memoryOf(readFileSync(`/proc/${pid}/status`, 'utf8'))
 
 class Scale {
   readonly hosts: Host[] = []
@@ -172,7 +172,7 @@ class Scale {
   }
 
   /** A quiet window: etcd messages and watchers, CPU and RSS of every router, the idle node's RSS. */
-  async idle(): Promise<Pick<ScaleRow, 'idleReqPerRouter' | 'watchersPerRouter' | 'rssMb' | 'ownMb' | 'cpuPct' | 'childCpuPct' | 'etcdCpuPct'> & {byMethod: Array<[string, number]>}> {
+  async idle(): Promise<Pick<ScaleRow, 'idleReqPerRouter' | 'watchersPerRouter' | 'rssMb' | 'ownMb' | 'ownAnonMb' | 'ownFileMb' | 'cpuPct' | 'childCpuPct' | 'etcdCpuPct'> & {byMethod: Array<[string, number]>}> {
     await sleep(SETTLE_MS)
     const routers = [...this.members].map(h => h.router!.pid!)
     const m0 = await etcdMetrics()
@@ -185,14 +185,17 @@ class Scale {
     const e1 = total(procTicks(this.etcd!.pid!))
     const seconds = (performance.now() - t0) / 1000
     const n = routers.length
-    const rss = mean(routers.map(procRss))
-    const base = procRss(this.idleNode!.router!.pid!)
+    const memory = routers.map(procMemory)
+    const [rss, anon, file] = (['rss', 'anon', 'file'] as const).map(k => mean(memory.map(m => m[k])))
+    const base = procMemory(this.idleNode!.router!.pid!)
     const perCore = (ticks: number) => (ticks / CLK_TCK / seconds) * 100
     return {
       idleReqPerRouter: (received(m1) - received(m0)) / seconds / n,
       watchersPerRouter: sumMetric(m1, 'etcd_debugging_mvcc_watcher_total') / n,
-      rssMb: mb(rss),
-      ownMb: mb(rss - base),
+      rssMb: mb(rss!),
+      ownMb: mb(rss! - base.rss),
+      ownAnonMb: mb(anon! - base.anon),
+      ownFileMb: mb(file! - base.file),
       cpuPct: mean(c1.map((c, i) => perCore(total(c) - total(c0[i]!)))),
       childCpuPct: mean(c1.map((c, i) => perCore(c.children - c0[i]!.children))),
       etcdCpuPct: perCore(e1 - e0),
@@ -249,7 +252,7 @@ async function main(): Promise<void> {
     for (const n of SIZES) {
       const row = await measure(scale, n)
       rows.push(row)
-      say(`N=${n}: join p95 ${row.joinP95.toFixed(2)} s, idle ${row.idleReqPerRouter.toFixed(3)} msg/s per router, CPU ${row.cpuPct.toFixed(2)} %, own ${row.ownMb.toFixed(1)} MB`)
+      say(`N=${n}: join p95 ${row.joinP95.toFixed(2)} s, idle ${row.idleReqPerRouter.toFixed(3)} msg/s per router, CPU ${row.cpuPct.toFixed(2)} %, own ${row.ownMb.toFixed(1)} MB (anon ${row.ownAnonMb.toFixed(1)}, file ${row.ownFileMb.toFixed(1)})`)
     }
   } catch (error) {
     // The sizes measured so far are still worth their table; the logs stay for the failure.

@@ -92,7 +92,9 @@ export class Fabric {
   }
 }
 
-const {env: UNIT_ENV, nodeFlags: NODE_FLAGS} = unitCommand(UNIT)
+const {env: UNIT_ENV, nodeFlags} = unitCommand(UNIT)
+/** The router's node flags, as its unit starts it (--lite-mode and others). */
+export const NODE_FLAGS = nodeFlags
 
 /** Binds the host's folders over the router's paths, then runs "$@" (the namespace's own mount namespace keeps them private). */
 const WITH_OWN_PATHS = Object.entries(MOUNT_POINTS).map(([k, to]) => `mount --bind "$D/${k}" ${to}`).join(' && ') + ' && exec "$@"'

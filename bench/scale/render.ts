@@ -26,6 +26,10 @@ export interface ScaleRow {
   rssMb: number
   /** Mean router RSS over an idle node started the same way in the same run, MB. */
   ownMb: number
+  /** Of ownMb, the router's own anonymous memory (heap, V8's spaces): private to it. */
+  ownAnonMb: number
+  /** Of ownMb, pages of node's binary and other mapped files the router uses beyond an idle node: clean, shared. */
+  ownFileMb: number
   /** Mean idle CPU per router, percent of one core (children included). */
   cpuPct: number
   /** The part of cpuPct spent in the router's children (ip, iptables, sysctl). */
@@ -57,6 +61,8 @@ const COLUMNS: Column[] = [
   {head: 'etcd msg/join/router', cell: r => f(1)(r.joinReqPerRouter)},
   {head: 'RSS MB', cell: r => f(1)(r.rssMb)},
   {head: 'own MB', cell: r => f(1)(r.ownMb)},
+  {head: 'of it anon MB', cell: r => f(1)(r.ownAnonMb)},
+  {head: 'of it file MB', cell: r => f(1)(r.ownFileMb)},
   {head: 'idle CPU %', cell: r => f(2)(r.cpuPct)},
   {head: 'of it children %', cell: r => f(2)(r.childCpuPct)},
   {head: 'etcd CPU %', cell: r => f(2)(r.etcdCpuPct)},
@@ -83,7 +89,7 @@ export const PANELS: Panel[] = [
   {title: 'join converged everywhere', unit: 's', series: [{label: 'p50', value: r => r.joinP50}, {label: 'p95', value: r => r.joinP95}], target: 2},
   {title: 'etcd messages while idle, per router', unit: 'msg/s', series: [{label: 'per router', value: r => r.idleReqPerRouter}]},
   {title: 'idle CPU per router', unit: '% of a core', series: [{label: 'mean', value: r => r.cpuPct}], target: 0.5},
-  {title: 'router memory over an idle node', unit: 'MB', series: [{label: 'own share', value: r => r.ownMb}], target: 10},
+  {title: 'router memory over an idle node', unit: 'MB', series: [{label: 'own share', value: r => r.ownMb}, {label: 'of it anon', value: r => r.ownAnonMb}], target: 10},
 ]
 
 const W = 380

@@ -44,11 +44,19 @@ export function cpuTicks(stat: string): {self: number; children: number} {
   return {self: utime! + stime!, children: cutime! + cstime!}
 }
 
-/** VmRSS of a /proc/PID/status text, in bytes. */
-export function rssBytes(status: string): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)
-  if (!m) throw new Error('no VmRSS line in /proc/PID/status (the process is gone?)')
-  return Number(m[1]) * 1024
+/**
+ * Resident memory of a /proc/PID/status text, in bytes, split into what is the process's own
+ * (anon: heap, stacks, V8's spaces) and pages of mapped files (file: mostly node's own
+ * binary, whose code for TLS, HTTP/2 and the like is paged in once used; clean, shared with
+ * every node process on the host, and dropped first when memory runs short).
+ */
+export function memoryOf(status: string): {rss: number; anon: number; file: number} {
+  const kb = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status)
+    if (!m) throw new Error(`no ${field} line in /proc/PID/status (the process is gone?)`)
+    return Number(m[1]) * 1024
+  }
+  return {rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile')}
 }
 
 export function mean(values: number[]): number {

@@ -1,7 +1,7 @@
 /** The scale bench's pure helpers: percentiles, Prometheus sums, /proc parsing, the unit's command, the table and the plot. */
 import {test} from 'node:test'
 import assert from 'node:assert/strict'
-import {applyMs, cpuTicks, growth, machineJiffies, mean, percentile, rssBytes, sumByLabel, sumMetric} from '../../bench/scale/stats.js'
+import {applyMs, cpuTicks, growth, machineJiffies, mean, percentile, memoryOf, sumByLabel, sumMetric} from '../../bench/scale/stats.js'
 import {niceCeiling, renderSvg, renderTable, type ScaleRow} from '../../bench/scale/render.js'
 import {unitCommand} from '../../bench/scale/unit-command.js'
 import {UNIT} from '../../src/agent/unit.js'
@@ -49,9 +49,10 @@ test('cpuTicks: utime+stime+cutime+cstime, a command name with spaces and parent
   assert.throws(() => cpuTicks('garbage'), /not a \/proc\/PID\/stat line/)
 })
 
-test('rssBytes: VmRSS in bytes; a status without it is an error', () => {
-  assert.equal(rssBytes('Name:\tnode\nVmRSS:\t   51200 kB\nThreads:\t7\n'), 51200 * 1024)
-  assert.throws(() => rssBytes('Name:\tnode\n'), /no VmRSS/)
+test('memoryOf: VmRSS and its anon and file parts in bytes; a status without one is an error', () => {
+  const status = 'Name:\tnode\nVmRSS:\t   51200 kB\nRssAnon:\t   11264 kB\nRssFile:\t   39936 kB\nRssShmem:\t       0 kB\nThreads:\t7\n'
+  assert.deepEqual(memoryOf(status), {rss: 51200 * 1024, anon: 11264 * 1024, file: 39936 * 1024})
+  assert.throws(() => memoryOf('Name:\tnode\nVmRSS:\t   51200 kB\n'), /no RssAnon/)
 })
 
 test('unitCommand: the router unit\'s environment and node flags, as hosts run it', () => {
@@ -65,7 +66,7 @@ test('unitCommand: the router unit\'s environment and node flags, as hosts run i
 
 const row = (n: number, joinP95: number): ScaleRow => ({
   backend: 'vxlan', n, joinP50: joinP95 / 2, joinP95, joins: 8, applyP50Ms: 40, applyP95Ms: 90, machineBusyPct: 60, leaveP50: 0.1, leaveP95: 0.2, idleReqPerRouter: 0.3,
-  watchersPerRouter: 3, joinReqPerRouter: 4, rssMb: 50, ownMb: 9, cpuPct: 0.4, childCpuPct: 0.1, etcdCpuPct: 1,
+  watchersPerRouter: 3, joinReqPerRouter: 4, rssMb: 50, ownMb: 9, ownAnonMb: 4, ownFileMb: 5, cpuPct: 0.4, childCpuPct: 0.1, etcdCpuPct: 1,
 })
 
 test('renderTable: a Markdown table, one line per row, every column aligned', () => {
@@ -90,7 +91,7 @@ test('renderSvg: one polyline point per N and series, the target dashed, text es
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
   assert.match(svg, /vxlan &lt;test&gt;/)
   const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map(m => m[1]!.split(' '))
-  assert.equal(lines.length, 5) // join p50 and p95, etcd, CPU, memory
+  assert.equal(lines.length, 6) // join p50 and p95, etcd, CPU, memory's own share and its anon part
   for (const points of lines) {
     assert.equal(points.length, 3)
     const xs = points.map(p => Number(p.split(',')[0]))
