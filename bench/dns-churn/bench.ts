@@ -9,8 +9,8 @@
  *
  * Measured in one run:
  *   - bench/dns/measure.sh against the loaded router, dnsmasq serving the same records from a
- *     hosts file, and bench/dns's Node UDP echo (the floor), all three on the loaded host's
- *     docker0 address and on CPU 0 at nice -10; dnsperf (nice -10) on CPU 1, after etcd,
+ *     hosts file, bench/dns's Node UDP echo (the floor) and the same echo with the router's
+ *     node flags (--lite-mode), all four on the loaded host's docker0 address and on CPU 0 at nice -10; dnsperf (nice -10) on CPU 1, after etcd,
  *     the other routers and this process (nice -15: see NICE);
  *   - for every stop, the time until every router's DNS answers without the address, and
  *     wrong answers (the address more than 1 s after the stop); for every start, the time
@@ -34,8 +34,8 @@ import {RecordPublisher} from '../../router/containers/publish.js'
 import {REPO_ROOT} from '../../test/lab/lab.js'
 import {hostsText, queriesText, serviceRecords} from '../dns/records.js'
 import {BUNDLE, BenchCluster, ENDPOINT, startEtcd, stopProcess, tearDownOnSignal} from '../scale/cluster.js'
-import {Fabric, Host, hostAddress} from '../scale/hosts.js'
-import {cpuTicks, rssBytes} from '../scale/stats.js'
+import {Fabric, Host, NODE_FLAGS, hostAddress} from '../scale/hosts.js'
+import {cpuTicks, memoryOf} from '../scale/stats.js'
 import {WRONG_AFTER_MS, follow, summarize, type Outcome, type Summary} from './convergence.js'
 import {Prober, type Server} from './probe.js'
 import {ChurnSchedule, type ChurnEvent, type Container} from './schedule.js'
@@ -48,6 +48,7 @@ const RESTART_S = Number(process.env.RESTART_S ?? 2)
 const DOMAIN = 'cluster.internal'
 const DNSMASQ_PORT = 5301
 const ECHO_PORT = 5302
+const ROUTER_ECHO_PORT = 5303
 /** Churn before the measurement starts, so the first round already sees a steady churn. */
 const CHURN_WARMUP_MS = 3000
 const READY_TIMEOUT_MS = 120_000
@@ -67,6 +68,8 @@ const log = {info: say, warn: say}
 const NICE = {cluster: -15, dns: -10}
 /** The loaded server and its peers (dnsmasq, echo) alone on CPU 0, at bench/dns's priority (`nice -n` is relative to this process's). */
 const SERVER_CPU = ['nice', '-n', String(NICE.dns - NICE.cluster), ...(TWO_CORES ? ['taskset', '-c', '0'] : [])]
+
+type ServerName = 'ours' | 'dnsmasq' | 'echo' | 'echo-lite'
 
 interface Result {
   qps: number
@@ -202,13 +205,19 @@ class DnsChurn {
     say(`${HOSTS} routers answer`)
   }
 
-  /** dnsmasq and the echo beside the loaded router: same namespace, address and CPU. */
+  /**
+   * dnsmasq and two echoes beside the loaded router: same namespace, address and CPU. The echo
+   * with the JIT is the issue's floor; the one with the router's own node flags (--lite-mode:
+   * Node's dgram code interpreted too) is the floor of the runtime as the router runs.
+   */
   async startPeers(hostsFile: string): Promise<void> {
     const h = this.hosts[0]!
     const {address} = dnsOf(h)
     const logTo = (name: string) => openSync(join(this.root, `${name}.log`), 'a')
     this.peers.push(h.spawn([...SERVER_CPU, 'bash', join(REPO_ROOT, 'bench', 'dns', 'dnsmasq.sh'), address, String(DNSMASQ_PORT), hostsFile, DOMAIN], logTo('dnsmasq')))
-    this.peers.push(h.spawn([...SERVER_CPU, process.execPath, join(REPO_ROOT, 'dist', 'bench', 'dns', 'echo.js'), address, String(ECHO_PORT)], logTo('echo')))
+    const echo = join(REPO_ROOT, 'dist', 'bench', 'dns', 'echo.js')
+    this.peers.push(h.spawn([...SERVER_CPU, process.execPath, echo, address, String(ECHO_PORT)], logTo('echo')))
+    this.peers.push(h.spawn([...SERVER_CPU, process.execPath, ...NODE_FLAGS, echo, address, String(ROUTER_ECHO_PORT)], logTo('echo-router-flags')))
     const dnsmasq = {address, port: DNSMASQ_PORT}
     await waitFor('dnsmasq answering', async () => (await this.prober!.ask(dnsmasq, `svc0.${DOMAIN}`, 500)) !== 'timeout')
   }
@@ -230,7 +239,7 @@ class DnsChurn {
   /** The loaded router's CPU ticks (itself) and RSS now. */
   loadedRouter(): {ticks: number; rss: number} {
     const pid = this.hosts[0]!.router!.pid!
-    return {ticks: cpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')).self, rss: rssBytes(readFileSync(`/proc/${pid}/status`, 'utf8'))}
+    return {ticks: cpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')).self, rss: memoryOf(readFileSync(`/proc/${pid}/status`, 'utf8')).rss}
   }
 
   async tearDown(): Promise<void> {
@@ -246,10 +255,10 @@ class DnsChurn {
 }
 
 /** bench/dns/measure.sh against the three servers; its output passes through, its result lines are read. */
-async function measure(queries: string, ours: Server): Promise<Record<'ours' | 'dnsmasq' | 'echo', Result>> {
+async function measure(queries: string, ours: Server): Promise<Record<ServerName, Result>> {
   // measure.sh lowers dnsperf's nice by 10 from its own: start it at 0, as bench/dns/run.sh does.
   const child = spawn('nice', ['-n', String(-NICE.cluster), 'bash', join(REPO_ROOT, 'bench', 'dns', 'measure.sh'), queries,
-    `ours=${ours.address}:${ours.port}`, `dnsmasq=${ours.address}:${DNSMASQ_PORT}`, `echo=${ours.address}:${ECHO_PORT}`], {stdio: ['ignore', 'pipe', 'inherit']})
+    `ours=${ours.address}:${ours.port}`, `dnsmasq=${ours.address}:${DNSMASQ_PORT}`, `echo=${ours.address}:${ECHO_PORT}`, `echo-lite=${ours.address}:${ROUTER_ECHO_PORT}`], {stdio: ['ignore', 'pipe', 'inherit']})
   let out = ''
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString()
@@ -259,9 +268,9 @@ async function measure(queries: string, ours: Server): Promise<Record<'ours' | '
   if (code !== 0) throw new Error(`bench/dns/measure.sh exited ${code}`)
   const results: Partial<Record<string, Result>> = {}
   for (const m of out.matchAll(/^result (\S+) (\S+) (\S+) (\S+) (\S+)$/gm)) results[m[1]!] = {qps: Number(m[2]), p50: Number(m[3]), p99: Number(m[4]), max: Number(m[5])}
-  const {ours: o, dnsmasq: d, echo: e} = results
-  if (!o || !d || !e) throw new Error(`bench/dns/measure.sh printed no result for every server:\n${out}`)
-  return {ours: o, dnsmasq: d, echo: e}
+  const {ours: o, dnsmasq: d, echo: e, 'echo-lite': l} = results
+  if (!o || !d || !e || !l) throw new Error(`bench/dns/measure.sh printed no result for every server:\n${out}`)
+  return {ours: o, dnsmasq: d, echo: e, 'echo-lite': l}
 }
 
 const ms = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(0))
@@ -312,14 +321,15 @@ async function main(): Promise<string[]> {
   return missed
 }
 
-function report(r: {rates: Record<'ours' | 'dnsmasq' | 'echo', Result>; churned: number; outcomes: Outcome[]; routerCpuPct: number; routerRssMb: number}): string[] {
-  const {ours, dnsmasq, echo} = r.rates
+function report(r: {rates: Record<ServerName, Result>; churned: number; outcomes: Outcome[]; routerCpuPct: number; routerRssMb: number}): string[] {
+  const {ours, dnsmasq, echo, 'echo-lite': echoLite} = r.rates
   const ofEcho = ours.qps / echo.qps
   const ofDnsmasq = ours.qps / dnsmasq.qps
   const stops = summarize(r.outcomes, 'stop')
   const starts = summarize(r.outcomes, 'start')
   console.log(`\n== dns-churn: ${HOSTS} routers, ${NAMES * PER_NAME} records, churn ${CHURN_PER_S} events/s (${r.churned.toFixed(1)}/s during the measurement) (${new Date().toISOString()})`)
   console.log(`ours ${ours.qps} q/s: ${ofEcho.toFixed(2)} of the echo (${echo.qps}, target >= ${TARGETS.ofEcho}), ${ofDnsmasq.toFixed(2)} of dnsmasq (${dnsmasq.qps}, target >= ${TARGETS.ofDnsmasq}); p99 ${ours.p99} ms (target < ${TARGETS.p99Ms})`)
+  console.log(`the echo with the router's node flags (${NODE_FLAGS.join(' ')}): ${echoLite.qps} q/s, ${(echo.qps > 0 ? echoLite.qps / echo.qps : NaN).toFixed(2)} of the echo; ours ${(ours.qps / echoLite.qps).toFixed(2)} of it`)
   console.log(`the loaded router: ${r.routerCpuPct.toFixed(0)} % of a core during the measurement, RSS ${r.routerRssMb.toFixed(1)} MB`)
   console.log(`\nevery router right (ms)   events     p50     p95     max  unconverged  wrong`)
   console.log(line('stop', stops))
