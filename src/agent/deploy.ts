@@ -84,7 +84,8 @@ export async function stopRouter(conn: SshConnection): Promise<void> {
   const script = [
     `systemctl disable --now ${ROUTER_UNIT} 2>/dev/null || true`,
     `if [ -e ${ROUTER_PATH} ]; then node ${ROUTER_PATH} teardown; fi`,
-    `rm -f ${UNIT_PATH} ${CONFIG_PATH} ${WG_KEY_PATH} ${ROUTER_PATH}`,
+    // The .d folder: a drop-in an operator added (the router's node flags, README) goes with the unit.
+    `rm -rf ${UNIT_PATH} ${UNIT_PATH}.d ${CONFIG_PATH} ${WG_KEY_PATH} ${ROUTER_PATH}`,
     'systemctl daemon-reload',
   ].join(' && ')
   await conn.run(script, 'removing the router')

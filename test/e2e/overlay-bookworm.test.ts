@@ -2,8 +2,8 @@
  * The router on Debian 12: the Node.js it ships (18) and its older wireguard-go. A bare
  * bookworm lab host gets nodejs, wireguard-tools, wireguard-go and iptables from Debian's
  * mirror (as the provisioner would), then joins a wireguard overlay with a trixie host; the
- * two reach each other's overlay addresses through the tunnel, and stopRouter leaves
- * nothing behind. (No Docker on the bare host: the hosts' own overlay addresses stand in.)
+ * two reach each other's overlay addresses through the tunnel; README's drop-in restarts the
+ * router with the JIT; and stopRouter leaves nothing behind, the drop-in included. (No Docker on the bare host: the hosts' own overlay addresses stand in.)
  */
 import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,8 +16,8 @@ import {gatewayOf, networkOf} from '../../core/subnets.js'
 import type {PeerRecord} from '../../core/membership.js'
 import {signPeer} from '../../src/signing.js'
 import {startRouter, stopRouter} from '../../src/agent/deploy.js'
-import {readRouterStatus} from '../../src/agent/status.js'
-import {ROUTER_PATH} from '../../src/agent/unit.js'
+import {readRouterStatus, waitForRouter} from '../../src/agent/status.js'
+import {ROUTER_PATH, ROUTER_UNIT, UNIT_PATH} from '../../src/agent/unit.js'
 import {waitFor} from '../support/wait.js'
 import {ETCD_ENDPOINT, SSH_KEY, execOk, installKey, removeHost, startHost, type LabHost} from '../lab/lab.js'
 
@@ -71,9 +71,17 @@ test('the router runs on Debian 12 with its Node 18 and wireguard-go', {timeout:
   assert.deepEqual(status.peers.map(p => [p.name, p.endpoint]), [[trixie.name, trixie.ip]])
   assert.ok(status.peers[0]!.lastHandshake, 'a handshake happened')
 
+  // README's drop-in runs the router with the JIT (no --lite-mode), here on Node 18.
+  const since = (await conn.run('date -u +%Y-%m-%dT%H:%M:%S.%3NZ', 'reading the clock')).trim()
+  await conn.run(`mkdir -p ${UNIT_PATH}.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/env node --no-expose-wasm --max-semi-space-size=1 ${ROUTER_PATH}\\n' > ${UNIT_PATH}.d/jit.conf`
+    + ` && systemctl daemon-reload && systemctl restart ${ROUTER_UNIT}`, 'adding the drop-in')
+  await waitForRouter(bookworm.name, conn, since, 30_000)
+  const command = await conn.run(`tr '\\0' ' ' </proc/$(systemctl show -p MainPID --value ${ROUTER_UNIT})/cmdline`, 'reading the router command line')
+  assert.match(command, /^node --no-expose-wasm --max-semi-space-size=1 \/usr\/local\/lib\/cluster\/router\.cjs/)
+
   await stopRouter(conn)
   // Interface, iptables rules, files, wireguard-go processes: none left.
   const left = await conn.run('ip link show cluster-wg 2>/dev/null | wc -l; iptables -S | grep -c CLUSTER || true; '
-    + 'find /etc/cluster /usr/local/lib/cluster -type f 2>/dev/null | wc -l; pgrep -c wireguard-go || true', 'looking for leftovers')
+    + `find /etc/cluster /usr/local/lib/cluster ${UNIT_PATH}.d -type f 2>/dev/null | wc -l; pgrep -c wireguard-go || true`, 'looking for leftovers')
   assert.deepEqual(left.trim().split('\n').map(s => s.trim()), ['0', '0', '0', '0'])
 })
