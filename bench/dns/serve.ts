@@ -1,8 +1,9 @@
 /**
  * The benchmark's server: our DNS server (router/dns/server.ts, the router's own code)
- * answering from the same hosts file dnsmasq gets, so both serve identical records. It runs
- * with V8's JIT; the router itself runs --lite-mode (interpreted), which answers about a
- * quarter as fast: bench/dns-churn measures the router as its unit starts it.
+ * answering from the same hosts file dnsmasq gets, so both serve identical records.
+ * bench/dns/run.sh starts it twice: with V8's JIT, and with the router's own node flags
+ * (--lite-mode, interpreted), which answers about 0.4 as fast; bench/dns-churn measures the
+ * router itself, as its unit starts it.
  *
  *   node dist/bench/dns/serve.js HOSTS_FILE ADDRESS PORT DOMAIN
  */
