@@ -36,6 +36,7 @@ import {etcdMetrics, reconcileMetrics, registry} from './metrics/instruments.js'
 import {recordPeerReports} from './metrics/peers.js'
 import {startProbing} from './metrics/probe.js'
 import {serveMetrics} from './metrics/server.js'
+import {SettledCollector} from './settled-gc.js'
 
 /** How often the router re-checks what others may have changed (Docker's iptables chains, a dead wireguard-go). */
 const MAINTAIN_EVERY_MS = 5000
@@ -46,6 +47,8 @@ const MAINTAIN_EVERY_MS = 5000
  * Each rewrite lists the datapath (a process or two): on a hundred idle hosts, CPU for nothing.
  */
 const STATIC_STATUS_EVERY = 6
+/** Quiet time after a burst of reconciles (or the start) before the garbage it left is collected. */
+const COLLECT_AFTER_QUIET_MS = 10_000
 
 function selfRecord(config: RouterConfig): PeerRecord {
   const self = verifyPeer(config.self, config.signingPublicKey)
@@ -60,6 +63,7 @@ class Router {
   private etcd = {connected: false, since: new Date().toISOString()}
   private dirty = false
   private running: Promise<void> | null = null
+  private readonly collector = new SettledCollector(COLLECT_AFTER_QUIET_MS)
   private readonly peers: PeerSet
   private readonly newest: NewestLog
   private readonly revocations: RevocationLog
@@ -140,6 +144,7 @@ class Router {
 
     // The interval also keeps the process alive; the router runs until systemd stops it.
     setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS)
+    this.collector.touch() // the start's own garbage (loading, first listings)
   }
 
   /** Metrics on loopback and the bridge address, and the probe of every peer from the bridge address. */
@@ -189,6 +194,7 @@ class Router {
     this.dirty = true
     this.running ??= this.reconcileWhileDirty().finally(() => {
       this.running = null
+      this.collector.touch()
     })
   }
 

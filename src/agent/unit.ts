@@ -12,7 +12,8 @@ export const UNIT_PATH = `/etc/systemd/system/${ROUTER_UNIT}`
 
 // Node flags: the router is small and idle most of the time, so V8's optimizing compiler
 // (--lite-mode) and big young-generation spaces buy nothing but resident memory (about
-// 12 MB here); a 10,000-peer plan still takes about 0.1 s. A fixed malloc trim threshold:
+// 12 MB here); a 10,000-peer plan still takes about 0.1 s. --expose-gc: the router collects
+// once after each burst of work (router/settled-gc.ts). A fixed malloc trim threshold:
 // glibc otherwise raises it after start-up's big buffers are freed and keeps about 1.5 MB
 // it will never use again.
 // KillMode=process: stopping or restarting the router must not take the overlay down with
@@ -36,7 +37,7 @@ Wants=network-online.target
 
 [Service]
 Environment=MALLOC_TRIM_THRESHOLD_=131072
-ExecStart=/usr/bin/env node --lite-mode --no-expose-wasm --max-semi-space-size=1 ${ROUTER_PATH}
+ExecStart=/usr/bin/env node --lite-mode --no-expose-wasm --max-semi-space-size=1 --expose-gc ${ROUTER_PATH}
 Restart=always
 RestartSec=1
 KillMode=process

@@ -73,11 +73,11 @@ test('the router runs on Debian 12 with its Node 18 and wireguard-go', {timeout:
 
   // README's drop-in runs the router with the JIT (no --lite-mode), here on Node 18.
   const since = (await conn.run('date -u +%Y-%m-%dT%H:%M:%S.%3NZ', 'reading the clock')).trim()
-  await conn.run(`mkdir -p ${UNIT_PATH}.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/env node --no-expose-wasm --max-semi-space-size=1 ${ROUTER_PATH}\\n' > ${UNIT_PATH}.d/jit.conf`
+  await conn.run(`mkdir -p ${UNIT_PATH}.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/bin/env node --no-expose-wasm --max-semi-space-size=1 --expose-gc ${ROUTER_PATH}\\n' > ${UNIT_PATH}.d/jit.conf`
     + ` && systemctl daemon-reload && systemctl restart ${ROUTER_UNIT}`, 'adding the drop-in')
   await waitForRouter(bookworm.name, conn, since, 30_000)
   const command = await conn.run(`tr '\\0' ' ' </proc/$(systemctl show -p MainPID --value ${ROUTER_UNIT})/cmdline`, 'reading the router command line')
-  assert.match(command, /^node --no-expose-wasm --max-semi-space-size=1 \/usr\/local\/lib\/cluster\/router\.cjs/)
+  assert.match(command, /^node --no-expose-wasm --max-semi-space-size=1 --expose-gc \/usr\/local\/lib\/cluster\/router\.cjs/)
 
   await stopRouter(conn)
   // Interface, iptables rules, files, wireguard-go processes: none left.
