@@ -125,7 +125,8 @@ if want scale; then
   SCALE_BACKEND=vxlan node dist/bench/scale/bench.js
   SCALE_BACKEND=wireguard SCALE_N=10 node dist/bench/scale/bench.js
   echo "== the router's plan for 100, 1,000 and 10,000 synthetic peers (the router's node flags)"
-  for n in 100 1000 10000; do node --lite-mode --no-expose-wasm --max-semi-space-size=1 dist/bench/overlay/plan-bench.js "$n"; done
+  read -r -a router_flags < <(node dist/bench/scale/router-flags.js)
+  for n in 100 1000 10000; do node "${router_flags[@]}" dist/bench/overlay/plan-bench.js "$n"; done
 fi
 if want creates; then node dist/bench/creates/bench.js; fi
 if want uml; then bash bench/uml/run.sh; fi

@@ -59,9 +59,7 @@ DNSMASQ_PORT=$(free_port)
 ECHO_PORT=$(free_port)
 ECHO_LITE_PORT=$(free_port)
 # The router's node flags, as its unit starts it.
-read -r -a ROUTER_FLAGS < <(cd "$ROOT" && node --input-type=module -e "
-  const {UNIT} = await import('./dist/src/agent/unit.js'); const {unitCommand} = await import('./dist/bench/scale/unit-command.js')
-  console.log(unitCommand(UNIT).nodeFlags.join(' '))")
+read -r -a ROUTER_FLAGS < <(node "$ROOT/dist/bench/scale/router-flags.js")
 
 declare -A SERVER_PID
 serve() { # name, command...

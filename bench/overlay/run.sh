@@ -10,7 +10,8 @@ cd "$ROOT"
 [ -f dist/bench/overlay/bench.js ] && [ -f dist/router.cjs ] || npm run build >&2
 
 echo "== router plan, 10,000 synthetic peers (node flags of the router's unit)"
-node --lite-mode --no-expose-wasm --max-semi-space-size=1 dist/bench/overlay/plan-bench.js 10000
+read -r -a router_flags < <(node dist/bench/scale/router-flags.js)
+node "${router_flags[@]}" dist/bench/overlay/plan-bench.js 10000
 echo "== same, default node flags"
 node dist/bench/overlay/plan-bench.js 10000
 
