@@ -10,8 +10,9 @@
  * Measured in one run:
  *   - bench/dns/measure.sh against the loaded router, dnsmasq serving the same records from a
  *     hosts file, bench/dns's Node UDP echo (the floor) and the same echo with the router's
- *     node flags (--lite-mode), all four on the loaded host's docker0 address and on CPU 0 at nice -10; dnsperf (nice -10) on CPU 1, after etcd,
- *     the other routers and this process (nice -15: see NICE);
+ *     node flags (--lite-mode), all four on the loaded host's docker0 address and on CPU 0 at
+ *     nice -10; dnsperf (nice -10) on CPU 1, after etcd, the other routers and this process
+ *     (nice -15: see NICE);
  *   - for every stop, the time until every router's DNS answers without the address, and
  *     wrong answers (the address more than 1 s after the stop); for every start, the time
  *     until every router answers with it (bench/dns-churn/convergence.ts).
@@ -66,7 +67,7 @@ const log = {info: say, warn: say}
  * dnsperf at -10 beside it at 0, it starved: convergence times measured the starvation.
  */
 const NICE = {cluster: -15, dns: -10}
-/** The loaded server and its peers (dnsmasq, echo) alone on CPU 0, at bench/dns's priority (`nice -n` is relative to this process's). */
+/** The loaded server and its peers (dnsmasq, the echoes) alone on CPU 0, at bench/dns's priority (`nice -n` is relative to this process's). */
 const SERVER_CPU = ['nice', '-n', String(NICE.dns - NICE.cluster), ...(TWO_CORES ? ['taskset', '-c', '0'] : [])]
 
 type ServerName = 'ours' | 'dnsmasq' | 'echo' | 'echo-lite'
@@ -254,7 +255,7 @@ class DnsChurn {
   }
 }
 
-/** bench/dns/measure.sh against the three servers; its output passes through, its result lines are read. */
+/** bench/dns/measure.sh against the four servers; its output passes through, its result lines are read. */
 async function measure(queries: string, ours: Server): Promise<Record<ServerName, Result>> {
   // measure.sh lowers dnsperf's nice by 10 from its own: start it at 0, as bench/dns/run.sh does.
   const child = spawn('nice', ['-n', String(-NICE.cluster), 'bash', join(REPO_ROOT, 'bench', 'dns', 'measure.sh'), queries,

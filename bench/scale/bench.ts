@@ -186,16 +186,16 @@ class Scale {
     const seconds = (performance.now() - t0) / 1000
     const n = routers.length
     const memory = routers.map(procMemory)
-    const [rss, anon, file] = (['rss', 'anon', 'file'] as const).map(k => mean(memory.map(m => m[k])))
+    const meanOf = (k: 'rss' | 'anon' | 'file') => mean(memory.map(m => m[k]))
     const base = procMemory(this.idleNode!.router!.pid!)
     const perCore = (ticks: number) => (ticks / CLK_TCK / seconds) * 100
     return {
       idleReqPerRouter: (received(m1) - received(m0)) / seconds / n,
       watchersPerRouter: sumMetric(m1, 'etcd_debugging_mvcc_watcher_total') / n,
-      rssMb: mb(rss!),
-      ownMb: mb(rss! - base.rss),
-      ownAnonMb: mb(anon! - base.anon),
-      ownFileMb: mb(file! - base.file),
+      rssMb: mb(meanOf('rss')),
+      ownMb: mb(meanOf('rss') - base.rss),
+      ownAnonMb: mb(meanOf('anon') - base.anon),
+      ownFileMb: mb(meanOf('file') - base.file),
       cpuPct: mean(c1.map((c, i) => perCore(total(c) - total(c0[i]!)))),
       childCpuPct: mean(c1.map((c, i) => perCore(c.children - c0[i]!.children))),
       etcdCpuPct: perCore(e1 - e0),

@@ -8,7 +8,7 @@ import type {LocalStore} from '../store/local.js'
 export type Authority = 'dockerServer' | 'dockerClient' | 'etcdClient' | 'etcdMember'
 
 /** Each CA's file name in certs/ (NAME.pem, NAME-key.pem). */
-export const AUTHORITY_FILES: Record<Authority, string> = {
+const AUTHORITY_FILES: Record<Authority, string> = {
   // ca.pem keeps its name: DOCKER_CERT_PATH needs ca.pem to verify the servers.
   dockerServer: 'ca',
   dockerClient: 'docker-client-ca',
@@ -18,12 +18,11 @@ export const AUTHORITY_FILES: Record<Authority, string> = {
 
 export function certPaths(store: LocalStore) {
   const d = store.certsDir
-  const pem = (a: Authority) => join(d, `${AUTHORITY_FILES[a]}.pem`)
   return {
     /** DOCKER_CERT_PATH: ca.pem verifies the engines, cert.pem/key.pem is the CLI's client certificate. */
-    ca: pem('dockerServer'), caKey: join(d, 'ca-key.pem'), cert: join(d, 'cert.pem'), key: join(d, 'key.pem'),
+    ca: caFiles(store, 'dockerServer').cert, caKey: join(d, 'ca-key.pem'), cert: join(d, 'cert.pem'), key: join(d, 'key.pem'),
     /** What an etcd client verifies the members with. */
-    etcdCa: pem('etcdMember'),
+    etcdCa: caFiles(store, 'etcdMember').cert,
     etcdRoot: join(d, 'etcd-root.pem'), etcdRootKey: join(d, 'etcd-root-key.pem'),
     /** The client certificate of a store made before the purpose CAs, kept for machines not yet moved. */
     legacy: join(d, 'legacy'),

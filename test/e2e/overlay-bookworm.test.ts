@@ -3,7 +3,8 @@
  * bookworm lab host gets nodejs, wireguard-tools, wireguard-go and iptables from Debian's
  * mirror (as the provisioner would), then joins a wireguard overlay with a trixie host; the
  * two reach each other's overlay addresses through the tunnel; README's drop-in restarts the
- * router with the JIT; and stopRouter leaves nothing behind, the drop-in included. (No Docker on the bare host: the hosts' own overlay addresses stand in.)
+ * router with the JIT; and stopRouter leaves nothing behind, the drop-in included. (No Docker
+ * on the bare host: the hosts' own overlay addresses stand in.)
  */
 import {test, after} from 'node:test'
 import assert from 'node:assert/strict'
