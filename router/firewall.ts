@@ -7,7 +7,8 @@
  * Both live in our own chains, jumped to from the top of the built-in chain (and of
  * DOCKER-USER, which Docker keeps first), so they are easy to find, check and remove.
  * ensureFirewall is idempotent and cheap (one `iptables-save` when nothing is missing); the
- * router re-runs it periodically because Docker rewrites its chains when it restarts.
+ * router re-runs it when dockerd (re)starts, since Docker rewrites its chains then, and every
+ * 30 s against anyone else flushing them (router/main.ts).
  */
 import {readFileSync, writeFileSync} from 'node:fs'
 import {run, probe} from './exec.js'
@@ -57,7 +58,7 @@ const iptables = (table: string, args: string[]) => run('iptables', ['-w', '-t',
  * Pure: `iptables-save` output as one `iptables -S` listing per table (`:NAME POLICY [n:m]`
  * becomes `-P NAME POLICY` for a built-in chain and `-N NAME` for one of ours or Docker's;
  * the rules are printed the same by both). One process for every table instead of one per
- * table: the router runs this every few seconds, and each process costs CPU on every host.
+ * table: the router runs this periodically, and each process costs CPU on every host.
  */
 export function tablesOf(save: string): Map<string, string> {
   const tables = new Map<string, string>()
@@ -103,8 +104,7 @@ function enableForwarding(): void {
 
 /**
  * One `iptables-save` for every table (not a listing per table or chain: the router runs this
- * every few seconds, and each process it starts is most of its idle CPU), then only the
- * changes needed.
+ * periodically, and starting processes is much of its idle CPU), then only the changes needed.
  */
 export async function ensureFirewall(subnet: string, range: string): Promise<void> {
   enableForwarding()

@@ -38,13 +38,21 @@ import {startProbing} from './metrics/probe.js'
 import {serveMetrics} from './metrics/server.js'
 import {SettledCollector} from './settled-gc.js'
 
-/** How often the router re-checks what others may have changed (Docker's iptables chains, a dead wireguard-go). */
+/** How often the router re-checks what others may have changed (a dead wireguard-go, the firewall below). */
 const MAINTAIN_EVERY_MS = 5000
 /**
+ * Every how many maintenance rounds (30 s, kube-proxy's default resync) the firewall is
+ * re-checked, against someone flushing the rules. Its `iptables-save` was the one process an
+ * idle router started every 5 s, and starting processes was a quarter of its idle CPU
+ * (bench/scale). The case that needs it promptly, dockerd rewriting its chains as it starts,
+ * is re-checked at once when the router's Docker event stream reconnects.
+ */
+const FIREWALL_EVERY = 6
+/**
  * Every how many maintenance rounds a datapath whose status changes only through the router
- * (vxlan, host-gw: written after each reconcile) has its status file rewritten anyway, to show
- * drift. Wireguard's handshakes and byte counts change by themselves: it is rewritten every round.
- * Each rewrite lists the datapath (a process or two): on a hundred idle hosts, CPU for nothing.
+ * (vxlan, host-gw: written after each reconcile) has its status file rewritten anyway (its
+ * time, etcd's state). Wireguard's handshakes and byte counts change by themselves: it is
+ * rewritten every round, and each rewrite lists the datapath (`wg show`).
  */
 const STATIC_STATUS_EVERY = 6
 /** Quiet time after a burst of reconciles (or the start) before the garbage it left is collected. */
@@ -69,6 +77,7 @@ class Router {
   private readonly revocations: RevocationLog
   private probe?: ReturnType<typeof startProbing>
   private maintenanceRounds = 0
+  private firewallCheck: Promise<void> | undefined
   private statusWrites = Promise.resolve()
   /** When this router last wrote its own peer record, until the peer watch brings it back (the watch lag). */
   private announcedAt: number | undefined
@@ -140,6 +149,7 @@ class Router {
       },
       listenAddress: gatewayOf(self.subnet), domain: config.domain, upstreams: config.dnsUpstreams,
       publishContainers: config.publishContainers,
+      dockerConnected: () => void this.checkFirewall(),
     })
 
     // The interval also keeps the process alive; the router runs until systemd stops it.
@@ -150,7 +160,7 @@ class Router {
   /** Metrics on loopback and the bridge address, and the probe of every peer from the bridge address. */
   private startMetrics(): void {
     const bridge = gatewayOf(this.self.subnet)
-    registry.onCollect(async () => recordPeerReports(peerReports(this.applied, await this.backend.status()), Date.now()))
+    registry.onCollect(async () => recordPeerReports(peerReports(this.applied, await this.backend.status?.() ?? []), Date.now()))
     serveMetrics(['127.0.0.1', bridge], registry, log)
     this.probe = startProbing(bridge, log)
     this.probe.setPeers(this.probeTargets())
@@ -244,11 +254,20 @@ class Router {
         log.warn(`the ${this.backend.name} datapath is gone; exiting so systemd restarts the router`)
         process.exit(1)
       }
-      await ensureFirewall(this.self.subnet, this.config.range)
-      if (this.backend.liveStatus || ++this.maintenanceRounds % STATIC_STATUS_EVERY === 0) await this.writeStatus()
+      const round = ++this.maintenanceRounds
+      if (round % FIREWALL_EVERY === 0) await this.checkFirewall()
+      if (this.backend.status || round % STATIC_STATUS_EVERY === 0) await this.writeStatus()
     } catch (error) {
       log.warn(`maintenance failed: ${(error as Error).message}`)
     }
+  }
+
+  /** One check at a time: a second one (Docker reconnecting during a maintenance round) joins it. */
+  private checkFirewall(): Promise<void> {
+    this.firewallCheck ??= ensureFirewall(this.self.subnet, this.config.range)
+      .catch((error: unknown) => log.warn(`cannot check the firewall: ${(error as Error).message}`))
+      .finally(() => (this.firewallCheck = undefined))
+    return this.firewallCheck
   }
 
   /**
@@ -262,7 +281,7 @@ class Router {
 
   private async writeStatusNow(): Promise<void> {
     try {
-      const live = await this.backend.status() // first: what follows is read after it, current
+      const live = await this.backend.status?.() ?? [] // first: what follows is read after it, current
       writeStatus({
         name: this.self.name,
         backend: this.backend.name,

@@ -29,8 +29,6 @@ export interface PeerStatus {
 export interface Backend {
   readonly name: BackendName
   readonly encrypted: boolean
-  /** Whether status() changes without the router changing the datapath (handshakes, byte counts). */
-  readonly liveStatus: boolean
   /** What really carries the packets (e.g. "kernel wireguard", "wireguard-go"), for `net status`. */
   datapath(): string
   /** Creates what the backend needs (idempotent) and reports the peers already in place. */
@@ -39,7 +37,13 @@ export interface Backend {
   apply(actions: Actions): Promise<Rejection[]>
   /** Removes everything the backend made on this host. */
   teardown(): Promise<void>
-  status(): Promise<PeerStatus[]>
+  /**
+   * Per-peer figures that change by themselves (handshakes, byte counts), for the status file
+   * and the metrics; only a backend that has them (wireguard) lists its datapath for them. For
+   * vxlan and host-gw that listing (three processes) after every reconcile added nothing to the
+   * status, and was most of the CPU of a join on a hundred hosts (bench/scale).
+   */
+  status?(): Promise<PeerStatus[]>
   /** False when the datapath died under us (the router then exits and systemd restarts it). */
   healthy(): Promise<boolean>
 }

@@ -4,7 +4,8 @@
  * It subscribes to events first and lists containers second, so nothing that happens in
  * between is lost; then it handles events one at a time, in order. A die or destroy removes
  * the record at once; a start, rename or network (dis)connect re-reads the container. When
- * the event stream breaks (dockerd restarted), it reconnects with backoff and lists again.
+ * the event stream breaks (dockerd restarted), it reconnects with backoff and lists again,
+ * and tells `onConnected` (a restarted dockerd has rewritten its iptables chains).
  */
 import {latch, repeatUntilStopped} from '../dns/repeat.js'
 import type {DnsLog} from '../dns/server.js'
@@ -29,7 +30,7 @@ export interface DockerWatch {
   stop(): Promise<void>
 }
 
-export function watchDocker(opts: {engine: Engine; hostName: string; range: string; publisher: RecordPublisher; log: DnsLog}): DockerWatch {
+export function watchDocker(opts: {engine: Engine; hostName: string; range: string; publisher: RecordPublisher; log: DnsLog; onConnected?: () => void}): DockerWatch {
   const {engine, publisher, log} = opts
   const ready = latch()
 
@@ -47,6 +48,7 @@ export function watchDocker(opts: {engine: Engine; hostName: string; range: stri
 
   const round = async (stopping: Promise<string>): Promise<string> => {
     const events = await engine.events(EVENT_FILTERS)
+    opts.onConnected?.()
     try {
       let queue = (async () => {
         const records = await Promise.all((await engine.runningIds()).map(recordOf))

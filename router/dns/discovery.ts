@@ -34,6 +34,8 @@ export interface DiscoveryOptions {
   dockerSocket?: string
   /** false: publish no container of this host (a host without Docker); records of others are still served. */
   publishContainers?: boolean
+  /** Called each time the Docker event stream is (re)connected: after dockerd (re)started. */
+  dockerConnected?: () => void
   log: DnsLog
 }
 
@@ -75,6 +77,7 @@ async function publishContainers(opts: DiscoveryOptions, layout: KeyLayout): Pro
     range: opts.range,
     publisher,
     log: opts.log,
+    onConnected: opts.dockerConnected,
   })
   return {
     stop: async () => {

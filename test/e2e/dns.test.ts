@@ -94,10 +94,14 @@ test('one name as alias: cluster.dns.alias=db on two hosts', async () => {
   await waitFor('db answers with both', async () => (await lookup(h1, 'probe', 'db')).sort().join() === ips.sort().join() || undefined, 15_000, 200)
 })
 
-test('after dockerd restarts, the router follows it again: dead containers leave, restarted ones come back', async () => {
+test('after dockerd restarts, the router follows it again: its firewall is re-checked, dead containers leave, restarted ones come back', async () => {
   const [h1, , h3] = hosts
+  // The router's NAT exemption removed, as a firewall reload would: a dockerd (re)start makes
+  // the router re-check its rules as soon as it reconnects, not only at its 30 s round.
+  await execOk(h3.name, ['iptables', '-t', 'nat', '-D', 'POSTROUTING', '-j', 'CLUSTER-POSTROUTING'])
   await execOk(h3.name, ['systemctl', 'restart', 'docker'])
   await waitFor('mongo1 (died with dockerd) gone', async () => (await lookup(h1, 'probe', 'mongo1')).length === 0 || undefined, 15_000, 200)
+  await waitFor('the NAT exemption back', async () => (await execOk(h3.name, ['iptables', '-t', 'nat', '-S', 'POSTROUTING'])).includes('-j CLUSTER-POSTROUTING') || undefined, 15_000, 200)
   await execOk(h3.name, ['docker', 'start', 'mongo1'])
   const ip = (await execOk(h3.name, ['docker', 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'mongo1'])).trim()
   await waitFor('mongo1 back after start', async () => (await lookup(h1, 'probe', 'mongo1')).join() === ip || undefined, 15_000, 200)

@@ -9,13 +9,12 @@ import type {PeerRecord} from '../../../core/membership.js'
 import type {Actions, CurrentState} from '../../plan.js'
 import type {Rejection} from '../../../core/router-status.js'
 import {ipJson} from '../../exec.js'
-import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
+import {type Backend, type BackendOptions, changePeers} from '../backend.js'
 import {flushOurRoutes, ipBatch, ourRoutes, routeDst, ROUTE_PROTO, type RouteEntry} from '../link.js'
 
 export class HostGwBackend implements Backend {
   readonly name = 'host-gw' as const
   readonly encrypted = false
-  readonly liveStatus = false
 
   constructor(private readonly options: BackendOptions) {}
 
@@ -61,10 +60,6 @@ export class HostGwBackend implements Backend {
 
   async teardown(): Promise<void> {
     await flushOurRoutes()
-  }
-
-  async status(): Promise<PeerStatus[]> {
-    return (await this.current()).map(p => ({...p, lastHandshake: null, rxBytes: null, txBytes: null}))
   }
 
   async healthy(): Promise<boolean> {

@@ -10,7 +10,7 @@ import {networkOf} from '../../../core/subnets.js'
 import type {Actions, AppliedPeer, CurrentState} from '../../plan.js'
 import type {Rejection} from '../../../core/router-status.js'
 import {ipJson, run} from '../../exec.js'
-import {type Backend, type BackendOptions, type PeerStatus, changePeers} from '../backend.js'
+import {type Backend, type BackendOptions, changePeers} from '../backend.js'
 import {overlayMtu} from '../../../core/mtu.js'
 import {bridgeBatch, configureTunnel, deleteLink, ipBatch, linkAddress, linkExists, ourRoutes, routeDst, ROUTE_PROTO} from '../link.js'
 
@@ -36,7 +36,6 @@ interface NeighEntry {
 export class VxlanBackend implements Backend {
   readonly name = 'vxlan' as const
   readonly encrypted = false
-  readonly liveStatus = false
 
   constructor(private readonly options: BackendOptions) {}
 
@@ -98,10 +97,6 @@ export class VxlanBackend implements Backend {
 
   async teardown(): Promise<void> {
     await deleteLink(VXLAN_DEVICE)
-  }
-
-  async status(): Promise<PeerStatus[]> {
-    return (await this.current()).map(p => ({subnet: p.subnet, endpoint: p.endpoint, lastHandshake: null, rxBytes: null, txBytes: null}))
   }
 
   async healthy(): Promise<boolean> {

@@ -25,7 +25,6 @@ const CHUNK = 500
 export class WireGuardBackend implements Backend {
   readonly name = 'wireguard' as const
   readonly encrypted = true
-  readonly liveStatus = true
   private userspace = false
 
   constructor(private readonly options: BackendOptions) {}
