@@ -8,6 +8,7 @@
  *   join:  the joining router's start until every router's status lists every other router;
  *   leave: rm's etcd step until no router lists the removed one;
  *   etcd gRPC messages per router during a join, and while idle (with its watchers);
+ *   CPU of every other router per membership change (half a round of one leave and one join);
  *   idle CPU (children included) and RSS per router, and RSS over an idle node started the
  *   same way (same namespace set-up, unit flags and environment) in the same run.
  * Every N ends with a check of the datapath itself: each namespace holds a route to every
@@ -41,8 +42,12 @@ const OUT = process.env.SCALE_OUT ?? join(REPO_ROOT, 'bench', 'out')
 /** How often the status files are looked at while waiting for convergence (the timing's resolution). */
 const POLL_MS = 20
 const CONVERGE_TIMEOUT_MS = 60_000
-/** After growing, and before an idle window: the routers' 5 s maintenance has run at least once. */
-const SETTLE_MS = 6000
+/**
+ * After the last change, before an idle window: the routers' 5 s maintenance has run, and so
+ * has the one garbage collection each router makes 10 s after a burst of work (router/main.ts),
+ * which belongs to the change, not to idling.
+ */
+const SETTLE_MS = 15_000
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
@@ -211,16 +216,21 @@ async function measure(scale: Scale, n: number): Promise<ScaleRow> {
   const joins: number[] = []
   const leaves: number[] = []
   const messages: number[] = []
+  const changeCpuMs: number[] = []
   // Each router's log from here on holds this size's applies; the machine's CPU from here on, its load.
   const logStart = new Map(scale.hosts.map(h => [h, h.logSize()]))
   const cpu0 = machineJiffies(readFileSync('/proc/stat', 'utf8'))
   for (let round = 0; round < ROUNDS; round++) {
     // A different host each round, spread over the cluster.
     const h = scale.hosts.filter(x => scale.members.has(x))[(round * 7) % n]!
+    const others = [...scale.members].filter(m => m !== h).map(m => m.router!.pid!)
+    const cpuOf = () => others.reduce((sum, pid) => sum + total(procTicks(pid)), 0)
+    const before = cpuOf()
     leaves.push(await scale.leave(h))
     const joined = await scale.join(h)
     joins.push(joined.seconds)
     messages.push(joined.messages / n)
+    changeCpuMs.push(((cpuOf() - before) / CLK_TCK) * 1000 / others.length / 2)
     await sleep(1000)
   }
   const cpu1 = machineJiffies(readFileSync('/proc/stat', 'utf8'))
@@ -234,6 +244,7 @@ async function measure(scale: Scale, n: number): Promise<ScaleRow> {
     leaveP50: percentile(leaves, 50), leaveP95: percentile(leaves, 95),
     applyP50Ms: percentile(applies, 50), applyP95Ms: percentile(applies, 95),
     machineBusyPct: ((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * 100,
+    cpuMsPerChange: mean(changeCpuMs),
     joinReqPerRouter: percentile(messages, 50),
     ...idle,
   }

@@ -13,6 +13,12 @@ export interface ScaleRow {
   applyP95Ms: number
   /** How busy the whole machine was during the joins and leaves, % of all its cores. */
   machineBusyPct: number
+  /**
+   * CPU each of the other routers spent per membership change (half of one leave and join
+   * round, idle time included), ms, children included: N routers share this machine's cores,
+   * so N times it bounds how fast a change can converge here.
+   */
+  cpuMsPerChange: number
   /** Seconds from `rm`'s etcd step until no router has the removed peer. */
   leaveP50: number
   leaveP95: number
@@ -53,6 +59,7 @@ const COLUMNS: Column[] = [
   {head: 'apply p50 ms', cell: r => f(0)(r.applyP50Ms)},
   {head: 'apply p95 ms', cell: r => f(0)(r.applyP95Ms)},
   {head: 'machine busy %', cell: r => f(0)(r.machineBusyPct)},
+  {head: 'CPU ms/change/router', cell: r => f(1)(r.cpuMsPerChange)},
   {head: 'leave p50 s', cell: r => f(2)(r.leaveP50)},
   {head: 'leave p95 s', cell: r => f(2)(r.leaveP95)},
   {head: 'rounds', cell: r => String(r.joins)},

@@ -65,7 +65,7 @@ test('unitCommand: the router unit\'s environment and node flags, as hosts run i
 })
 
 const row = (n: number, joinP95: number): ScaleRow => ({
-  backend: 'vxlan', n, joinP50: joinP95 / 2, joinP95, joins: 8, applyP50Ms: 40, applyP95Ms: 90, machineBusyPct: 60, leaveP50: 0.1, leaveP95: 0.2, idleReqPerRouter: 0.3,
+  backend: 'vxlan', n, joinP50: joinP95 / 2, joinP95, joins: 8, applyP50Ms: 40, applyP95Ms: 90, machineBusyPct: 60, cpuMsPerChange: 12, leaveP50: 0.1, leaveP95: 0.2, idleReqPerRouter: 0.3,
   watchersPerRouter: 3, joinReqPerRouter: 4, rssMb: 50, ownMb: 9, ownAnonMb: 4, ownFileMb: 5, cpuPct: 0.4, childCpuPct: 0.1, etcdCpuPct: 1,
 })
 
