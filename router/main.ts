@@ -36,7 +36,7 @@ import {etcdMetrics, reconcileMetrics, registry} from './metrics/instruments.js'
 import {recordPeerReports} from './metrics/peers.js'
 import {startProbing} from './metrics/probe.js'
 import {serveMetrics} from './metrics/server.js'
-import {SettledCollector} from './settled-gc.js'
+import {COLLECT_AFTER_QUIET_MS, SettledCollector} from './settled-gc.js'
 
 /** How often the router re-checks what others may have changed (a dead wireguard-go, the firewall below). */
 const MAINTAIN_EVERY_MS = 5000
@@ -55,8 +55,6 @@ const FIREWALL_EVERY = 6
  * rewritten every round, and each rewrite lists the datapath (`wg show`).
  */
 const STATIC_STATUS_EVERY = 6
-/** Quiet time after a burst of reconciles (or the start) before the garbage it left is collected. */
-const COLLECT_AFTER_QUIET_MS = 10_000
 
 function selfRecord(config: RouterConfig): PeerRecord {
   const self = verifyPeer(config.self, config.signingPublicKey)

@@ -5,6 +5,9 @@
  * which 5.0 MB live, the same live heap as at N = 10 (bench/scale/README.md). Needs node's
  * --expose-gc (the unit sets it); without it, touch() does nothing.
  */
+/** The router's quiet time after a burst of reconciles (or its start) before the garbage it left is collected. */
+export const COLLECT_AFTER_QUIET_MS = 10_000
+
 export class SettledCollector {
   private timer: ReturnType<typeof setTimeout> | undefined
 

@@ -27,6 +27,7 @@ import type {Backend} from '../../core/model.js'
 import {listSubnets} from '../../src/ipam.js'
 import type {IssuedPeer} from '../../src/lifecycle/overlay.js'
 import {forgetInEtcd} from '../../src/lifecycle/remove.js'
+import {COLLECT_AFTER_QUIET_MS} from '../../router/settled-gc.js'
 import {REPO_ROOT} from '../../test/lab/lab.js'
 import {BUNDLE, BenchCluster, ENDPOINT, startEtcd, stopProcess, tearDownOnSignal} from './cluster.js'
 import {Fabric, Host, hostAddress} from './hosts.js'
@@ -43,11 +44,11 @@ const OUT = process.env.SCALE_OUT ?? join(REPO_ROOT, 'bench', 'out')
 const POLL_MS = 20
 const CONVERGE_TIMEOUT_MS = 60_000
 /**
- * After the last change, before an idle window: the routers' 5 s maintenance has run, and so
- * has the one garbage collection each router makes 10 s after a burst of work (router/main.ts),
- * which belongs to the change, not to idling.
+ * After the last change, before an idle window: the one garbage collection each router makes
+ * after a burst of work has run (it belongs to the change, not to idling), and so has the
+ * routers' 5 s maintenance.
  */
-const SETTLE_MS = 15_000
+const SETTLE_MS = COLLECT_AFTER_QUIET_MS + 5000
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))

@@ -40,8 +40,9 @@ export interface Backend {
   /**
    * Per-peer figures that change by themselves (handshakes, byte counts), for the status file
    * and the metrics; only a backend that has them (wireguard) lists its datapath for them. For
-   * vxlan and host-gw that listing (three processes) after every reconcile added nothing to the
-   * status, and was most of the CPU of a join on a hundred hosts (bench/scale).
+   * vxlan and host-gw that listing added nothing to the status, yet was three of the five
+   * processes a router started per change, and starting processes is the largest part of a
+   * change's CPU (bench/scale/README.md).
    */
   status?(): Promise<PeerStatus[]>
   /** False when the datapath died under us (the router then exits and systemd restarts it). */
